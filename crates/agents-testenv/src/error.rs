@@ -1,0 +1,90 @@
+use std::path::{Path, PathBuf};
+
+/// What can go wrong while building, starting or using the local control plane. Each message
+/// says what failed and how to recover.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("could not {action}: {source}")]
+    Pki {
+        action: &'static str,
+        source: rcgen::Error,
+    },
+
+    #[error(
+        "`go` was not found on PATH: install Go 1.26 or newer (https://go.dev/dl/), or run `bash .ci/run`, which installs what is missing"
+    )]
+    GoMissing,
+
+    #[error(
+        "building {tool} failed at step `{step}`:\n{detail}\nThe full output is in {}. Retry with `cargo run -p agents-testenv -- up` (the step reruns; downloads already made are kept).",
+        log.display()
+    )]
+    Build {
+        tool: String,
+        step: &'static str,
+        log: PathBuf,
+        detail: String,
+    },
+
+    #[error(
+        "could not download {module} through the Go module proxy: {detail}\nCheck that `go env GOPROXY` is reachable and retry."
+    )]
+    Download { module: String, detail: String },
+
+    #[error("{} is not what agents-testenv expects: {detail}", path.display())]
+    Manifest { path: PathBuf, detail: String },
+
+    #[error(
+        "{component} exited during start-up; the end of its log ({}):\n{tail}\nRun `cargo run -p agents-testenv -- down` and retry.",
+        log.display()
+    )]
+    ProcessExited {
+        component: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error("timed out waiting for {what}: {hint}")]
+    Timeout { what: String, hint: String },
+
+    #[error("could not {action}: {source}")]
+    Kube {
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("the kubeconfig could not be loaded: {0}")]
+    Kubeconfig(String),
+
+    #[error("while waiting for {0}")]
+    Wait(String),
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn pki(action: &'static str) -> impl FnOnce(rcgen::Error) -> Self {
+        move |source| Error::Pki { action, source }
+    }
+
+    pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Self {
+        Error::Kube {
+            action: action.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! KWOK: fake nodes whose pods progress without a kubelet or a container runtime.
+//!
+//! Standalone `kwok` has no built-in behaviour; its `--config` carries the stages that move nodes
+//! and pods along (taken from KWOK's own module, so they match the binary) and a `ClusterLogs`
+//! object that serves one CRI-format file as every container's log.
+
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Node;
+use serde_json::{Value, json};
+
+use crate::Error;
+
+/// The stage files (relative to KWOK's `kustomize/stage/`) that make nodes Ready and keep them so,
+/// and that run, complete and delete pods.
+const STAGES: &[&str] = &[
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+];
+
+/// Owner kinds whose pods run to completion. KWOK's stage only completes Job pods; Tekton's
+/// TaskRun pods and Argo's Workflow pods must finish too, or their runs never end.
+const COMPLETING_OWNERS: &[&str] = &["Job", "TaskRun", "Workflow"];
+
+/// Builds KWOK's `--config` document stream from the stages in `kwok_module` and a `ClusterLogs`
+/// that serves `log_file` (and follows it, so lines appended later reach `kubectl logs -f`).
+pub fn config(kwok_module: &Path, log_file: &Path) -> Result<String, Error> {
+    let mut docs = Vec::new();
+    for stage in STAGES {
+        let path = kwok_module.join("kustomize/stage").join(stage);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::io("read the KWOK stage", &path, e))?;
+        let mut doc: Value = serde_norway::from_str(&text).map_err(|e| Error::Manifest {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        if stage.ends_with("pod-complete.yaml") {
+            complete_more_owners(&mut doc).map_err(|detail| Error::Manifest { path, detail })?;
+        }
+        docs.push(doc);
+    }
+    docs.push(json!({
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterLogs",
+        "metadata": {"name": "all-containers"},
+        "spec": {"logs": [{"logsFile": log_file, "follow": true}]},
+    }));
+    let mut out = String::new();
+    for doc in docs {
+        out.push_str("---\n");
+        out.push_str(&serde_norway::to_string(&doc).map_err(|e| Error::Manifest {
+            path: kwok_module.to_path_buf(),
+            detail: e.to_string(),
+        })?);
+    }
+    Ok(out)
+}
+
+fn complete_more_owners(stage: &mut Value) -> Result<(), String> {
+    let expressions = stage
+        .pointer_mut("/spec/selector/matchExpressions")
+        .and_then(Value::as_array_mut)
+        .ok_or("pod-complete has no spec.selector.matchExpressions")?;
+    let owners = expressions
+        .iter_mut()
+        .find(|e| e["key"] == ".metadata.ownerReferences.[].kind")
+        .ok_or("pod-complete no longer selects pods by owner kind")?;
+    owners["values"] = json!(COMPLETING_OWNERS);
+    Ok(())
+}
+
+/// One fake node. KWOK's node-initialize stage fills in its status (Ready, addresses, capacity,
+/// the kubelet endpoint that serves logs).
+pub fn node(name: &str) -> Node {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/agent": "",
+                "type": "kwok",
+            },
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+        },
+    }))
+    .expect("a Node literal is a valid Node")
+}
+
+/// The first line of every simulated container's log, in CRI format (`TIME STREAM TAG TEXT`).
+pub fn cri_log_line(time: &str, text: &str) -> String {
+    format!("{time} stdout F {text}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_complete_stage_finishes_tekton_and_argo_pods() {
+        let mut stage = json!({"spec": {"selector": {"matchExpressions": [
+            {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+            {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+        ]}}});
+        complete_more_owners(&mut stage).unwrap();
+        assert_eq!(
+            stage["spec"]["selector"]["matchExpressions"][1]["values"],
+            json!(["Job", "TaskRun", "Workflow"])
+        );
+        assert_eq!(
+            stage["spec"]["selector"]["matchExpressions"][0]["values"],
+            json!(["Running"])
+        );
+    }
+
+    #[test]
+    fn a_changed_stage_is_reported_not_ignored() {
+        let mut stage = json!({"spec": {"selector": {"matchExpressions": []}}});
+        assert!(complete_more_owners(&mut stage).is_err());
+    }
+}

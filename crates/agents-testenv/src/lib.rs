@@ -1,0 +1,29 @@
+//! A real local Kubernetes control plane for tests and the demo, with no container runtime:
+//! etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from their Go modules,
+//! KWOK playing the kubelets of two fake nodes, and the Tekton and Argo CRDs installed.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), agents_testenv::Error> {
+//! let cluster = agents_testenv::Cluster::start_for_this_process().await?;
+//! let ns = cluster.namespace("my-test").await?;
+//! // ... create objects in `ns.name()` with `cluster.client()` ...
+//! ns.delete().await?;
+//! cluster.stop();
+//! # Ok(()) }
+//! ```
+
+mod cluster;
+pub mod crds;
+mod error;
+mod fsutil;
+pub mod gobuild;
+mod kubeconfig;
+pub mod kwok;
+mod namespace;
+mod pki;
+mod process;
+pub mod tools;
+
+pub use cluster::{Cluster, Options, cache_dir};
+pub use error::Error;
+pub use namespace::TestNamespace;

@@ -1,0 +1,242 @@
+//! What every end-to-end test gets: the shared control plane, a namespace of its own, the real
+//! binaries on PATH, and waits that explain themselves when they time out.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agents_testenv::Cluster;
+use anyhow::{Context, bail};
+use k8s_openapi::api::events::v1::Event;
+use kube::Resource;
+use kube::api::{Api, ListParams};
+use kube::runtime::wait::{Condition, await_condition};
+use libtest_mimic::{Failed, Trial};
+use tokio::runtime::Runtime;
+use tokio::sync::OnceCell;
+
+/// How long a test waits for anything before it fails and dumps what it was waiting for.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The run's shared state: the tokio runtime and the control plane, started by the first test
+/// that needs it and stopped by `main` when the run ends.
+pub struct Env {
+    runtime: Runtime,
+    cluster: OnceCell<Cluster>,
+}
+
+impl Env {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Env {
+            runtime: Runtime::new().expect("a tokio runtime"),
+            cluster: OnceCell::new(),
+        })
+    }
+
+    async fn cluster(&self) -> anyhow::Result<&Cluster> {
+        self.cluster
+            .get_or_try_init(|| async {
+                check_binaries()?;
+                let cluster = Cluster::start_for_this_process()
+                    .await
+                    .context("starting the local control plane")?;
+                link_plugin(&cluster)?;
+                Ok::<_, anyhow::Error>(cluster)
+            })
+            .await
+    }
+
+    pub fn stop(&self) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.stop();
+        }
+    }
+}
+
+/// One test's view: a fresh namespace in the shared cluster and a client.
+pub struct Ctx {
+    pub cluster: Cluster,
+    pub client: kube::Client,
+    pub ns: String,
+}
+
+impl Ctx {
+    /// An `Api` for namespaced objects in this test's namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// `kubectl` of the API server's minor, with `kubectl-agents` from this build on PATH (so
+    /// `kubectl agents` goes through kubectl's own plugin discovery). kubectl refuses flags
+    /// before a plugin's name, so callers pass `-n` themselves (`ctx.ns`).
+    pub fn kubectl(&self) -> Command {
+        let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .collect::<Vec<_>>();
+        path.insert(0, plugins_dir(&self.cluster));
+        path.insert(0, self.cluster.kubernetes_bin().to_path_buf());
+        let mut command = Command::new(self.cluster.kubernetes_bin().join("kubectl"));
+        command
+            .env(
+                "PATH",
+                std::env::join_paths(path).expect("PATH entries are valid"),
+            )
+            .env("KUBECONFIG", self.cluster.kubeconfig())
+            .env("NO_COLOR", "1");
+        command
+    }
+}
+
+/// Runs a command and returns its output, failing with both streams if it exits non-zero.
+pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} exited with {}\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(output)
+}
+
+impl Ctx {
+    /// Waits until `condition` holds for the named object; on timeout the error shows the object
+    /// and its recent Events, so a failing run explains itself.
+    pub async fn wait_for<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        what: &str,
+        condition: impl Condition<K>,
+    ) -> anyhow::Result<K>
+    where
+        K: Resource
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + Send
+            + 'static,
+        K::DynamicType: Default,
+    {
+        match tokio::time::timeout(DEADLINE, await_condition(api.clone(), name, condition)).await {
+            Ok(Ok(Some(object))) => Ok(object),
+            Ok(Ok(None)) => bail!("{name} was deleted while waiting for {what}"),
+            Ok(Err(e)) => Err(e).with_context(|| format!("watching {name} for {what}")),
+            Err(_) => {
+                let object = api.get_opt(name).await.ok().flatten();
+                let dump = object
+                    .as_ref()
+                    .map(|o| serde_json::to_string_pretty(o).unwrap_or_default())
+                    .unwrap_or_else(|| "(not found)".into());
+                let events = self.recent_events(name).await;
+                bail!(
+                    "timed out after {DEADLINE:?} waiting for {name}: {what}\nobject:\n{dump}\nevents:\n{events}"
+                )
+            }
+        }
+    }
+
+    /// The last five Events about objects called `name` in this test's namespace, one per line.
+    pub async fn recent_events(&self, name: &str) -> String {
+        let events: Api<Event> = self.api();
+        let selector = format!("regarding.name={name}");
+        match events.list(&ListParams::default().fields(&selector)).await {
+            Ok(list) => list
+                .items
+                .iter()
+                .rev()
+                .take(5)
+                .map(|e| {
+                    format!(
+                        "  {} {}: {}",
+                        e.type_.clone().unwrap_or_default(),
+                        e.reason.clone().unwrap_or_default(),
+                        e.note.clone().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => format!("(could not list events: {e})"),
+        }
+    }
+}
+/// Where cargo put this build's binaries: the test executable runs from `<target>/<profile>/deps`.
+pub fn binaries_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test executable lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A directory holding only `kubectl-agents` (a link to this build's): cargo's target directory
+/// also holds `kubectl-agents.d`, which kubectl would report as a broken plugin.
+fn plugins_dir(cluster: &Cluster) -> PathBuf {
+    cluster.dir().join("plugins")
+}
+
+fn link_plugin(cluster: &Cluster) -> anyhow::Result<()> {
+    let dir = plugins_dir(cluster);
+    std::fs::create_dir_all(&dir)?;
+    let link = dir.join("kubectl-agents");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(binaries_dir().join("kubectl-agents"), &link)
+        .with_context(|| format!("linking {}", link.display()))
+}
+
+fn check_binaries() -> anyhow::Result<()> {
+    for binary in ["kubectl-agents", "agents-operator"] {
+        let path = binaries_dir().join(binary);
+        if !path.is_file() {
+            bail!(
+                "{} is missing: the end-to-end tests run the real binaries; build them with `cargo build --workspace` \
+                 (`cargo test --workspace` does it)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A test: an async function of a fresh [`Ctx`].
+pub fn trial<F, Fut>(env: &Arc<Env>, name: &'static str, test: F) -> Trial
+where
+    F: FnOnce(Ctx) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let env = env.clone();
+    Trial::test(name, move || {
+        env.runtime.block_on(async {
+            let cluster = env.cluster().await.map_err(failed)?.clone();
+            let client = cluster.client().await.map_err(|e| failed(e.into()))?;
+            let prefix = name.rsplit("::").next().unwrap_or(name).replace('_', "-");
+            let prefix: String = prefix.chars().take(40).collect();
+            let namespace = cluster
+                .namespace(prefix.trim_end_matches('-'))
+                .await
+                .map_err(|e| failed(e.into()))?;
+            let ctx = Ctx {
+                ns: namespace.name().to_string(),
+                cluster,
+                client,
+            };
+            test(ctx).await.map_err(failed)?;
+            // Only a passing test cleans up: a failing one leaves its namespace for inspection.
+            namespace.delete().await.map_err(|e| failed(e.into()))
+        })
+    })
+}
+
+fn failed(error: anyhow::Error) -> Failed {
+    format!("{error:#}").into()
+}

@@ -38,7 +38,7 @@ impl Env {
     async fn cluster(&self) -> anyhow::Result<&Cluster> {
         self.cluster
             .get_or_try_init(|| async {
-                check_binaries()?;
+                build_binaries()?;
                 let cluster = Cluster::start_for_this_process()
                     .await
                     .context("starting the local control plane")?;
@@ -194,17 +194,33 @@ fn link_plugin(cluster: &Cluster) -> anyhow::Result<()> {
         .with_context(|| format!("linking {}", link.display()))
 }
 
-fn check_binaries() -> anyhow::Result<()> {
-    for binary in ["kubectl-agents", "agents-operator"] {
-        let path = binaries_dir().join(binary);
-        if !path.is_file() {
-            bail!(
-                "{} is missing: the end-to-end tests run the real binaries; build them with `cargo build --workspace` \
-                 (`cargo test --workspace` does it)",
-                path.display()
-            );
+/// Builds the binaries the tests drive. `cargo test` builds a package's binaries only for that
+/// package's own integration tests, so the suite builds the others itself (a no-op when fresh):
+/// a test never runs a stale `kubectl-agents` or operator.
+fn build_binaries() -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args([
+        "build",
+        "--bins",
+        "-p",
+        "kubectl-agents",
+        "-p",
+        "agents-operator",
+        "-p",
+        "agents-testenv",
+    ]);
+    match binaries_dir().file_name().and_then(|p| p.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(profile) => {
+            command.args(["--profile", profile]);
         }
     }
+    run_ok(command.current_dir(env!("CARGO_MANIFEST_DIR")))
+        .context("building the binaries under test")?;
     Ok(())
 }
 

@@ -1,4 +1,15 @@
-//! The `agents.dev/v1alpha1` API shared by the operator and the plugin.
+//! The `agents.dev/v1alpha1` API shared by the operator and the plugin: the custom resource
+//! types, their validation rules (in the schema, enforced by the API server), condition helpers
+//! and the CRD manifests generated from the types.
+
+pub mod agent;
+pub mod conditions;
+pub mod crd;
+pub mod refs;
+mod schema;
+
+pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
+pub use refs::{LocalRef, SecretKeyRef};
 
 /// API group of every kind this project defines.
 pub const GROUP: &str = "agents.dev";

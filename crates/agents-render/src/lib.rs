@@ -1,3 +1,11 @@
 //! Desired state: pure functions from a custom resource (and the observed state of what it depends
-//! on) to the child objects the operator applies. No I/O, so the plugin can show what the
-//! operator will create and every rule is unit-tested.
+//! on) to the child objects the operator applies and the status it reports. No I/O, so the plugin
+//! can show what the operator will create, and every rule is unit-tested.
+
+pub mod agent;
+pub mod hash;
+pub mod labels;
+pub mod security;
+
+/// The field manager of everything the operator applies.
+pub const FIELD_MANAGER: &str = "agents-operator";

@@ -1,0 +1,149 @@
+//! What an Agent depends on, as the operator observed it: its build, its model API, its tool
+//! servers and its peers. The Deployment is rendered only when all of them are ready.
+
+use std::collections::BTreeMap;
+
+use agents_api::Agent;
+
+/// The observed state of one dependency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dependency {
+    /// Usable: its URL (or, for a build, the image it produced).
+    Ready(String),
+    /// It exists but cannot be used yet; why.
+    NotReady(String),
+    /// No object of that name in the namespace.
+    Missing,
+    /// This operator version does not resolve references of that kind yet.
+    NotSupported,
+}
+
+/// Every dependency of one Agent, by kind, keyed by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dependencies {
+    pub build: Option<(String, Dependency)>,
+    pub model_api: Option<(String, Dependency)>,
+    pub mcp_servers: BTreeMap<String, Dependency>,
+    pub peers: BTreeMap<String, Dependency>,
+}
+
+impl Dependencies {
+    pub fn all_ready(&self) -> bool {
+        self.iter()
+            .all(|(_, _, d)| matches!(d, Dependency::Ready(_)))
+    }
+
+    /// `(kind, name, state)` of every dependency, builds first.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str, &Dependency)> {
+        let build = self
+            .build
+            .iter()
+            .map(|(n, d)| ("AgentBuild", n.as_str(), d));
+        let model = self
+            .model_api
+            .iter()
+            .map(|(n, d)| ("ModelAPI", n.as_str(), d));
+        let mcp = self
+            .mcp_servers
+            .iter()
+            .map(|(n, d)| ("MCPServer", n.as_str(), d));
+        let peers = self.peers.iter().map(|(n, d)| ("Agent", n.as_str(), d));
+        build.chain(model).chain(mcp).chain(peers)
+    }
+
+    /// One sentence per dependency that is not ready, naming it and why.
+    pub fn blockers(&self) -> Vec<String> {
+        self.iter()
+            .filter_map(|(kind, name, state)| match state {
+                Dependency::Ready(_) => None,
+                Dependency::NotReady(why) => Some(format!("{kind} {name} is not ready: {why}")),
+                Dependency::Missing => Some(format!("{kind} {name} does not exist in this namespace")),
+                Dependency::NotSupported => Some(format!(
+                    "{kind} {name} cannot be resolved: this operator version does not support {kind} references yet"
+                )),
+            })
+            .collect()
+    }
+
+    /// Whether the only blocker is the build (the Agent then waits for an image, reason BuildNotSucceeded).
+    pub fn only_build_blocks(&self) -> bool {
+        let build_blocks = self
+            .build
+            .as_ref()
+            .is_some_and(|(_, d)| !matches!(d, Dependency::Ready(_)));
+        build_blocks
+            && self
+                .iter()
+                .skip(1)
+                .all(|(_, _, d)| matches!(d, Dependency::Ready(_)))
+    }
+
+    /// The image a ready build produced.
+    pub fn built_image(&self) -> Option<&str> {
+        match &self.build {
+            Some((_, Dependency::Ready(image))) => Some(image),
+            _ => None,
+        }
+    }
+
+    pub fn model_api_url(&self) -> Option<&str> {
+        match &self.model_api {
+            Some((_, Dependency::Ready(url))) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// A peer is usable once it exists and has a Service: its readiness is not awaited, so two
+/// agents that list each other both come up.
+pub fn peer(peer: Option<&Agent>) -> Dependency {
+    match peer {
+        None => Dependency::Missing,
+        Some(agent) => match super::endpoint(agent) {
+            Some(url) => Dependency::Ready(url),
+            None => Dependency::NotReady(
+                "it has spec.expose: false, so it has no Service to call".into(),
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blockers_name_each_dependency_and_why() {
+        let deps = Dependencies {
+            model_api: Some(("litellm".into(), Dependency::NotSupported)),
+            peers: [
+                ("writer".to_string(), Dependency::Missing),
+                (
+                    "critic".to_string(),
+                    Dependency::Ready("http://critic".into()),
+                ),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        assert!(!deps.all_ready());
+        assert_eq!(
+            deps.blockers(),
+            [
+                "ModelAPI litellm cannot be resolved: this operator version does not support ModelAPI references yet",
+                "Agent writer does not exist in this namespace",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_pending_build_is_reported_as_such() {
+        let mut deps = Dependencies {
+            build: Some(("b".into(), Dependency::NotReady("running".into()))),
+            ..Default::default()
+        };
+        assert!(deps.only_build_blocks());
+        deps.peers.insert("x".into(), Dependency::Missing);
+        assert!(!deps.only_build_blocks());
+    }
+}

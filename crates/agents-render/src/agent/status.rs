@@ -1,0 +1,416 @@
+//! An Agent's status, from what the operator observed: its dependencies, its Deployment, and any
+//! child it could not take because something else owns it.
+
+use agents_api::conditions::{self, Desired, reasons, types};
+use agents_api::{Agent, AgentPhase, AgentStatus};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::{Dependencies, deployment};
+use crate::labels;
+
+/// What the operator saw while reconciling one Agent.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub agent: &'a Agent,
+    pub dependencies: &'a Dependencies,
+    /// The live Deployment, if it exists.
+    pub deployment: Option<&'a Deployment>,
+    /// Children that exist but belong to something else, one sentence each.
+    pub conflicts: &'a [String],
+    pub service_monitor_served: bool,
+}
+
+/// The phase and the reason behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub phase: AgentPhase,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Assessment {
+    fn new(phase: AgentPhase, reason: &'static str, message: impl Into<String>) -> Self {
+        Assessment {
+            phase,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole status. Conditions keep their transition times when unchanged, so an unchanged
+/// world yields a status equal to the current one.
+pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
+    let agent = observed.agent;
+    let assessment = assess(observed);
+    let blockers = observed.dependencies.blockers();
+    let mut desired = vec![
+        Desired::new(
+            types::READY,
+            assessment.phase == AgentPhase::Ready,
+            assessment.reason,
+            assessment.message.clone(),
+        ),
+        if blockers.is_empty() {
+            Desired::new(
+                types::DEPENDENCIES_READY,
+                true,
+                reasons::DEPENDENCIES_READY,
+                dependency_summary(observed.dependencies),
+            )
+        } else {
+            Desired::new(
+                types::DEPENDENCIES_READY,
+                false,
+                reasons::DEPENDENCIES_NOT_READY,
+                blockers.join("; "),
+            )
+        },
+    ];
+    if agent.spec.monitoring.is_some() {
+        desired.push(if observed.service_monitor_served {
+            Desired::new(types::FEATURES_AVAILABLE, true, reasons::ALL_AVAILABLE, "the ServiceMonitor is in place")
+        } else {
+            Desired::new(
+                types::FEATURES_AVAILABLE,
+                false,
+                reasons::SERVICE_MONITOR_CRD_MISSING,
+                "spec.monitoring asks for a ServiceMonitor, but the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor: install the Prometheus Operator's CRDs",
+            )
+        });
+    }
+    let existing = agent
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let deployment_status = observed.deployment.and_then(|d| d.status.as_ref());
+    let name = agent.metadata.name.as_deref().unwrap_or_default();
+    AgentStatus {
+        phase: Some(assessment.phase),
+        replicas: Some(deployment_status.and_then(|s| s.replicas).unwrap_or(0)),
+        ready_replicas: Some(
+            deployment_status
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+        ),
+        endpoint: super::endpoint(agent),
+        image: observed
+            .deployment
+            .and_then(running_image)
+            .or_else(|| deployment::image(agent, observed.dependencies)),
+        selector: Some(labels::to_selector_string(&labels::agent_selector(name))),
+        observed_generation: agent.metadata.generation,
+        conditions: conditions::merge(existing, &desired, agent.metadata.generation, now),
+    }
+}
+
+fn dependency_summary(dependencies: &Dependencies) -> String {
+    let count = dependencies.iter().count();
+    match count {
+        0 => "the agent has no dependencies".into(),
+        1 => "its one dependency is ready".into(),
+        n => format!("all {n} dependencies are ready"),
+    }
+}
+
+/// The image in the live Deployment's pod template.
+fn running_image(deployment: &Deployment) -> Option<String> {
+    deployment
+        .spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == deployment::CONTAINER)?
+        .image
+        .clone()
+}
+
+/// The phase, by precedence: a conflict, then dependencies, then the Deployment's own state.
+pub fn assess(observed: Observed<'_>) -> Assessment {
+    if !observed.conflicts.is_empty() {
+        return Assessment::new(
+            AgentPhase::Failed,
+            reasons::CHILD_CONFLICT,
+            observed.conflicts.join("; "),
+        );
+    }
+    if !observed.dependencies.all_ready() {
+        let reason = if observed.dependencies.only_build_blocks() {
+            reasons::BUILD_NOT_SUCCEEDED
+        } else {
+            reasons::DEPENDENCIES_NOT_READY
+        };
+        return Assessment::new(
+            AgentPhase::Waiting,
+            reason,
+            observed.dependencies.blockers().join("; "),
+        );
+    }
+    let Some(deployment) = observed.deployment else {
+        if observed.agent.spec.replicas == Some(0) {
+            return Assessment::new(AgentPhase::Stopped, reasons::STOPPED, "spec.replicas is 0");
+        }
+        return Assessment::new(
+            AgentPhase::Pending,
+            reasons::PODS_STARTING,
+            "creating the Deployment",
+        );
+    };
+    deployment_assessment(deployment)
+}
+
+fn deployment_assessment(deployment: &Deployment) -> Assessment {
+    let desired = deployment.spec.replicas.unwrap_or(1);
+    let status = deployment.status.clone().unwrap_or_default();
+    let ready = status.ready_replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let current = status.replicas.unwrap_or(0);
+    let generation_seen = status.observed_generation >= deployment.metadata.generation;
+    let condition = |type_: &str| {
+        status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_.as_deref() == Some(type_))
+    };
+    let counts = format!("{ready}/{desired} pods ready");
+
+    if desired == 0 {
+        return if current == 0 {
+            Assessment::new(
+                AgentPhase::Stopped,
+                reasons::STOPPED,
+                "scaled to 0 replicas",
+            )
+        } else {
+            Assessment::new(
+                AgentPhase::Stopped,
+                reasons::STOPPED,
+                format!("scaling to 0: {current} pods still running"),
+            )
+        };
+    }
+    if let Some(failure) =
+        condition("ReplicaFailure").filter(|c| c.status.as_deref() == Some("True"))
+    {
+        let why = failure.message.clone().unwrap_or_default();
+        let phase = if ready == 0 {
+            AgentPhase::Failed
+        } else {
+            AgentPhase::Degraded
+        };
+        return Assessment::new(
+            phase,
+            reasons::PODS_CANNOT_BE_CREATED,
+            format!("{counts}: {why}"),
+        );
+    }
+    if let Some(stuck) = condition("Progressing").filter(|c| {
+        c.status.as_deref() == Some("False")
+            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    }) {
+        let why = stuck.message.clone().unwrap_or_default();
+        let phase = if ready == 0 {
+            AgentPhase::Failed
+        } else {
+            AgentPhase::Degraded
+        };
+        return Assessment::new(phase, reasons::ROLLOUT_FAILED, format!("{counts}: {why}"));
+    }
+    if ready == 0 {
+        return Assessment::new(AgentPhase::Pending, reasons::PODS_STARTING, counts);
+    }
+    if ready < desired {
+        return Assessment::new(AgentPhase::Degraded, reasons::PODS_NOT_READY, counts);
+    }
+    if !generation_seen || updated < desired || current > desired {
+        return Assessment::new(
+            AgentPhase::Ready,
+            reasons::ROLLOUT_IN_PROGRESS,
+            format!("{counts}, rolling out an update"),
+        );
+    }
+    Assessment::new(AgentPhase::Ready, reasons::READY, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Dependency;
+    use crate::agent::fixtures::agent;
+    use k8s_openapi::jiff::Timestamp;
+    use serde_json::json;
+
+    fn deployment(replicas: i32, status: serde_json::Value) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": "research", "generation": 2},
+            "spec": {
+                "replicas": replicas,
+                "selector": {},
+                "template": {"spec": {"containers": [{"name": "agent", "image": "live:2"}]}},
+            },
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn assess_with(deployment: Option<&Deployment>, dependencies: &Dependencies) -> Assessment {
+        let agent = agent("image: a:1\n");
+        assess(Observed {
+            agent: &agent,
+            dependencies,
+            deployment,
+            conflicts: &[],
+            service_monitor_served: false,
+        })
+    }
+
+    fn phase_of(replicas: i32, status: serde_json::Value) -> (AgentPhase, &'static str) {
+        let a = assess_with(
+            Some(&deployment(replicas, status)),
+            &Dependencies::default(),
+        );
+        (a.phase, a.reason)
+    }
+
+    #[test]
+    fn phases_follow_the_deployment() {
+        let settled = json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2});
+        assert_eq!(phase_of(2, settled), (AgentPhase::Ready, reasons::READY));
+        assert_eq!(
+            phase_of(2, json!({"observedGeneration": 2, "replicas": 2})),
+            (AgentPhase::Pending, reasons::PODS_STARTING)
+        );
+        assert_eq!(
+            phase_of(
+                3,
+                json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2})
+            ),
+            (AgentPhase::Degraded, reasons::PODS_NOT_READY)
+        );
+        assert_eq!(
+            phase_of(0, json!({"observedGeneration": 2})),
+            (AgentPhase::Stopped, reasons::STOPPED)
+        );
+        assert_eq!(
+            phase_of(
+                2,
+                json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2})
+            ),
+            (AgentPhase::Ready, reasons::ROLLOUT_IN_PROGRESS)
+        );
+    }
+
+    #[test]
+    fn pods_that_cannot_be_created_fail_the_agent() {
+        let quota = json!({"observedGeneration": 2, "conditions": [{
+            "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+            "message": "pods \"research-x\" is forbidden: exceeded quota: no-pods",
+        }]});
+        let a = assess_with(Some(&deployment(1, quota)), &Dependencies::default());
+        assert_eq!(
+            (a.phase, a.reason),
+            (AgentPhase::Failed, reasons::PODS_CANNOT_BE_CREATED)
+        );
+        assert!(a.message.contains("exceeded quota"), "{}", a.message);
+    }
+
+    #[test]
+    fn a_stuck_rollout_fails_or_degrades() {
+        let stuck = |ready: i32| {
+            json!({"observedGeneration": 2, "readyReplicas": ready, "conditions": [{
+                "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"research-1\" has timed out progressing.",
+            }]})
+        };
+        assert_eq!(
+            phase_of(2, stuck(0)),
+            (AgentPhase::Failed, reasons::ROLLOUT_FAILED)
+        );
+        assert_eq!(
+            phase_of(2, stuck(1)),
+            (AgentPhase::Degraded, reasons::ROLLOUT_FAILED)
+        );
+    }
+
+    #[test]
+    fn missing_dependencies_make_it_wait_whatever_the_deployment_says() {
+        let deps = Dependencies {
+            peers: [("writer".to_string(), Dependency::Missing)].into(),
+            ..Default::default()
+        };
+        let settled = json!({"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1});
+        let a = assess_with(Some(&deployment(1, settled)), &deps);
+        assert_eq!(
+            (a.phase, a.reason),
+            (AgentPhase::Waiting, reasons::DEPENDENCIES_NOT_READY)
+        );
+        assert!(
+            a.message.contains("Agent writer does not exist"),
+            "{}",
+            a.message
+        );
+    }
+
+    #[test]
+    fn an_unchanged_world_gives_an_unchanged_status() {
+        let mut agent = agent("image: a:1\nreplicas: 2\n");
+        let live = deployment(
+            2,
+            json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2}),
+        );
+        let deps = Dependencies::default();
+        fn observe<'a>(
+            agent: &'a Agent,
+            deps: &'a Dependencies,
+            live: &'a Deployment,
+        ) -> Observed<'a> {
+            Observed {
+                agent,
+                dependencies: deps,
+                deployment: Some(live),
+                conflicts: &[],
+                service_monitor_served: false,
+            }
+        }
+        let first = status(
+            observe(&agent, &deps, &live),
+            &Time(Timestamp::from_second(100).unwrap()),
+        );
+        agent.status = Some(first.clone());
+        let second = status(
+            observe(&agent, &deps, &live),
+            &Time(Timestamp::from_second(200).unwrap()),
+        );
+        assert_eq!(first, second);
+        assert_eq!(first.phase, Some(AgentPhase::Ready));
+        assert_eq!(first.image.as_deref(), Some("live:2"));
+        assert_eq!(
+            first.endpoint.as_deref(),
+            Some("http://research.team-a.svc.cluster.local")
+        );
+        assert_eq!(first.selector.as_deref(), Some("agents.dev/agent=research"));
+        assert_eq!(first.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn a_conflicting_child_fails_the_agent() {
+        let agent = agent("image: a:1\n");
+        let conflicts = ["Service research exists and is not owned by this Agent".to_string()];
+        let a = assess(Observed {
+            agent: &agent,
+            dependencies: &Dependencies::default(),
+            deployment: None,
+            conflicts: &conflicts,
+            service_monitor_served: false,
+        });
+        assert_eq!(
+            (a.phase, a.reason),
+            (AgentPhase::Failed, reasons::CHILD_CONFLICT)
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Labels on every object the operator creates: the recommended `app.kubernetes.io/*` set, and
+//! one label per owner kind that selects its pods and finds its children.
+
+use std::collections::BTreeMap;
+
+/// Selects an Agent's pods and labels all its children.
+pub const AGENT: &str = "agents.dev/agent";
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGER: &str = "agents-operator";
+
+/// `MANAGED_BY=MANAGER`: the label selector of the operator's watches on children.
+pub fn managed_selector() -> String {
+    format!("{MANAGED_BY}={MANAGER}")
+}
+
+/// The labels that select the pods of the Agent `name` (immutable once a Deployment exists).
+pub fn agent_selector(name: &str) -> BTreeMap<String, String> {
+    [(AGENT.to_string(), name.to_string())].into()
+}
+
+/// All labels of an Agent's children and pods.
+pub fn agent_labels(name: &str) -> BTreeMap<String, String> {
+    let mut labels = agent_selector(name);
+    labels.extend(
+        [
+            ("app.kubernetes.io/name", "agent"),
+            ("app.kubernetes.io/instance", name),
+            ("app.kubernetes.io/component", "agent"),
+            ("app.kubernetes.io/part-of", "kubectl-agents"),
+            (MANAGED_BY, MANAGER),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    labels
+}
+
+/// A selector map as a label-selector string (`k=v,k2=v2`).
+pub fn to_selector_string(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}

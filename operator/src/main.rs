@@ -1,19 +1,76 @@
 //! agents-operator: reconciles the agents.dev/v1alpha1 resources.
 
+mod agent;
+mod args;
+mod children;
+mod context;
+mod error;
+mod leader;
+mod metrics;
+mod server;
+mod service_monitor;
+mod telemetry;
+
+use std::process::ExitCode;
+
 use clap::Parser;
 
-/// Reconciles agents.dev/v1alpha1 resources (Agent, AgentBuild, AgentWorkflow, ModelAPI,
-/// MCPServer) into the Kubernetes objects that run them, and reports their state in `.status`.
-#[derive(Parser, Debug)]
-#[command(name = "agents-operator", version, about)]
-struct Args {}
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = args::Args::parse();
+    telemetry::init(args.log_format);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
-fn main() {
-    let _args = Args::parse();
-    eprintln!(
-        "agents-operator {}: no controllers are registered yet for {}",
-        env!("CARGO_PKG_VERSION"),
-        agents_api::API_VERSION
-    );
-    std::process::exit(1);
+async fn run(args: args::Args) -> anyhow::Result<()> {
+    let client = args.client().await?;
+    context::check_crds_installed(&client).await?;
+    let metrics = metrics::Metrics::new();
+    let health = server::Health::default();
+    let server = server::serve(args.metrics_bind_address, metrics.clone(), health.clone()).await?;
+    health.set_ready();
+
+    let leadership = if args.leader_elect {
+        Some(leader::acquire(&client, &args).await?)
+    } else {
+        None
+    };
+    metrics.set_leader(true);
+    let ctx = context::Context::new(client, metrics, &args);
+    let lost = async {
+        match &leadership {
+            Some(l) => l.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = agent::run(ctx, shutdown_signal()) => {
+            tracing::info!("controllers stopped");
+        }
+        () = lost => {
+            anyhow::bail!("lost the leader lease; exiting so that a restart rejoins the election");
+        }
+    }
+    if let Some(leadership) = leadership {
+        leadership.release().await;
+    }
+    server.abort();
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler can be installed");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
 }

@@ -3,15 +3,29 @@
 //!
 //! `cargo test -p agents-e2e -- NAME` runs the tests whose name contains NAME; `--list` lists them.
 
+mod agent;
 mod control_plane;
+mod operator;
+mod operator_lifecycle;
 mod support;
+mod validation;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = libtest_mimic::Arguments::from_args();
+    let mut args = libtest_mimic::Arguments::from_args();
+    // The tests mostly wait on the control plane: run several at once unless told otherwise.
+    args.test_threads.get_or_insert(4);
     let env = support::Env::new();
-    let trials = [control_plane::tests(&env)].into_iter().flatten().collect();
+    let trials = [
+        control_plane::tests(&env),
+        agent::tests(&env),
+        validation::tests(&env),
+        operator_lifecycle::tests(&env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop();
     conclusion.exit_code()

@@ -43,6 +43,11 @@ impl Env {
                     .await
                     .context("starting the local control plane")?;
                 link_plugin(&cluster)?;
+                // This build's CRDs, as `kubectl agents install` would put them.
+                let client = cluster.client().await?;
+                agents_testenv::crds::apply(&client, agents_api::crd::all())
+                    .await
+                    .context("installing the agents.dev CRDs")?;
                 Ok::<_, anyhow::Error>(cluster)
             })
             .await
@@ -146,26 +151,71 @@ impl Ctx {
         }
     }
 
+    /// Waits until the named object does not exist.
+    pub async fn wait_gone<K>(&self, api: &Api<K>, name: &str) -> anyhow::Result<()>
+    where
+        K: Resource
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + Send
+            + 'static,
+        K::DynamicType: Default,
+    {
+        match tokio::time::timeout(
+            DEADLINE,
+            await_condition(api.clone(), name, |o: Option<&K>| o.is_none()),
+        )
+        .await
+        {
+            Ok(result) => result
+                .map(|_| ())
+                .with_context(|| format!("watching {name} go")),
+            Err(_) => bail!("timed out after {DEADLINE:?} waiting for {name} to be deleted"),
+        }
+    }
+
+    /// Waits until an Event about `name` contains `needle` (e.g. "Warning Failed").
+    pub async fn wait_for_event(&self, name: &str, needle: &str) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            let events = self.recent_events(name).await;
+            if events.contains(needle) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "no event about {name} contains {needle:?} after {DEADLINE:?}; events:\n{events}"
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The last five Events about objects called `name` in this test's namespace, one per line.
     pub async fn recent_events(&self, name: &str) -> String {
         let events: Api<Event> = self.api();
         let selector = format!("regarding.name={name}");
         match events.list(&ListParams::default().fields(&selector)).await {
-            Ok(list) => list
-                .items
-                .iter()
-                .rev()
-                .take(5)
-                .map(|e| {
-                    format!(
-                        "  {} {}: {}",
-                        e.type_.clone().unwrap_or_default(),
-                        e.reason.clone().unwrap_or_default(),
-                        e.note.clone().unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Ok(mut list) => {
+                list.items
+                    .sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+                list.items
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .map(|e| {
+                        format!(
+                            "  {} {}: {}",
+                            e.type_.clone().unwrap_or_default(),
+                            e.reason.clone().unwrap_or_default(),
+                            e.note.clone().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
             Err(e) => format!("(could not list events: {e})"),
         }
     }
@@ -255,4 +305,43 @@ where
 
 fn failed(error: anyhow::Error) -> Failed {
     format!("{error:#}").into()
+}
+
+impl Ctx {
+    /// Server-side applies objects written as YAML (one or more documents), as `kubectl apply
+    /// --server-side` would, into this test's namespace.
+    pub async fn apply_yaml(&self, yaml: &str) -> anyhow::Result<()> {
+        for document in serde_norway::Deserializer::from_str(yaml) {
+            let value = <serde_json::Value as serde::Deserialize>::deserialize(document)?;
+            if value.is_null() {
+                continue;
+            }
+            let object: kube::api::DynamicObject = serde_json::from_value(value.clone())?;
+            let types = object
+                .types
+                .clone()
+                .context("an object without apiVersion and kind")?;
+            let gvk = kube::core::GroupVersionKind::try_from(&types)?;
+            let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &gvk).await?;
+            let api: Api<kube::api::DynamicObject> = match capabilities.scope {
+                kube::discovery::Scope::Namespaced => {
+                    Api::namespaced_with(self.client.clone(), &self.ns, &resource)
+                }
+                kube::discovery::Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            };
+            let name = object
+                .metadata
+                .name
+                .clone()
+                .context("an object without a name")?;
+            api.patch(
+                &name,
+                &kube::api::PatchParams::apply("e2e").force(),
+                &kube::api::Patch::Apply(&value),
+            )
+            .await
+            .with_context(|| format!("applying {} {name}", gvk.kind))?;
+        }
+        Ok(())
+    }
 }

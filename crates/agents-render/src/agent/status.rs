@@ -18,6 +18,8 @@ pub struct Observed<'a> {
     pub deployment: Option<&'a Deployment>,
     /// Children that exist but belong to something else, one sentence each.
     pub conflicts: &'a [String],
+    /// Why writing the children failed, if it did.
+    pub failure: Option<&'a str>,
     pub service_monitor_served: bool,
 }
 
@@ -265,6 +267,7 @@ mod tests {
             dependencies,
             deployment,
             conflicts: &[],
+            failure: None,
             service_monitor_served: false,
         })
     }
@@ -374,6 +377,7 @@ mod tests {
                 dependencies: deps,
                 deployment: Some(live),
                 conflicts: &[],
+                failure: None,
                 service_monitor_served: false,
             }
         }
@@ -406,6 +410,7 @@ mod tests {
             dependencies: &Dependencies::default(),
             deployment: None,
             conflicts: &conflicts,
+            failure: None,
             service_monitor_served: false,
         });
         assert_eq!(

@@ -1,0 +1,253 @@
+//! One reconcile of one Agent: resolve dependencies, render, apply what changed, delete what is
+//! no longer wanted, and write the status if it changed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agents_api::{Agent, AgentPhase};
+use agents_render::agent::status::{self, Observed};
+use agents_render::agent::{self as render, Inputs};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::{State, dependencies};
+use crate::children::{self, Child, Outcome, cached};
+use crate::context::Context;
+use crate::error::Error;
+
+/// Agents are reconciled again this often even when nothing happens: a safety net, which
+/// writes nothing when everything is as rendered.
+const RESYNC: Duration = Duration::from_secs(30 * 60);
+
+pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let _timer = ctx.metrics.reconcile("Agent");
+    if agent.metadata.deletion_timestamp.is_some() {
+        // The garbage collector removes the children through their owner references.
+        return Ok(Action::await_change());
+    }
+    let namespace = agent.namespace().unwrap_or_default();
+    let name = agent.name_any();
+    let uid = agent.uid().unwrap_or_default();
+    let dependencies = dependencies::resolve(&agent, &state.agents);
+    let monitors = &state.children.service_monitors;
+    let served = monitors.served();
+    let desired = render::children(Inputs {
+        agent: &agent,
+        dependencies: &dependencies,
+        service_monitor_served: served,
+    })?;
+
+    let stores = &state.children;
+    let synced: Result<Vec<Outcome>, Error> = async {
+        // What the pods mount and run as comes first.
+        let mut outcomes = vec![
+            children::apply(
+                ctx,
+                desired.service_account,
+                cached(&stores.service_accounts, &namespace, &name),
+                &uid,
+                &(),
+            )
+            .await?,
+            children::apply(
+                ctx,
+                desired.config_map,
+                cached(&stores.config_maps, &namespace, &name),
+                &uid,
+                &(),
+            )
+            .await?,
+        ];
+        let resource = render::service_monitor_resource();
+        let (service, deployment, autoscaler, budget, policy, monitor) = tokio::join!(
+            optional(
+                ctx,
+                desired.service,
+                cached(&stores.services, &namespace, &name),
+                &uid,
+                &()
+            ),
+            async {
+                // Without it (a dependency is not ready), a running Deployment is left as it is.
+                match desired.deployment {
+                    Some(d) => {
+                        children::apply(
+                            ctx,
+                            d,
+                            cached(&stores.deployments, &namespace, &name),
+                            &uid,
+                            &(),
+                        )
+                        .await
+                    }
+                    None => Ok(Outcome::Unchanged),
+                }
+            },
+            optional::<HorizontalPodAutoscaler>(
+                ctx,
+                desired.autoscaler,
+                cached(&stores.autoscalers, &namespace, &name),
+                &uid,
+                &()
+            ),
+            optional::<PodDisruptionBudget>(
+                ctx,
+                desired.disruption_budget,
+                cached(&stores.disruption_budgets, &namespace, &name),
+                &uid,
+                &()
+            ),
+            optional::<NetworkPolicy>(
+                ctx,
+                desired.network_policy,
+                cached(&stores.network_policies, &namespace, &name),
+                &uid,
+                &()
+            ),
+            async {
+                if served {
+                    optional::<DynamicObject>(
+                        ctx,
+                        desired.service_monitor,
+                        monitors.cached(&namespace, &name),
+                        &uid,
+                        &resource,
+                    )
+                    .await
+                } else {
+                    Ok(Outcome::Unchanged)
+                }
+            },
+        );
+        outcomes.extend([
+            service?,
+            deployment?,
+            autoscaler?,
+            budget?,
+            policy?,
+            monitor?,
+        ]);
+        Ok(outcomes)
+    }
+    .await;
+
+    let (conflicts, failure) = match &synced {
+        Ok(outcomes) => (
+            outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Conflict(why) => Some(why.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let live_deployment = stores
+        .deployments
+        .get(&ObjectRef::new(&name).within(&namespace));
+    let observed = Observed {
+        agent: &agent,
+        dependencies: &dependencies,
+        deployment: live_deployment.as_deref(),
+        conflicts: &conflicts,
+        failure: failure.as_deref(),
+        service_monitor_served: served,
+    };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let new_status = status::status(observed, &now);
+    if agent.status.as_ref() != Some(&new_status) {
+        let patch = json!({
+            "apiVersion": agents_api::API_VERSION,
+            "kind": "Agent",
+            "status": new_status,
+        });
+        Api::<Agent>::namespaced(ctx.client.clone(), &namespace)
+            .patch_status(
+                &name,
+                &PatchParams::apply(agents_render::FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(|source| Error::Status {
+                name: name.clone(),
+                source,
+            })?;
+        ctx.metrics.write("Agent", "status");
+        let previous = agent.status.as_ref().and_then(|s| s.phase);
+        if previous != new_status.phase {
+            publish_transition(ctx, &agent, &new_status).await;
+        }
+    }
+    synced?;
+    ctx.succeeded(&ObjectRef::from_obj(agent.as_ref()));
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Applies a child the spec asks for, deletes one it no longer does.
+async fn optional<K>(
+    ctx: &Context,
+    desired: Option<K>,
+    cached: Option<ObjectMeta>,
+    uid: &str,
+    dyntype: &K::DynamicType,
+) -> Result<Outcome, Error>
+where
+    K: Child,
+{
+    match desired {
+        Some(object) => children::apply(ctx, object, cached, uid, dyntype).await,
+        None => children::delete::<K>(ctx, cached, uid, dyntype)
+            .await
+            .map(|_| Outcome::Unchanged),
+    }
+}
+
+/// One Event per phase change, so `kubectl agents describe` tells the story.
+async fn publish_transition(ctx: &Context, agent: &Agent, status: &agents_api::AgentStatus) {
+    let Some(phase) = status.phase else { return };
+    let ready =
+        agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
+    // Losing pods after being Ready is worth a warning; passing through Degraded while pods
+    // start one by one is not.
+    let was_ready = agent.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready);
+    let type_ = match phase {
+        AgentPhase::Failed => EventType::Warning,
+        AgentPhase::Degraded if was_ready => EventType::Warning,
+        _ => EventType::Normal,
+    };
+    let event = Event {
+        type_,
+        reason: phase.to_string(),
+        note: ready.map(|c| format!("{}: {}", c.reason, c.message)),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &agent.object_ref(&())).await {
+        tracing::warn!(agent = %agent.name_any(), "could not publish an event: {e}");
+    } else {
+        ctx.metrics.write("Event", "create");
+    }
+}
+
+pub fn error_policy(agent: Arc<Agent>, error: &Error, state: Arc<State>) -> Action {
+    state.ctx.metrics.failure("Agent", error.metric_label());
+    let delay = state.ctx.backoff(ObjectRef::from_obj(agent.as_ref()));
+    tracing::warn!(
+        agent = %agent.name_any(),
+        namespace = %agent.namespace().unwrap_or_default(),
+        retry_in = ?delay,
+        "{error}"
+    );
+    Action::requeue(delay)
+}

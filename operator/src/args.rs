@@ -1,0 +1,93 @@
+//! Command-line flags (each also readable from an `AGENTS_OPERATOR_*` environment variable).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+
+/// Reconciles agents.dev/v1alpha1 resources (Agent, AgentBuild, AgentWorkflow, ModelAPI,
+/// MCPServer) into the Kubernetes objects that run them, and reports their state in `.status`.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "agents-operator", version, about)]
+pub struct Args {
+    /// Kubeconfig to use instead of $KUBECONFIG, ~/.kube/config or the in-cluster service account.
+    #[arg(long, env = "AGENTS_OPERATOR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use.
+    #[arg(long, env = "AGENTS_OPERATOR_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Reconcile only this namespace (default: all namespaces).
+    #[arg(long, short = 'n', env = "AGENTS_OPERATOR_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(
+        long,
+        env = "AGENTS_OPERATOR_METRICS_BIND_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub metrics_bind_address: SocketAddr,
+
+    /// Elect a leader through a Lease so several replicas can run; only the leader reconciles.
+    #[arg(long, env = "AGENTS_OPERATOR_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader Lease (default: --namespace, else the pod's namespace, else "default").
+    #[arg(long, env = "AGENTS_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// Seconds a leader's lease lasts without renewal before another replica may take over.
+    #[arg(long, env = "AGENTS_OPERATOR_LEASE_DURATION", default_value_t = 15)]
+    pub lease_duration: u64,
+
+    /// Seconds before expiry at which the leader renews its lease.
+    #[arg(long, env = "AGENTS_OPERATOR_LEASE_GRACE", default_value_t = 5)]
+    pub lease_grace: u64,
+
+    /// Agents reconciled at once.
+    #[arg(long, env = "AGENTS_OPERATOR_AGENT_CONCURRENCY", default_value_t = 16)]
+    pub agent_concurrency: u16,
+
+    /// Log format: text (default) or json.
+    #[arg(long, env = "AGENTS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Args {
+    /// A client from `--kubeconfig`/`--context`, else the usual inference (KUBECONFIG, in-cluster).
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let options = kube::config::KubeConfigOptions {
+            context: self.context.clone(),
+            ..Default::default()
+        };
+        let config = match &self.kubeconfig {
+            Some(path) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
+            }
+            None if self.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+            None => kube::Config::infer().await.context(
+                "no cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a pod",
+            )?,
+        };
+        kube::Client::try_from(config).context("building the Kubernetes client")
+    }
+
+    pub fn lease_namespace(&self) -> String {
+        self.leader_election_namespace
+            .clone()
+            .or_else(|| self.namespace.clone())
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into())
+    }
+}

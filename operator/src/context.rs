@@ -1,0 +1,86 @@
+//! What every reconcile shares: the client, the event recorder, metrics and per-object backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agents_api::Agent;
+use anyhow::bail;
+use kube::api::{Api, ListParams};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+
+use crate::args::Args;
+use crate::metrics::Metrics;
+
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub agent_concurrency: u16,
+    /// The one namespace reconciled, or `None` for all.
+    pub namespace: Option<String>,
+    failures: Mutex<HashMap<ObjectRef<Agent>, u32>>,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, metrics: Arc<Metrics>, args: &Args) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: agents_render::FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Arc::new(Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            agent_concurrency: args.agent_concurrency,
+            namespace: args.namespace.clone(),
+            failures: Mutex::default(),
+        })
+    }
+
+    /// An `Api` over the namespace the operator reconciles, or over all of them.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match &self.namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
+        }
+    }
+
+    /// Exponential backoff per object: 1 s, 2 s, 4 s, ... up to 5 minutes.
+    pub fn backoff(&self, object: ObjectRef<Agent>) -> Duration {
+        let mut failures = self
+            .failures
+            .lock()
+            .expect("the backoff map is never poisoned");
+        let count = failures.entry(object).or_insert(0);
+        *count = (*count + 1).min(20);
+        Duration::from_secs(1u64 << (*count - 1).min(8)).min(Duration::from_secs(300))
+    }
+
+    pub fn succeeded(&self, object: &ObjectRef<Agent>) {
+        self.failures
+            .lock()
+            .expect("the backoff map is never poisoned")
+            .remove(object);
+    }
+}
+
+/// Fails with the install command when the CRDs are missing, instead of watching nothing.
+pub async fn check_crds_installed(client: &kube::Client) -> anyhow::Result<()> {
+    match Api::<Agent>::all(client.clone())
+        .list(&ListParams::default().limit(1))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => bail!(
+            "the agents.dev CRDs are not installed in this cluster: run `kubectl agents install` \
+             (or `kubectl apply --server-side -f operator/config/crd/`)"
+        ),
+        Err(e) => Err(anyhow::Error::new(e).context("listing Agents to check the CRDs")),
+    }
+}

@@ -1,0 +1,195 @@
+//! Prometheus metrics: reconciles, failures and their duration per kind, API writes per child
+//! kind and verb, leadership, and objects by phase (counted from the controller's cache at scrape).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use agents_api::{Agent, AgentPhase};
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    kind: &'static str,
+    error: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    kind: &'static str,
+    verb: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<KindLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
+    duration: Family<KindLabels, Histogram>,
+    writes: Family<WriteLabels, Counter>,
+    leader: Gauge,
+    agents: Arc<OnceLock<Store<Agent>>>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("agents_operator");
+        let reconciles = Family::<KindLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0])
+        });
+        let writes = Family::<WriteLabels, Counter>::default();
+        let leader = Gauge::default();
+        let agents = Arc::new(OnceLock::new());
+        registry.register("reconciles", "Reconciles run", reconciles.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciles that failed, by error",
+            failures.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time spent in one reconcile",
+            duration.clone(),
+        );
+        registry.register(
+            "api_writes",
+            "Writes sent to the API server, by object kind and verb",
+            writes.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            leader.clone(),
+        );
+        registry.register_collector(Box::new(PhaseCollector {
+            agents: agents.clone(),
+        }));
+        Arc::new(Metrics {
+            registry,
+            reconciles,
+            failures,
+            duration,
+            writes,
+            leader,
+            agents,
+        })
+    }
+
+    /// Starts timing a reconcile of `kind`; the time is recorded when the guard drops.
+    pub fn reconcile(&self, kind: &'static str) -> ReconcileTimer<'_> {
+        self.reconciles.get_or_create(&KindLabels { kind }).inc();
+        ReconcileTimer {
+            metrics: self,
+            kind,
+            start: Instant::now(),
+        }
+    }
+
+    pub fn failure(&self, kind: &'static str, error: &'static str) {
+        self.failures
+            .get_or_create(&FailureLabels { kind, error })
+            .inc();
+    }
+
+    pub fn write(&self, kind: &'static str, verb: &'static str) {
+        self.writes.get_or_create(&WriteLabels { kind, verb }).inc();
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    /// Lets the phase gauge read the Agent controller's cache.
+    pub fn observe_agents(&self, store: Store<Agent>) {
+        let _ = self.agents.set(store);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    kind: &'static str,
+    start: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        let kind = self.kind;
+        self.metrics
+            .duration
+            .get_or_create(&KindLabels { kind })
+            .observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+/// `agents_operator_objects{kind,phase}`, counted from the cache on each scrape, so it is never stale.
+#[derive(Debug)]
+struct PhaseCollector {
+    agents: Arc<OnceLock<Store<Agent>>>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    kind: &'static str,
+    phase: &'static str,
+}
+
+impl Collector for PhaseCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(store) = self.agents.get() else {
+            return Ok(());
+        };
+        let mut counts = [0i64; AgentPhase::ALL.len()];
+        let mut unknown = 0;
+        for agent in store.state() {
+            match agent.status.as_ref().and_then(|s| s.phase) {
+                Some(phase) => {
+                    counts[AgentPhase::ALL
+                        .iter()
+                        .position(|p| *p == phase)
+                        .unwrap_or(0)] += 1
+                }
+                None => unknown += 1,
+            }
+        }
+        let gauge = ConstGauge::new(0i64);
+        let mut family = encoder.encode_descriptor(
+            "objects",
+            "Objects by kind and phase",
+            None,
+            gauge.metric_type(),
+        )?;
+        let phases = AgentPhase::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .zip(counts)
+            .chain([("Unknown", unknown)]);
+        for (phase, count) in phases {
+            let labels = PhaseLabels {
+                kind: "Agent",
+                phase,
+            };
+            ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}

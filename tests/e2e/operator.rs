@@ -1,0 +1,154 @@
+//! The real operator binary, run by a test for its own namespace (so tests never share one and
+//! can kill, restart or double it), with its metrics on a free loopback port.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::{Ctx, DEADLINE, binaries_dir};
+
+pub struct Operator {
+    child: Child,
+    pub metrics: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Ctx {
+    /// Starts `agents-operator --namespace <this test's>` with `extra` flags (leader election is
+    /// off unless `extra` turns it on) and waits until it serves /readyz.
+    pub fn operator(&self, extra: &[&str]) -> anyhow::Result<Operator> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
+        let dir = self.cluster.dir().join("operators");
+        std::fs::create_dir_all(&dir)?;
+        let log = dir.join(format!("{}-{port}.log", self.ns));
+        let mut args = vec![
+            format!("--kubeconfig={}", self.cluster.kubeconfig().display()),
+            format!("--namespace={}", self.ns),
+            format!("--metrics-bind-address={metrics}"),
+        ];
+        if !extra.iter().any(|a| a.starts_with("--leader-elect")) {
+            args.push("--leader-elect=false".into());
+        }
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let child = Command::new(binaries_dir().join("agents-operator"))
+            .args(&args)
+            .env("RUST_LOG", "info,agents_operator=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .context("starting agents-operator")?;
+        let mut operator = Operator {
+            child,
+            metrics,
+            log,
+        };
+        operator.wait_ready()?;
+        Ok(operator)
+    }
+}
+
+impl Operator {
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("agents-operator exited with {status}:\n{}", self.log_text());
+            }
+            if self.get("/readyz").is_ok_and(|body| body.trim() == "ok") {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "agents-operator did not become ready in {DEADLINE:?}:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// A plain HTTP/1.0 GET on the metrics listener.
+    pub fn get(&self, path: &str) -> anyhow::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .context("a malformed HTTP response")?;
+        if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+            bail!("GET {path}: {head}");
+        }
+        Ok(body.to_string())
+    }
+
+    /// The value of one sample, e.g. `agents_operator_leader` or
+    /// `agents_operator_api_writes_total{kind="Deployment",verb="apply"}` (0 when absent).
+    pub fn metric(&self, sample: &str) -> anyhow::Result<f64> {
+        let text = self.get("/metrics")?;
+        Ok(text
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0))
+    }
+
+    /// Every API write the operator made: children applied and deleted, statuses, events.
+    pub fn writes(&self) -> anyhow::Result<f64> {
+        let text = self.get("/metrics")?;
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with("agents_operator_api_writes_total{"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL: the process dies mid-work, as in an OOM kill or a node loss.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: a graceful stop, as when Kubernetes stops the pod.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM)?;
+        let deadline = Instant::now() + DEADLINE;
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                self.kill();
+                bail!("agents-operator did not stop within {DEADLINE:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

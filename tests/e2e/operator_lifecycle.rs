@@ -1,0 +1,172 @@
+//! The operator as a process: killed mid-work it converges on restart without duplicates or
+//! orphans; two of them elect one leader, and the other takes over when the leader goes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agents_api::{Agent, AgentPhase};
+use anyhow::ensure;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::{Api, ListParams};
+use libtest_mimic::Trial;
+
+use crate::agent::replica_sets;
+use crate::operator::Operator;
+use crate::support::{Ctx, DEADLINE, Env, trial};
+
+pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
+    vec![
+        trial(
+            env,
+            "operator::killed_midway_it_converges_on_restart",
+            killed_midway_it_converges_on_restart,
+        ),
+        trial(
+            env,
+            "operator::two_replicas_elect_one_leader",
+            two_replicas_elect_one_leader,
+        ),
+    ]
+}
+
+fn agents_yaml(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: bulk-{i}}}\n\
+                 spec: {{image: ghcr.io/example/a:v1, replicas: 1, config: {{n: {i}}}}}\n---\n"
+            )
+        })
+        .collect()
+}
+
+async fn all_ready(ctx: &Ctx, count: usize) -> anyhow::Result<()> {
+    let agents: Api<Agent> = ctx.api();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let list = agents.list(&ListParams::default()).await?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready))
+            .count();
+        if ready == count {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "only {ready}/{count} Agents Ready after {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn killed_midway_it_converges_on_restart(ctx: Ctx) -> anyhow::Result<()> {
+    const COUNT: usize = 20;
+    let mut first = ctx.operator(&[])?;
+    ctx.apply_yaml(&agents_yaml(COUNT)).await?;
+    // Kill it as soon as it has started writing children, well before it is done.
+    let deadline = Instant::now() + DEADLINE;
+    while first.metric("agents_operator_api_writes_total{kind=\"Deployment\",verb=\"apply\"}")?
+        < 1.0
+    {
+        ensure!(Instant::now() < deadline, "the operator wrote nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill();
+    let _second = ctx.operator(&[])?;
+    all_ready(&ctx, COUNT).await?;
+    let by_label = ListParams::default().labels("app.kubernetes.io/managed-by=agents-operator");
+    let deployments = ctx.api::<Deployment>().list(&by_label).await?.items.len();
+    let services = ctx.api::<Service>().list(&by_label).await?.items.len();
+    let configs = ctx.api::<ConfigMap>().list(&by_label).await?.items.len();
+    ensure!(
+        (deployments, services, configs) == (COUNT, COUNT, COUNT),
+        "expected {COUNT} of each child, found {deployments} Deployments, {services} Services, {configs} ConfigMaps"
+    );
+    for i in 0..COUNT {
+        let sets = replica_sets(&ctx, &format!("bulk-{i}")).await?;
+        ensure!(
+            sets == 1,
+            "bulk-{i} has {sets} ReplicaSets: the restart rolled its pods"
+        );
+    }
+    Ok(())
+}
+
+async fn leader_of(operators: &[&Operator]) -> anyhow::Result<Option<usize>> {
+    let mut leaders = Vec::new();
+    for (i, operator) in operators.iter().enumerate() {
+        if operator.metric("agents_operator_leader")? == 1.0 {
+            leaders.push(i);
+        }
+    }
+    ensure!(leaders.len() <= 1, "more than one leader: {leaders:?}");
+    Ok(leaders.first().copied())
+}
+
+async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
+    let election = [
+        "--leader-elect=true",
+        "--lease-duration=4",
+        "--lease-grace=1",
+    ];
+    let mut a = ctx.operator(&election)?;
+    let mut b = ctx.operator(&election)?;
+    let deadline = Instant::now() + DEADLINE;
+    let leader = loop {
+        if let Some(leader) = leader_of(&[&a, &b]).await? {
+            break leader;
+        }
+        ensure!(Instant::now() < deadline, "no leader was elected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    ctx.apply_yaml(&agents_yaml(2)).await?;
+    all_ready(&ctx, 2).await?;
+    let (leading, standing_by) = if leader == 0 {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    ensure!(
+        standing_by.writes()? == 0.0,
+        "the standby wrote to the API server"
+    );
+
+    // The leader dies without releasing the lease; the standby takes over once it expires.
+    leading.kill();
+    let deadline = Instant::now() + DEADLINE;
+    while standing_by.metric("agents_operator_leader")? != 1.0 {
+        ensure!(
+            standing_by.is_running(),
+            "the standby exited:\n{}",
+            standing_by.log_text()
+        );
+        ensure!(Instant::now() < deadline, "the standby did not take over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ctx.apply_yaml(&agents_yaml(3)).await?;
+    all_ready(&ctx, 3).await?;
+    ensure!(
+        standing_by.writes()? > 0.0,
+        "the new leader did not reconcile"
+    );
+
+    // Stopped gracefully, a leader releases the lease: a newcomer leads well before it would expire.
+    let c = ctx.operator(&[
+        "--leader-elect=true",
+        "--lease-duration=60",
+        "--lease-grace=5",
+    ])?;
+    standing_by.stop()?;
+    let released = Instant::now();
+    while c.metric("agents_operator_leader")? != 1.0 {
+        ensure!(
+            released.elapsed() < Duration::from_secs(20),
+            "the lease was not released on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

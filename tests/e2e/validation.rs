@@ -1,0 +1,149 @@
+//! The schema rejects invalid Agents before any controller sees them, each with a message that
+//! says what to fix. Every case is sent to the real API server.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use libtest_mimic::Trial;
+
+use crate::support::{Ctx, Env, trial};
+
+pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
+    vec![trial(
+        env,
+        "validation::invalid_agents_are_rejected_with_their_rule",
+        invalid_agents_are_rejected,
+    )]
+}
+
+/// (what is wrong, the Agent's metadata + spec in YAML, a fragment the rejection must contain)
+const CASES: &[(&str, &str, &str)] = &[
+    (
+        "neither image nor buildRef",
+        "metadata: {name: a}\nspec: {model: {name: m}}",
+        "set exactly one of spec.image (the container image to run) or spec.buildRef",
+    ),
+    (
+        "both image and buildRef",
+        "metadata: {name: a}\nspec: {image: x:1, buildRef: {name: b}}",
+        "set exactly one of spec.image",
+    ),
+    (
+        "too many replicas",
+        "metadata: {name: a}\nspec: {image: x:1, replicas: 5000}",
+        "spec.replicas: Invalid value: 5000",
+    ),
+    (
+        "negative replicas",
+        "metadata: {name: a}\nspec: {image: x:1, replicas: -1}",
+        "should be greater than or equal to 0",
+    ),
+    (
+        "temperature out of range",
+        "metadata: {name: a}\nspec: {image: x:1, model: {name: m, temperature: 2.5}}",
+        "spec.model.temperature: Invalid value: 2.5",
+    ),
+    (
+        "secret reference without a key",
+        "metadata: {name: a}\nspec: {image: x:1, model: {name: m, apiKeySecretRef: {name: openai}}}",
+        "spec.model.apiKeySecretRef.key: Required value",
+    ),
+    (
+        "secret name not a DNS name",
+        "metadata: {name: a}\nspec: {image: x:1, model: {name: m, apiKeySecretRef: {name: Open_AI, key: k}}}",
+        "must be the name of a Secret in this namespace",
+    ),
+    (
+        "autoscaling min above max",
+        "metadata: {name: a}\nspec: {image: x:1, autoscaling: {minReplicas: 5, maxReplicas: 2}}",
+        "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
+    ),
+    (
+        "replicas and autoscaling together",
+        "metadata: {name: a}\nspec: {image: x:1, replicas: 2, autoscaling: {maxReplicas: 4}}",
+        "spec.replicas and spec.autoscaling cannot both be set",
+    ),
+    (
+        "an agent name that is not a DNS label",
+        "metadata: {name: 9lives}\nspec: {image: x:1}",
+        "an Agent's name becomes its Service's DNS name",
+    ),
+    (
+        "an image with spaces",
+        "metadata: {name: a}\nspec: {image: \"ghcr.io/x y:1\"}",
+        "must be a container image reference",
+    ),
+    (
+        "a provider in capitals",
+        "metadata: {name: a}\nspec: {image: x:1, model: {name: m, provider: OpenAI}}",
+        "must be a provider name in lowercase",
+    ),
+    (
+        "an agent that is its own peer",
+        "metadata: {name: a}\nspec: {image: x:1, peers: [{name: a}]}",
+        "an Agent cannot list itself in spec.peers",
+    ),
+    (
+        "the same peer twice",
+        "metadata: {name: a}\nspec: {image: x:1, peers: [{name: b}, {name: b}]}",
+        ".spec.peers: duplicate entries for key [name=\"b\"]",
+    ),
+    (
+        "both a key and a model API",
+        "metadata: {name: a}\nspec: {image: x:1, model: {name: m, modelAPIRef: {name: g}, apiKeySecretRef: {name: s, key: k}}}",
+        "set model.apiKeySecretRef or model.modelAPIRef, not both",
+    ),
+    (
+        "a disruption budget with both fields",
+        "metadata: {name: a}\nspec: {image: x:1, disruptionBudget: {minAvailable: 1, maxUnavailable: 1}}",
+        "set exactly one of disruptionBudget.minAvailable or disruptionBudget.maxUnavailable",
+    ),
+    (
+        "a relative health check path",
+        "metadata: {name: a}\nspec: {image: x:1, healthCheck: {path: health}}",
+        "must be an absolute HTTP path such as /health",
+    ),
+    (
+        "monitoring without a Service",
+        "metadata: {name: a}\nspec: {image: x:1, expose: false, monitoring: {}}",
+        "spec.monitoring needs spec.expose",
+    ),
+    (
+        "a malformed scrape interval",
+        "metadata: {name: a}\nspec: {image: x:1, monitoring: {interval: often}}",
+        "must be a duration such as 30s or 1m",
+    ),
+];
+
+async fn invalid_agents_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
+    let mut failures = Vec::new();
+    for (what, body, expected) in CASES {
+        let yaml = format!("apiVersion: agents.dev/v1alpha1\nkind: Agent\n{body}\n");
+        match ctx.apply_yaml(&yaml).await {
+            Ok(()) => failures.push(format!("{what}: accepted")),
+            Err(e) => {
+                let message = format!("{e:#}");
+                if !message.contains(expected) {
+                    failures.push(format!(
+                        "{what}: rejected with {message:?}, which lacks {expected:?}"
+                    ));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {} cases went wrong:\n{}",
+            failures.len(),
+            CASES.len(),
+            failures.join("\n")
+        );
+    }
+    // And a valid one goes through, so the cases above failed for their own reason.
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1}\n",
+    )
+    .await
+    .context("a valid Agent")?;
+    Ok(())
+}

@@ -23,6 +23,15 @@ impl Ctx {
     /// Starts `agents-operator --namespace <this test's>` with `extra` flags (leader election is
     /// off unless `extra` turns it on) and waits until it serves /readyz.
     pub fn operator(&self, extra: &[&str]) -> anyhow::Result<Operator> {
+        self.operator_as(&self.cluster.kubeconfig(), extra)
+    }
+
+    /// The same, with the identity of another kubeconfig (e.g. the operator's ServiceAccount).
+    pub fn operator_as(
+        &self,
+        kubeconfig: &std::path::Path,
+        extra: &[&str],
+    ) -> anyhow::Result<Operator> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -31,7 +40,7 @@ impl Ctx {
         std::fs::create_dir_all(&dir)?;
         let log = dir.join(format!("{}-{port}.log", self.ns));
         let mut args = vec![
-            format!("--kubeconfig={}", self.cluster.kubeconfig().display()),
+            format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={}", self.ns),
             format!("--metrics-bind-address={metrics}"),
         ];

@@ -5,15 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase};
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::PostParams;
 use kube::api::{Api, ListParams};
 use libtest_mimic::Trial;
+use serde_json::json;
 
 use crate::agent::replica_sets;
 use crate::operator::Operator;
-use crate::support::{Ctx, DEADLINE, Env, trial};
+use crate::support::{Ctx, DEADLINE, Env, run_ok, trial};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     vec![
@@ -26,6 +31,11 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             env,
             "operator::two_replicas_elect_one_leader",
             two_replicas_elect_one_leader,
+        ),
+        trial(
+            env,
+            "operator::runs_with_its_least_privilege_rbac",
+            runs_with_its_least_privilege_rbac,
         ),
     ]
 }
@@ -168,5 +178,95 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    Ok(())
+}
+
+/// The operator as it runs in-cluster: with the ServiceAccount and RBAC of operator/config/rbac
+/// (RBAC is enforced by this API server), leader election in agents-system, JSON logs.
+async fn runs_with_its_least_privilege_rbac(ctx: Ctx) -> anyhow::Result<()> {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../operator/config");
+    run_ok(ctx.kubectl().args([
+        "apply",
+        "--server-side",
+        "-f",
+        &format!("{config}/manager/namespace.yaml"),
+    ]))?;
+    run_ok(
+        ctx.kubectl()
+            .args(["apply", "--server-side", "-k", &format!("{config}/rbac")]),
+    )?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), "agents-system");
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
+    let token = accounts
+        .create_token_request("agents-operator", &PostParams::default(), &request)
+        .await?
+        .status
+        .context("no token in the TokenRequest")?
+        .token;
+    let admin: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(ctx.cluster.kubeconfig())?)?;
+    let ca = admin
+        .pointer("/clusters/0/cluster/certificate-authority-data")
+        .context("no CA in the kubeconfig")?;
+    let kubeconfig = ctx
+        .cluster
+        .dir()
+        .join(format!("operator-sa-{}.kubeconfig", ctx.ns));
+    let document = json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "operator",
+        "clusters": [{"name": "local", "cluster": {"server": ctx.cluster.server(), "certificate-authority-data": ca}}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
+    });
+    std::fs::write(&kubeconfig, serde_norway::to_string(&document)?)?;
+
+    let operator = ctx.operator_as(
+        &kubeconfig,
+        &[
+            "--leader-elect=true",
+            "--leader-election-namespace=agents-system",
+            "--log-format=json",
+        ],
+    )?;
+    ctx.apply_yaml(
+        r#"
+apiVersion: agents.dev/v1alpha1
+kind: Agent
+metadata: {name: governed}
+spec:
+  image: ghcr.io/example/a:v1
+  autoscaling: {maxReplicas: 3}
+  disruptionBudget: {minAvailable: 1}
+  networkPolicy: {ingress: []}
+"#,
+    )
+    .await?;
+    let agents: Api<Agent> = ctx.api();
+    ctx.wait_for(&agents, "governed", "phase Ready", |a: Option<&Agent>| {
+        a.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(AgentPhase::Ready)
+    })
+    .await?;
+    ctx.wait_for_event("governed", "Normal Ready").await?;
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: governed}\nspec: {image: ghcr.io/example/a:v1}\n")
+        .await?;
+    ctx.wait_gone(&ctx.api::<HorizontalPodAutoscaler>(), "governed")
+        .await?;
+    ensure!(
+        operator
+            .metric("agents_operator_reconcile_failures_total{kind=\"Agent\",error=\"apply\"}")?
+            == 0.0,
+        "some writes were forbidden:\n{}",
+        operator.log_text()
+    );
+    ensure!(operator.get("/healthz")?.trim() == "ok");
+    let log = operator.log_text();
+    let first = log.lines().next().context("the operator logged nothing")?;
+    let line: serde_json::Value =
+        serde_json::from_str(first).with_context(|| format!("not JSON: {first}"))?;
+    ensure!(
+        line.get("level").is_some() && line.get("message").is_some(),
+        "unexpected JSON log line: {first}"
+    );
     Ok(())
 }

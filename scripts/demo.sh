@@ -1,25 +1,51 @@
 #!/usr/bin/env bash
 # The demo: a local Kubernetes control plane (built on first run, ~8 min; then ~10 s to start),
-# with the plugin found by kubectl. Stop it with: cargo run -p agents-testenv -- down
+# the operator running against it, a sample Agent, and the plugin found by kubectl.
+#   ./scripts/demo.sh        start (or refresh) the demo
+#   ./scripts/demo.sh down   stop the operator and the control plane
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+testenv=./target/debug/agents-testenv
+if [ "${1:-}" = down ]; then
+  if [ -x "$testenv" ] && dir=$(dirname "$($testenv env 2>/dev/null | sed -n 's/^export KUBECONFIG=//p')") \
+      && [ -f "$dir/demo-operator.pid" ]; then
+    kill "$(cat "$dir/demo-operator.pid")" 2>/dev/null || true
+  fi
+  cargo run --quiet -p agents-testenv -- down
+  exit 0
+fi
+
 cargo build --workspace --bins --quiet
-kubeconfig=$(./target/debug/agents-testenv up | tail -n 1)
-bin=$(dirname "$(readlink -f "$kubeconfig")")/plugins
-mkdir -p "$bin"
-ln -sf "$PWD/target/debug/kubectl-agents" "$bin/kubectl-agents"
-eval "$(./target/debug/agents-testenv env)"
-export PATH="$bin:$PATH"
+kubeconfig=$($testenv up | tail -n 1)
+dir=$(dirname "$kubeconfig")
+mkdir -p "$dir/plugins"
+ln -sf "$PWD/target/debug/kubectl-agents" "$dir/plugins/kubectl-agents"
+eval "$($testenv env)"
+export PATH="$dir/plugins:$PATH"
 
 step() { printf '\n$ %s\n' "$*"; "$@"; }
-step kubectl get nodes
-step kubectl get crds -o custom-columns=NAME:.metadata.name
+step kubectl apply --server-side -k operator/config/crd
+kubectl wait --for condition=established --timeout=60s crd/agents.agents.dev >/dev/null
+
+# One operator per demo cluster, restarted so it runs this build.
+if [ -f "$dir/demo-operator.pid" ]; then
+  kill "$(cat "$dir/demo-operator.pid")" 2>/dev/null || true
+  while kill -0 "$(cat "$dir/demo-operator.pid")" 2>/dev/null; do sleep 0.1; done
+fi
+./target/debug/agents-operator --metrics-bind-address 127.0.0.1:0 >"$dir/demo-operator.log" 2>&1 &
+echo $! >"$dir/demo-operator.pid"
+echo "agents-operator running (pid $(cat "$dir/demo-operator.pid"), log $dir/demo-operator.log)"
+
+step kubectl apply --server-side -f docs/examples/research-agent.yaml
+step kubectl wait --for=jsonpath='{.status.phase}'=Ready --timeout=60s agents.agents.dev/research
+step kubectl get agents.agents.dev -o wide
+step kubectl get deployments,services,configmaps,serviceaccounts,pods -l agents.dev/agent=research
 step kubectl agents version
 
 cat <<MSG
 
-The control plane keeps running. To use it from your shell:
-  export KUBECONFIG=$KUBECONFIG PATH=$bin:$(dirname "$(command -v kubectl)"):\$PATH
-Stop it with: cargo run -p agents-testenv -- down
+The control plane and the operator keep running. To use them from your shell:
+  export KUBECONFIG=$KUBECONFIG PATH=$dir/plugins:$(dirname "$(command -v kubectl)"):\$PATH
+Stop both with: ./scripts/demo.sh down
 MSG

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 
-/// Reconciles agents.dev/v1alpha1 resources (Agent, AgentBuild, AgentWorkflow, ModelAPI,
-/// MCPServer) into the Kubernetes objects that run them, and reports their state in `.status`.
+/// Reconciles agents.dev/v1alpha1 resources (today: Agent) into the Kubernetes objects that run
+/// them, and reports their state in `.status`.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "agents-operator", version, about)]
 pub struct Args {
@@ -24,18 +24,14 @@ pub struct Args {
     pub namespace: Option<String>,
 
     /// Where /healthz, /readyz and /metrics are served.
-    #[arg(
-        long,
-        env = "AGENTS_OPERATOR_METRICS_BIND_ADDRESS",
-        default_value = "0.0.0.0:8080"
-    )]
+    #[arg(long, env = "AGENTS_OPERATOR_METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
     pub metrics_bind_address: SocketAddr,
 
     /// Elect a leader through a Lease so several replicas can run; only the leader reconciles.
     #[arg(long, env = "AGENTS_OPERATOR_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
 
-    /// Namespace of the leader Lease (default: --namespace, else the pod's namespace, else "default").
+    /// Namespace of the leader Lease (default: the pod's namespace in a cluster, else --namespace, else "default").
     #[arg(long, env = "AGENTS_OPERATOR_LEADER_ELECTION_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
 
@@ -65,10 +61,7 @@ pub enum LogFormat {
 impl Args {
     /// A client from `--kubeconfig`/`--context`, else the usual inference (KUBECONFIG, in-cluster).
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        let options = kube::config::KubeConfigOptions {
-            context: self.context.clone(),
-            ..Default::default()
-        };
+        let options = kube::config::KubeConfigOptions { context: self.context.clone(), ..Default::default() };
         let config = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -76,9 +69,9 @@ impl Args {
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
             }
             None if self.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
-            None => kube::Config::infer().await.context(
-                "no cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a pod",
-            )?,
+            None => kube::Config::infer()
+                .await
+                .context("no cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a pod")?,
         };
         kube::Client::try_from(config).context("building the Kubernetes client")
     }
@@ -86,8 +79,8 @@ impl Args {
     pub fn lease_namespace(&self) -> String {
         self.leader_election_namespace
             .clone()
-            .or_else(|| self.namespace.clone())
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .or_else(|| self.namespace.clone())
             .unwrap_or_else(|| "default".into())
     }
 }

@@ -25,18 +25,11 @@ use crate::error::Error;
 /// Watches only what the operator created (by label): a cluster's other ConfigMaps or
 /// Deployments never reach its memory.
 pub fn watch_config() -> watcher::Config {
-    watcher::Config::default()
-        .labels(&agents_render::labels::managed_selector())
-        .any_semantic()
+    watcher::Config::default().labels(&agents_render::labels::managed_selector()).any_semantic()
 }
 
 /// A cache of `K`'s children and the stream of their changes (for `Controller::owns_stream`).
-pub fn reflector<K>(
-    api: Api<K>,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
+pub fn reflector<K>(api: Api<K>) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
@@ -50,15 +43,13 @@ where
     (store, stream)
 }
 
-/// The cached metadata of `namespace/name`, if the operator has seen it.
-pub fn cached<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<ObjectMeta>
+/// The cached child `namespace/name`, if the operator has seen it.
+pub fn cached<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<std::sync::Arc<K>>
 where
     K: Resource + Clone,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    store
-        .get(&ObjectRef::new(name).within(namespace))
-        .map(|object| object.meta().clone())
+    store.get(&ObjectRef::new(name).within(namespace))
 }
 
 /// A kind of child: how to reach it in a namespace, and its name for metrics and messages.
@@ -96,116 +87,131 @@ impl Child for DynamicObject {
     }
 }
 
-/// What applying one child did.
+/// The cached child's metadata, for kinds whose content the operator does not check for drift.
+pub fn cached_live<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Live>
+where
+    K: Resource + Clone,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    cached(store, namespace, name).map(|object| Live::new(object.meta().clone()))
+}
+
+/// What the operator knows of a live child: its metadata, and whether it was edited by hand
+/// away from what the operator applied (see `agents_render::agent::drift`).
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub meta: ObjectMeta,
+    pub drifted: bool,
+}
+
+impl Live {
+    pub fn new(meta: ObjectMeta) -> Self {
+        Live { meta, drifted: false }
+    }
+}
+
+/// What to do with one child.
+#[derive(Debug)]
+pub enum Plan<K> {
+    /// It is as rendered (or must be left as it is).
+    Keep,
+    /// An object of that name exists and belongs to something else: it is never taken over.
+    Conflict(String),
+    Apply(K),
+    /// The spec no longer asks for it.
+    Delete(ObjectMeta),
+}
+
+/// What carrying out a plan did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The live child already carries this content: nothing was sent.
     Unchanged,
     Applied,
-    /// An object of that name exists and belongs to something else: left untouched.
+    Deleted,
     Conflict(String),
 }
 
 fn controlled_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true) && r.uid == owner_uid)
+    meta.owner_references.iter().flatten().any(|r| r.controller == Some(true) && r.uid == owner_uid)
 }
 
-/// Server-side applies `desired` unless the cached child already carries its content hash.
-/// A child missing from the cache is looked up first (from the API server's cache): an object
-/// of that name that is not ours is reported as a conflict, never taken over.
-pub async fn apply<K>(
+/// Decides what to do with a child. `desired: None` means the spec does not ask for it. A child
+/// the cache does not hold is looked up (from the API server's cache), so that an object of that
+/// name which is not ours is reported, not overwritten. Nothing is written here.
+pub async fn plan<K: Child>(
     ctx: &Context,
-    desired: K,
-    cached: Option<ObjectMeta>,
+    desired: Option<K>,
+    live: Option<Live>,
     owner_uid: &str,
     dyntype: &K::DynamicType,
-) -> Result<Outcome, Error>
-where
-    K: Child,
-{
+) -> Result<Plan<K>, Error> {
+    let Some(desired) = desired else {
+        return Ok(match live {
+            Some(live) if controlled_by(&live.meta, owner_uid) => Plan::Delete(live.meta),
+            _ => Plan::Keep,
+        });
+    };
     let desired = agents_render::hash::stamp(desired);
-    let kind = K::KIND;
     let name = desired.name_any();
-    let namespace = desired.namespace().unwrap_or_default();
-    let api = K::api(ctx.client.clone(), &namespace, dyntype);
-    let live = match cached {
-        Some(meta) => Some(meta),
-        None => api
+    let live = match live {
+        Some(live) => Some(live),
+        None => K::api(ctx.client.clone(), &desired.namespace().unwrap_or_default(), dyntype)
             .get_metadata_opt_with(&name, &GetParams::any())
             .await
-            .map_err(|source| Error::Apply {
-                action: "look up",
-                kind,
-                name: name.clone(),
-                source,
-            })?
-            .map(|m: PartialObjectMeta<K>| m.metadata),
+            .map_err(|source| Error::Apply { action: "look up", kind: K::KIND, name: name.clone(), source })?
+            .map(|m: PartialObjectMeta<K>| Live::new(m.metadata)),
     };
-    if let Some(live) = &live {
-        if !controlled_by(live, owner_uid) {
-            let owner = live
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|r| r.controller == Some(true))
-                .map(|r| format!("it is controlled by {} {}", r.kind, r.name))
-                .unwrap_or_else(|| "it was not created by the operator".into());
-            return Ok(Outcome::Conflict(format!(
-                "{kind} {name} already exists and {owner}: rename the resource or delete that {kind}"
-            )));
-        }
-        if agents_render::hash::stamped(live) == agents_render::hash::stamped(desired.meta()) {
-            return Ok(Outcome::Unchanged);
-        }
+    let Some(live) = live else {
+        return Ok(Plan::Apply(desired));
+    };
+    if !controlled_by(&live.meta, owner_uid) {
+        let kind = K::KIND;
+        let owner = live
+            .meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|r| r.controller == Some(true))
+            .map(|r| format!("it is controlled by {} {}", r.kind, r.name))
+            .unwrap_or_else(|| "it was not created by the operator".into());
+        return Ok(Plan::Conflict(format!(
+            "{kind} {name} already exists and {owner}: rename the resource or delete that {kind}"
+        )));
     }
-    let params = PatchParams::apply(agents_render::FIELD_MANAGER).force();
-    api.patch(&name, &params, &Patch::Apply(&desired))
-        .await
-        .map_err(|source| Error::Apply {
-            action: "apply",
-            kind,
-            name: name.clone(),
-            source,
-        })?;
-    ctx.metrics.write(kind, "apply");
-    Ok(Outcome::Applied)
+    let same = agents_render::hash::stamped(&live.meta) == agents_render::hash::stamped(desired.meta());
+    Ok(if same && !live.drifted { Plan::Keep } else { Plan::Apply(desired) })
 }
 
-/// Deletes a child the spec no longer asks for, if it is still there and ours.
-pub async fn delete<K>(
-    ctx: &Context,
-    cached: Option<ObjectMeta>,
-    owner_uid: &str,
-    dyntype: &K::DynamicType,
-) -> Result<bool, Error>
-where
-    K: Child,
-{
-    let Some(live) = cached.filter(|meta| controlled_by(meta, owner_uid)) else {
-        return Ok(false);
-    };
+/// Carries out a plan: a server-side apply with the operator's field manager, or a delete.
+pub async fn execute<K: Child>(ctx: &Context, plan: Plan<K>, dyntype: &K::DynamicType) -> Result<Outcome, Error> {
     let kind = K::KIND;
-    let name = live.name.clone().unwrap_or_default();
-    let api = K::api(
-        ctx.client.clone(),
-        live.namespace.as_deref().unwrap_or_default(),
-        dyntype,
-    );
-    match api.delete(&name, &DeleteParams::background()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(false),
-        Err(source) => {
-            return Err(Error::Apply {
-                action: "delete",
+    match plan {
+        Plan::Keep => Ok(Outcome::Unchanged),
+        Plan::Conflict(why) => Ok(Outcome::Conflict(why)),
+        Plan::Apply(desired) => {
+            let name = desired.name_any();
+            let api = K::api(ctx.client.clone(), &desired.namespace().unwrap_or_default(), dyntype);
+            let params = PatchParams::apply(agents_render::FIELD_MANAGER).force();
+            api.patch(&name, &params, &Patch::Apply(&desired)).await.map_err(|source| Error::Apply {
+                action: "apply",
                 kind,
                 name,
                 source,
-            });
+            })?;
+            ctx.metrics.write(kind, "apply");
+            Ok(Outcome::Applied)
+        }
+        Plan::Delete(live) => {
+            let name = live.name.clone().unwrap_or_default();
+            let api = K::api(ctx.client.clone(), live.namespace.as_deref().unwrap_or_default(), dyntype);
+            match api.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => {
+                    ctx.metrics.write(kind, "delete");
+                    Ok(Outcome::Deleted)
+                }
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(Outcome::Unchanged),
+                Err(source) => Err(Error::Apply { action: "delete", kind, name, source }),
+            }
         }
     }
-    ctx.metrics.write(kind, "delete");
-    Ok(true)
 }

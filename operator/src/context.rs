@@ -25,10 +25,8 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: kube::Client, metrics: Arc<Metrics>, args: &Args) -> Arc<Self> {
-        let reporter = Reporter {
-            controller: agents_render::FIELD_MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
+        let reporter =
+            Reporter { controller: agents_render::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
         Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -53,33 +51,24 @@ impl Context {
 
     /// Exponential backoff per object: 1 s, 2 s, 4 s, ... up to 5 minutes.
     pub fn backoff(&self, object: ObjectRef<Agent>) -> Duration {
-        let mut failures = self
-            .failures
-            .lock()
-            .expect("the backoff map is never poisoned");
+        let mut failures = self.failures.lock().expect("the backoff map is never poisoned");
         let count = failures.entry(object).or_insert(0);
         *count = (*count + 1).min(20);
-        Duration::from_secs(1u64 << (*count - 1).min(8)).min(Duration::from_secs(300))
+        Duration::from_secs(1u64 << (*count - 1).min(9)).min(Duration::from_secs(300))
     }
 
     pub fn succeeded(&self, object: &ObjectRef<Agent>) {
-        self.failures
-            .lock()
-            .expect("the backoff map is never poisoned")
-            .remove(object);
+        self.failures.lock().expect("the backoff map is never poisoned").remove(object);
     }
 }
 
 /// Fails with the install command when the CRDs are missing, instead of watching nothing.
 pub async fn check_crds_installed(client: &kube::Client) -> anyhow::Result<()> {
-    match Api::<Agent>::all(client.clone())
-        .list(&ListParams::default().limit(1))
-        .await
-    {
+    match Api::<Agent>::all(client.clone()).list(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => bail!(
             "the agents.dev CRDs are not installed in this cluster: run `kubectl agents install` \
-             (or `kubectl apply --server-side -f operator/config/crd/`)"
+             (or `kubectl apply --server-side -k operator/config/crd`)"
         ),
         Err(e) => Err(anyhow::Error::new(e).context("listing Agents to check the CRDs")),
     }

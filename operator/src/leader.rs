@@ -21,11 +21,7 @@ pub struct Leadership {
 
 /// Waits until this replica holds the lease.
 pub async fn acquire(client: &kube::Client, args: &Args) -> anyhow::Result<Leadership> {
-    let identity = format!(
-        "{}-{}",
-        std::env::var("POD_NAME").unwrap_or_else(|_| hostname()),
-        std::process::id()
-    );
+    let identity = format!("{}-{}", std::env::var("POD_NAME").unwrap_or_else(|_| hostname()), std::process::id());
     let namespace = args.lease_namespace();
     let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(&namespace)
@@ -39,10 +35,7 @@ pub async fn acquire(client: &kube::Client, args: &Args) -> anyhow::Result<Leade
     let (mut state, task) = manager.watch().await;
     tracing::info!(%identity, lease = %format!("{namespace}/{LEASE_NAME}"), "waiting to become the leader");
     while !*state.borrow_and_update() {
-        state
-            .changed()
-            .await
-            .context("the leader election task stopped before this replica became the leader")?;
+        state.changed().await.context("the leader election task stopped before this replica became the leader")?;
     }
     tracing::info!(%identity, "became the leader");
     Ok(Leadership { state, task })
@@ -70,9 +63,7 @@ impl Leadership {
                     tracing::info!("released the leader lease");
                 }
             }
-            _ => tracing::warn!(
-                "the leader election task did not stop; the lease will expire on its own"
-            ),
+            _ => tracing::warn!("the leader election task did not stop; the lease will expire on its own"),
         }
     }
 }

@@ -36,11 +36,7 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
     let server = server::serve(args.metrics_bind_address, metrics.clone(), health.clone()).await?;
     health.set_ready();
 
-    let leadership = if args.leader_elect {
-        Some(leader::acquire(&client, &args).await?)
-    } else {
-        None
-    };
+    let leadership = if args.leader_elect { Some(leader::acquire(&client, &args).await?) } else { None };
     metrics.set_leader(true);
     let ctx = context::Context::new(client, metrics, &args);
     let lost = async {

@@ -54,54 +54,26 @@ impl Metrics {
         let leader = Gauge::default();
         let agents = Arc::new(OnceLock::new());
         registry.register("reconciles", "Reconciles run", reconciles.clone());
-        registry.register(
-            "reconcile_failures",
-            "Reconciles that failed, by error",
-            failures.clone(),
-        );
-        registry.register(
-            "reconcile_duration_seconds",
-            "Time spent in one reconcile",
-            duration.clone(),
-        );
-        registry.register(
-            "api_writes",
-            "Writes sent to the API server, by object kind and verb",
-            writes.clone(),
-        );
+        registry.register("reconcile_failures", "Reconciles that failed, by error", failures.clone());
+        registry.register("reconcile_duration_seconds", "Time spent in one reconcile", duration.clone());
+        registry.register("api_writes", "Writes sent to the API server, by object kind and verb", writes.clone());
         registry.register(
             "leader",
-            "1 while this replica holds the leader lease",
+            "1 while this replica reconciles (it holds the leader lease, or runs without election)",
             leader.clone(),
         );
-        registry.register_collector(Box::new(PhaseCollector {
-            agents: agents.clone(),
-        }));
-        Arc::new(Metrics {
-            registry,
-            reconciles,
-            failures,
-            duration,
-            writes,
-            leader,
-            agents,
-        })
+        registry.register_collector(Box::new(PhaseCollector { agents: agents.clone() }));
+        Arc::new(Metrics { registry, reconciles, failures, duration, writes, leader, agents })
     }
 
     /// Starts timing a reconcile of `kind`; the time is recorded when the guard drops.
     pub fn reconcile(&self, kind: &'static str) -> ReconcileTimer<'_> {
         self.reconciles.get_or_create(&KindLabels { kind }).inc();
-        ReconcileTimer {
-            metrics: self,
-            kind,
-            start: Instant::now(),
-        }
+        ReconcileTimer { metrics: self, kind, start: Instant::now() }
     }
 
     pub fn failure(&self, kind: &'static str, error: &'static str) {
-        self.failures
-            .get_or_create(&FailureLabels { kind, error })
-            .inc();
+        self.failures.get_or_create(&FailureLabels { kind, error }).inc();
     }
 
     pub fn write(&self, kind: &'static str, verb: &'static str) {
@@ -119,8 +91,7 @@ impl Metrics {
 
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }
@@ -134,10 +105,7 @@ pub struct ReconcileTimer<'a> {
 impl Drop for ReconcileTimer<'_> {
     fn drop(&mut self) {
         let kind = self.kind;
-        self.metrics
-            .duration
-            .get_or_create(&KindLabels { kind })
-            .observe(self.start.elapsed().as_secs_f64());
+        self.metrics.duration.get_or_create(&KindLabels { kind }).observe(self.start.elapsed().as_secs_f64());
     }
 }
 
@@ -162,32 +130,16 @@ impl Collector for PhaseCollector {
         let mut unknown = 0;
         for agent in store.state() {
             match agent.status.as_ref().and_then(|s| s.phase) {
-                Some(phase) => {
-                    counts[AgentPhase::ALL
-                        .iter()
-                        .position(|p| *p == phase)
-                        .unwrap_or(0)] += 1
-                }
+                Some(phase) => counts[AgentPhase::ALL.iter().position(|p| *p == phase).unwrap_or(0)] += 1,
                 None => unknown += 1,
             }
         }
         let gauge = ConstGauge::new(0i64);
-        let mut family = encoder.encode_descriptor(
-            "objects",
-            "Objects by kind and phase",
-            None,
-            gauge.metric_type(),
-        )?;
-        let phases = AgentPhase::ALL
-            .iter()
-            .map(|p| p.as_str())
-            .zip(counts)
-            .chain([("Unknown", unknown)]);
+        let mut family =
+            encoder.encode_descriptor("objects", "Objects by kind and phase", None, gauge.metric_type())?;
+        let phases = AgentPhase::ALL.iter().map(|p| p.as_str()).zip(counts).chain([("Unknown", unknown)]);
         for (phase, count) in phases {
-            let labels = PhaseLabels {
-                kind: "Agent",
-                phase,
-            };
+            let labels = PhaseLabels { kind: "Agent", phase };
             ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
         }
         Ok(())

@@ -30,19 +30,15 @@ struct AppState {
     health: Health,
 }
 
-pub async fn serve(
-    address: SocketAddr,
-    metrics: Arc<Metrics>,
-    health: Health,
-) -> anyhow::Result<JoinHandle<()>> {
+pub async fn serve(address: SocketAddr, metrics: Arc<Metrics>, health: Health) -> anyhow::Result<JoinHandle<()>> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(AppState { metrics, health });
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding {address} for /healthz, /readyz and /metrics (change it with --metrics-bind-address)"))?;
+    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
+        format!("binding {address} for /healthz, /readyz and /metrics (change it with --metrics-bind-address)")
+    })?;
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -59,14 +55,9 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn metrics_text(
-    State(state): State<AppState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+async fn metrics_text(State(state): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.metrics.encode(),
     )
 }

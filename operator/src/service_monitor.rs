@@ -36,9 +36,7 @@ impl ServiceMonitors {
         let guard = self.store.read().expect("never poisoned");
         let store = guard.as_ref()?;
         let resource = agents_render::agent::service_monitor_resource();
-        store
-            .get(&ObjectRef::new_with(name, resource).within(namespace))
-            .map(|m| m.metadata.clone())
+        store.get(&ObjectRef::new_with(name, resource).within(namespace)).map(|m| m.metadata.clone())
     }
 }
 
@@ -47,11 +45,7 @@ impl ServiceMonitors {
 pub fn follow(
     client: kube::Client,
     namespace: Option<String>,
-) -> (
-    ServiceMonitors,
-    impl Stream<Item = ()> + Send + 'static,
-    impl Stream<Item = ObjectRef<Agent>> + Send + 'static,
-) {
+) -> (ServiceMonitors, impl Stream<Item = ()> + Send + 'static, impl Stream<Item = ObjectRef<Agent>> + Send + 'static) {
     let monitors = ServiceMonitors::default();
     let (all_tx, all_rx) = mpsc::unbounded_channel();
     let (one_tx, one_rx) = mpsc::unbounded_channel();
@@ -89,9 +83,7 @@ pub fn follow(
                         let _ = one_tx.send(owner);
                     }
                 }));
-                tracing::info!(
-                    "the cluster serves ServiceMonitors: Agents with spec.monitoring get one"
-                );
+                tracing::info!("the cluster serves ServiceMonitors: Agents with spec.monitoring get one");
             } else {
                 *shared.store.write().expect("never poisoned") = None;
                 tracing::info!("the cluster no longer serves ServiceMonitors");
@@ -107,25 +99,21 @@ pub fn follow(
 fn cache(
     api: Api<PartialObjectMeta<DynamicObject>>,
     writer: Writer<PartialObjectMeta<DynamicObject>>,
-) -> (
-    Store<PartialObjectMeta<DynamicObject>>,
-    impl Stream<Item = ObjectRef<Agent>> + Send + 'static,
-) {
+) -> (Store<PartialObjectMeta<DynamicObject>>, impl Stream<Item = ObjectRef<Agent>> + Send + 'static) {
     let store = writer.as_reader();
-    let changes = watcher(api, children::watch_config())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects()
-        .filter_map(|object| async move {
-            let object = object.ok()?;
-            let owner = object
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|r| r.controller == Some(true) && r.kind == "Agent")?;
-            Some(ObjectRef::new(&owner.name).within(object.metadata.namespace.as_deref()?))
-        });
+    let changes =
+        watcher(api, children::watch_config()).default_backoff().reflect(writer).touched_objects().filter_map(
+            |object| async move {
+                let object = object.ok()?;
+                let owner = object
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|r| r.controller == Some(true) && r.kind == "Agent")?;
+                Some(ObjectRef::new(&owner.name).within(object.metadata.namespace.as_deref()?))
+            },
+        );
     (store, changes)
 }
 
@@ -133,14 +121,9 @@ fn is_established(crd: &CustomResourceDefinition) -> bool {
     crd.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| {
-            c.iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        })
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"))
 }
 
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: mpsc::UnboundedReceiver<T>,
-) -> impl Stream<Item = T> + Send + 'static {
+fn tokio_stream_from<T: Send + 'static>(mut rx: mpsc::UnboundedReceiver<T>) -> impl Stream<Item = T> + Send + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -19,11 +19,7 @@ enum Command {
 fn main() {
     match Cli::parse().command {
         Command::Version => {
-            println!(
-                "kubectl-agents {} ({})",
-                env!("CARGO_PKG_VERSION"),
-                agents_api::API_VERSION
-            )
+            println!("kubectl-agents {} ({})", env!("CARGO_PKG_VERSION"), agents_api::API_VERSION)
         }
     }
 }

@@ -16,71 +16,29 @@ use kube::runtime::wait::conditions;
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::support::{Ctx, Env, trial};
+use crate::support::{Ctx, Env, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    vec![
-        trial(
-            env,
-            "agent::becomes_ready_with_its_children",
+    trials!(
+        env,
+        "agent",
+        [
             becomes_ready_with_its_children,
-        ),
-        trial(
-            env,
-            "agent::deployment_follows_the_spec",
             deployment_follows_the_spec,
-        ),
-        trial(
-            env,
-            "agent::optional_children_come_and_go",
             optional_children_come_and_go,
-        ),
-        trial(
-            env,
-            "agent::deleting_it_removes_its_children",
             deleting_it_removes_its_children,
-        ),
-        trial(
-            env,
-            "agent::unschedulable_pods_degrade_it",
             unschedulable_pods_degrade_it,
-        ),
-        trial(
-            env,
-            "agent::pods_that_cannot_be_created_fail_it",
             pods_that_cannot_be_created_fail_it,
-        ),
-        trial(
-            env,
-            "agent::restricted_namespaces_admit_its_pods",
             restricted_namespaces_admit_its_pods,
-        ),
-        trial(
-            env,
-            "agent::a_foreign_object_is_never_taken_over",
             a_foreign_object_is_never_taken_over,
-        ),
-        trial(
-            env,
-            "agent::peers_are_waited_for_and_resolved",
             peers_are_waited_for_and_resolved,
-        ),
-        trial(
-            env,
-            "agent::unsupported_references_are_not_ignored",
             unsupported_references_are_not_ignored,
-        ),
-        trial(
-            env,
-            "agent::a_settled_agent_costs_no_writes",
             a_settled_agent_costs_no_writes,
-        ),
-        trial(
-            env,
-            "agent::scale_subresource_and_autoscaler_own_replicas",
             scale_subresource_and_autoscaler_own_replicas,
-        ),
-    ]
+            hand_edits_to_its_children_are_reverted,
+            a_child_the_api_server_refuses_is_reported,
+        ]
+    )
 }
 
 const SAMPLE: &str = r#"
@@ -112,55 +70,33 @@ fn phase_is(phase: AgentPhase) -> impl Fn(Option<&Agent>) -> bool {
 
 fn ready_condition(agent: &Agent) -> (String, String) {
     let status = agent.status.as_ref().expect("a status");
-    let ready =
-        agents_api::conditions::find(&status.conditions, "Ready").expect("a Ready condition");
+    let ready = agents_api::conditions::find(&status.conditions, "Ready").expect("a Ready condition");
     (ready.reason.clone(), ready.message.clone())
 }
 
 fn env_of(deployment: &Deployment) -> Vec<EnvVar> {
-    deployment.spec.template.spec.as_ref().unwrap().containers[0]
-        .env
-        .clone()
-        .unwrap_or_default()
+    deployment.spec.template.spec.as_ref().unwrap().containers[0].env.clone().unwrap_or_default()
 }
 
 fn env_value<'a>(env: &'a [EnvVar], name: &str) -> Option<&'a str> {
-    env.iter()
-        .find(|e| e.name == name)
-        .and_then(|e| e.value.as_deref())
+    env.iter().find(|e| e.name == name).and_then(|e| e.value.as_deref())
 }
 
 async fn becomes_ready_with_its_children(ctx: Ctx) -> anyhow::Result<()> {
     let _operator = ctx.operator(&[])?;
     ctx.apply_yaml(SAMPLE).await?;
     let agents: Api<Agent> = ctx.api();
-    let agent = ctx
-        .wait_for(
-            &agents,
-            "research",
-            "phase Ready",
-            phase_is(AgentPhase::Ready),
-        )
-        .await?;
+    let agent = ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     let uid = agent.metadata.uid.clone().unwrap();
     let status = agent.status.clone().unwrap();
-    ensure!(
-        status.ready_replicas == Some(2) && status.replicas == Some(2),
-        "{status:?}"
-    );
-    ensure!(
-        status.endpoint.as_deref()
-            == Some(&*format!("http://research.{}.svc.cluster.local", ctx.ns))
-    );
+    ensure!(status.ready_replicas == Some(2) && status.replicas == Some(2), "{status:?}");
+    ensure!(status.endpoint.as_deref() == Some(&*format!("http://research.{}.svc.cluster.local", ctx.ns)));
     ensure!(status.image.as_deref() == Some("ghcr.io/example/research-agent:v1"));
     ensure!(status.observed_generation == agent.metadata.generation);
     ensure!(status.selector.as_deref() == Some("agents.dev/agent=research"));
 
     let owned = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        meta.owner_references
-            .iter()
-            .flatten()
-            .any(|r| r.uid == uid && r.controller == Some(true) && r.kind == "Agent")
+        meta.owner_references.iter().flatten().any(|r| r.uid == uid && r.controller == Some(true) && r.kind == "Agent")
     };
     let account = ctx.api::<ServiceAccount>().get("research").await?;
     ensure!(owned(&account.metadata) && account.automount_service_account_token == Some(false));
@@ -168,14 +104,8 @@ async fn becomes_ready_with_its_children(ctx: Ctx) -> anyhow::Result<()> {
     let config = ctx.api::<ConfigMap>().get("research").await?;
     ensure!(owned(&config.metadata));
     let file = &config.data.as_ref().context("no data")?["agent.yaml"];
-    ensure!(
-        file.contains("gpt-4o") && file.contains("kind: local"),
-        "agent.yaml: {file}"
-    );
-    ensure!(
-        !file.contains("api-key"),
-        "a secret reference leaked into the ConfigMap: {file}"
-    );
+    ensure!(file.contains("gpt-4o") && file.contains("kind: local"), "agent.yaml: {file}");
+    ensure!(!file.contains("api-key"), "a secret reference leaked into the ConfigMap: {file}");
 
     let deployment = ctx.api::<Deployment>().get("research").await?;
     ensure!(owned(&deployment.metadata));
@@ -187,30 +117,14 @@ async fn becomes_ready_with_its_children(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(env_value(&env, "MODEL_NAME") == Some("gpt-4o"));
     ensure!(env_value(&env, "AGENT_INSTRUCTIONS") == Some("You are a careful research assistant."));
     ensure!(env_value(&env, "AGENTIC_LOOP_MAX_STEPS") == Some("8"));
-    let key = env
-        .iter()
-        .find(|e| e.name == "MODEL_API_KEY")
-        .context("no MODEL_API_KEY")?;
-    let reference = key
-        .value_from
-        .as_ref()
-        .and_then(|v| v.secret_key_ref.as_ref())
-        .context("not a secretKeyRef")?;
+    let key = env.iter().find(|e| e.name == "MODEL_API_KEY").context("no MODEL_API_KEY")?;
+    let reference = key.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).context("not a secretKeyRef")?;
     ensure!(key.value.is_none() && reference.name == "openai" && reference.key == "api-key");
-    let probe = container
-        .readiness_probe
-        .as_ref()
-        .context("no readiness probe")?;
+    let probe = container.readiness_probe.as_ref().context("no readiness probe")?;
     ensure!(probe.http_get.as_ref().and_then(|g| g.path.as_deref()) == Some("/health"));
     ensure!(probe.period_seconds == Some(15));
-    let security = container
-        .security_context
-        .as_ref()
-        .context("no securityContext")?;
-    ensure!(
-        security.read_only_root_filesystem == Some(true)
-            && security.allow_privilege_escalation == Some(false)
-    );
+    let security = container.security_context.as_ref().context("no securityContext")?;
+    ensure!(security.read_only_root_filesystem == Some(true) && security.allow_privilege_escalation == Some(false));
 
     let service = ctx.api::<Service>().get("research").await?;
     ensure!(owned(&service.metadata));
@@ -218,15 +132,8 @@ async fn becomes_ready_with_its_children(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(port.port == 80, "{port:?}");
 
     // The pods are real (KWOK runs them): two, Ready, with the agent's labels.
-    let pods = ctx
-        .api::<Pod>()
-        .list(&ListParams::default().labels("agents.dev/agent=research"))
-        .await?;
-    ensure!(
-        pods.items.len() == 2,
-        "expected 2 pods, found {}",
-        pods.items.len()
-    );
+    let pods = ctx.api::<Pod>().list(&ListParams::default().labels("agents.dev/agent=research")).await?;
+    ensure!(pods.items.len() == 2, "expected 2 pods, found {}", pods.items.len());
     ctx.wait_for_event("research", "Normal Ready").await?;
     Ok(())
 }
@@ -236,95 +143,48 @@ async fn deployment_follows_the_spec(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml(SAMPLE).await?;
     let agents: Api<Agent> = ctx.api();
     let deployments: Api<Deployment> = ctx.api();
-    ctx.wait_for(
-        &agents,
-        "research",
-        "phase Ready",
-        phase_is(AgentPhase::Ready),
-    )
-    .await?;
+    ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     let before = deployments.get("research").await?;
     let hash = |d: &Deployment| {
-        d.spec
-            .template
-            .metadata
-            .as_ref()
-            .unwrap()
-            .annotations
-            .as_ref()
-            .unwrap()["agents.dev/config-hash"]
-            .clone()
+        d.spec.template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()["agents.dev/config-hash"].clone()
     };
 
     let patch = |spec: serde_json::Value| {
         let agents = agents.clone();
-        async move {
-            agents
-                .patch(
-                    "research",
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"spec": spec})),
-                )
-                .await
-        }
+        async move { agents.patch("research", &PatchParams::default(), &Patch::Merge(json!({"spec": spec}))).await }
     };
     patch(json!({"replicas": 3})).await?;
-    ctx.wait_for(
-        &agents,
-        "research",
-        "3 ready replicas",
-        |a: Option<&Agent>| {
-            a.and_then(|a| a.status.as_ref())
-                .is_some_and(|s| s.ready_replicas == Some(3) && s.phase == Some(AgentPhase::Ready))
-        },
-    )
+    ctx.wait_for(&agents, "research", "3 ready replicas", |a: Option<&Agent>| {
+        a.and_then(|a| a.status.as_ref())
+            .is_some_and(|s| s.ready_replicas == Some(3) && s.phase == Some(AgentPhase::Ready))
+    })
     .await?;
     ensure!(deployments.get("research").await?.spec.replicas == Some(3));
 
     patch(json!({"config": {"memory": {"kind": "redis"}}})).await?;
     let changed = ctx
-        .wait_for(
-            &deployments,
-            "research",
-            "a new config hash",
-            |d: Option<&Deployment>| d.is_some_and(|d| hash(d) != hash(&before)),
-        )
+        .wait_for(&deployments, "research", "a new config hash", |d: Option<&Deployment>| {
+            d.is_some_and(|d| hash(d) != hash(&before))
+        })
         .await?;
     let config = ctx.api::<ConfigMap>().get("research").await?;
     ensure!(config.data.unwrap()["agent.yaml"].contains("redis"));
-    ensure!(
-        changed.metadata.generation > before.metadata.generation,
-        "the pods were not rolled"
-    );
+    ensure!(changed.metadata.generation > before.metadata.generation, "the pods were not rolled");
 
     patch(json!({"image": "ghcr.io/example/research-agent:v2"})).await?;
-    ctx.wait_for(
-        &agents,
-        "research",
-        "status.image v2 and Ready",
-        |a: Option<&Agent>| {
-            a.and_then(|a| a.status.as_ref()).is_some_and(|s| {
-                s.image.as_deref() == Some("ghcr.io/example/research-agent:v2")
-                    && s.phase == Some(AgentPhase::Ready)
-            })
-        },
-    )
+    ctx.wait_for(&agents, "research", "status.image v2 and Ready", |a: Option<&Agent>| {
+        a.and_then(|a| a.status.as_ref()).is_some_and(|s| {
+            s.image.as_deref() == Some("ghcr.io/example/research-agent:v2") && s.phase == Some(AgentPhase::Ready)
+        })
+    })
     .await?;
 
     patch(json!({"replicas": 0})).await?;
-    let stopped = ctx
-        .wait_for(
-            &agents,
-            "research",
-            "phase Stopped",
-            phase_is(AgentPhase::Stopped),
-        )
-        .await?;
+    let stopped = ctx.wait_for(&agents, "research", "phase Stopped", phase_is(AgentPhase::Stopped)).await?;
     ensure!(ready_condition(&stopped).0 == "Stopped");
     ensure!(deployments.get("research").await?.spec.replicas == Some(0));
     ctx.wait_for(&agents, "research", "no pods left", |a: Option<&Agent>| {
-        a.and_then(|a| a.status.as_ref())
-            .is_some_and(|s| s.replicas == Some(0))
+        a.and_then(|a| a.status.as_ref()).is_some_and(|s| s.replicas == Some(0))
     })
     .await?;
     Ok(())
@@ -350,18 +210,9 @@ spec:
     let hpas: Api<HorizontalPodAutoscaler> = ctx.api();
     let pdbs: Api<PodDisruptionBudget> = ctx.api();
     let policies: Api<NetworkPolicy> = ctx.api();
-    ctx.wait_for(&hpas, "helper", "the HPA", conditions::is_created())
-        .await?;
-    ctx.wait_for(&pdbs, "helper", "the PDB", conditions::is_created())
-        .await?;
-    let policy = ctx
-        .wait_for(
-            &policies,
-            "helper",
-            "the NetworkPolicy",
-            conditions::is_created(),
-        )
-        .await?;
+    ctx.wait_for(&hpas, "helper", "the HPA", conditions::is_created()).await?;
+    ctx.wait_for(&pdbs, "helper", "the PDB", conditions::is_created()).await?;
+    let policy = ctx.wait_for(&policies, "helper", "the NetworkPolicy", conditions::is_created()).await?;
     let types = policy.spec.unwrap().policy_types.unwrap_or_default();
     ensure!(types == ["Ingress", "Egress"], "{types:?}");
     let hpa = hpas.get("helper").await?;
@@ -380,39 +231,15 @@ async fn deleting_it_removes_its_children(ctx: Ctx) -> anyhow::Result<()> {
     let _operator = ctx.operator(&[])?;
     ctx.apply_yaml(SAMPLE).await?;
     let agents: Api<Agent> = ctx.api();
-    let agent = ctx
-        .wait_for(
-            &agents,
-            "research",
-            "phase Ready",
-            phase_is(AgentPhase::Ready),
-        )
-        .await?;
+    let agent = ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     ensure!(agent.metadata.uid.is_some());
-    agents
-        .delete("research", &DeleteParams::foreground())
-        .await?;
+    agents.delete("research", &DeleteParams::foreground()).await?;
     ctx.wait_gone(&agents, "research").await?;
     // Foreground deletion finishes once the children are gone (blockOwnerDeletion).
-    ensure!(
-        ctx.api::<Deployment>().get_opt("research").await?.is_none(),
-        "the Deployment outlived its Agent"
-    );
-    ensure!(
-        ctx.api::<Service>().get_opt("research").await?.is_none(),
-        "the Service outlived its Agent"
-    );
-    ensure!(
-        ctx.api::<ConfigMap>().get_opt("research").await?.is_none(),
-        "the ConfigMap outlived its Agent"
-    );
-    ensure!(
-        ctx.api::<ServiceAccount>()
-            .get_opt("research")
-            .await?
-            .is_none(),
-        "the ServiceAccount outlived its Agent"
-    );
+    ensure!(ctx.api::<Deployment>().get_opt("research").await?.is_none(), "the Deployment outlived its Agent");
+    ensure!(ctx.api::<Service>().get_opt("research").await?.is_none(), "the Service outlived its Agent");
+    ensure!(ctx.api::<ConfigMap>().get_opt("research").await?.is_none(), "the ConfigMap outlived its Agent");
+    ensure!(ctx.api::<ServiceAccount>().get_opt("research").await?.is_none(), "the ServiceAccount outlived its Agent");
     Ok(())
 }
 
@@ -433,22 +260,13 @@ spec:
     .await?;
     let agents: Api<Agent> = ctx.api();
     let agent = ctx
-        .wait_for(
-            &agents,
-            "hungry",
-            "Degraded with the 2 pods that fit",
-            |a: Option<&Agent>| {
-                a.and_then(|a| a.status.as_ref()).is_some_and(|s| {
-                    s.phase == Some(AgentPhase::Degraded) && s.ready_replicas == Some(2)
-                })
-            },
-        )
+        .wait_for(&agents, "hungry", "Degraded with the 2 pods that fit", |a: Option<&Agent>| {
+            a.and_then(|a| a.status.as_ref())
+                .is_some_and(|s| s.phase == Some(AgentPhase::Degraded) && s.ready_replicas == Some(2))
+        })
         .await?;
     let (reason, message) = ready_condition(&agent);
-    ensure!(
-        reason == "PodsNotReady" && message.contains("2/3"),
-        "{reason}: {message}"
-    );
+    ensure!(reason == "PodsNotReady" && message.contains("2/3"), "{reason}: {message}");
     Ok(())
 }
 
@@ -460,19 +278,9 @@ async fn pods_that_cannot_be_created_fail_it(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: blocked}\nspec: {image: ghcr.io/example/a:v1}\n")
         .await?;
     let agents: Api<Agent> = ctx.api();
-    let agent = ctx
-        .wait_for(
-            &agents,
-            "blocked",
-            "phase Failed",
-            phase_is(AgentPhase::Failed),
-        )
-        .await?;
+    let agent = ctx.wait_for(&agents, "blocked", "phase Failed", phase_is(AgentPhase::Failed)).await?;
     let (reason, message) = ready_condition(&agent);
-    ensure!(
-        reason == "PodsCannotBeCreated" && message.contains("exceeded quota"),
-        "{reason}: {message}"
-    );
+    ensure!(reason == "PodsCannotBeCreated" && message.contains("exceeded quota"), "{reason}: {message}");
     ctx.wait_for_event("blocked", "Warning Failed").await?;
     Ok(())
 }
@@ -484,53 +292,36 @@ async fn restricted_namespaces_admit_its_pods(ctx: Ctx) -> anyhow::Result<()> {
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest",
     }}});
-    namespaces
-        .patch(&ctx.ns, &PatchParams::default(), &Patch::Merge(label))
-        .await?;
+    namespaces.patch(&ctx.ns, &PatchParams::default(), &Patch::Merge(label)).await?;
     let _operator = ctx.operator(&[])?;
     ctx.apply_yaml(SAMPLE).await?;
     let agents: Api<Agent> = ctx.api();
-    ctx.wait_for(
-        &agents,
-        "research",
-        "phase Ready",
-        phase_is(AgentPhase::Ready),
-    )
-    .await?;
+    ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     Ok(())
 }
 
 async fn a_foreign_object_is_never_taken_over(ctx: Ctx) -> anyhow::Result<()> {
+    ctx.apply_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken}\ndata: {precious: \"yes\"}\n").await?;
+    let _operator = ctx.operator(&[])?;
     ctx.apply_yaml(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken}\ndata: {precious: \"yes\"}\n",
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: taken}\nspec: {image: ghcr.io/example/a:v1}\n",
     )
     .await?;
-    let _operator = ctx.operator(&[])?;
-    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: taken}\nspec: {image: ghcr.io/example/a:v1}\n")
-        .await?;
     let agents: Api<Agent> = ctx.api();
-    let agent = ctx
-        .wait_for(
-            &agents,
-            "taken",
-            "phase Failed",
-            phase_is(AgentPhase::Failed),
-        )
-        .await?;
+    let agent = ctx.wait_for(&agents, "taken", "phase Failed", phase_is(AgentPhase::Failed)).await?;
     let (reason, message) = ready_condition(&agent);
-    ensure!(
-        reason == "ChildConflict" && message.contains("ConfigMap taken already exists"),
-        "{reason}: {message}"
-    );
+    ensure!(reason == "ChildConflict" && message.contains("ConfigMap taken already exists"), "{reason}: {message}");
     let config = ctx.api::<ConfigMap>().get("taken").await?;
+    ensure!(config.data.unwrap().get("precious").map(String::as_str) == Some("yes"), "the ConfigMap was changed");
+    ensure!(config.metadata.owner_references.is_none(), "the ConfigMap was adopted");
     ensure!(
-        config.data.unwrap().get("precious").map(String::as_str) == Some("yes"),
-        "the ConfigMap was changed"
+        ctx.api::<Deployment>().get_opt("taken").await?.is_none(),
+        "pods were started with a configuration that is not the Agent's"
     );
-    ensure!(
-        config.metadata.owner_references.is_none(),
-        "the ConfigMap was adopted"
-    );
+
+    // Once the foreign object is gone, the Agent comes up on its own.
+    ctx.api::<ConfigMap>().delete("taken", &DeleteParams::default()).await?;
+    ctx.wait_for(&agents, "taken", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     Ok(())
 }
 
@@ -542,14 +333,7 @@ async fn peers_are_waited_for_and_resolved(ctx: Ctx) -> anyhow::Result<()> {
     )
     .await?;
     let agents: Api<Agent> = ctx.api();
-    let waiting = ctx
-        .wait_for(
-            &agents,
-            "lead",
-            "phase Waiting",
-            phase_is(AgentPhase::Waiting),
-        )
-        .await?;
+    let waiting = ctx.wait_for(&agents, "lead", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
     let (reason, message) = ready_condition(&waiting);
     ensure!(
         reason == "DependenciesNotReady" && message.contains("Agent writer-bot does not exist"),
@@ -566,25 +350,12 @@ async fn peers_are_waited_for_and_resolved(ctx: Ctx) -> anyhow::Result<()> {
          spec: {image: ghcr.io/example/a:v1, peers: [{name: lead}]}\n",
     )
     .await?;
-    ctx.wait_for(&agents, "lead", "phase Ready", phase_is(AgentPhase::Ready))
-        .await?;
-    ctx.wait_for(
-        &agents,
-        "writer-bot",
-        "phase Ready",
-        phase_is(AgentPhase::Ready),
-    )
-    .await?;
+    ctx.wait_for(&agents, "lead", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    ctx.wait_for(&agents, "writer-bot", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     let env = env_of(&ctx.api::<Deployment>().get("lead").await?);
     ensure!(env_value(&env, "PEER_AGENTS") == Some("writer-bot"));
-    let card = format!(
-        "http://writer-bot.{}.svc.cluster.local/.well-known/agent-card.json",
-        ctx.ns
-    );
-    ensure!(
-        env_value(&env, "PEER_AGENT_WRITER_BOT_CARD_URL") == Some(card.as_str()),
-        "{env:?}"
-    );
+    let card = format!("http://writer-bot.{}.svc.cluster.local/.well-known/agent-card.json", ctx.ns);
+    ensure!(env_value(&env, "PEER_AGENT_WRITER_BOT_CARD_URL") == Some(card.as_str()), "{env:?}");
     Ok(())
 }
 
@@ -596,19 +367,9 @@ async fn unsupported_references_are_not_ignored(ctx: Ctx) -> anyhow::Result<()> 
     )
     .await?;
     let agents: Api<Agent> = ctx.api();
-    let agent = ctx
-        .wait_for(
-            &agents,
-            "gated",
-            "phase Waiting",
-            phase_is(AgentPhase::Waiting),
-        )
-        .await?;
+    let agent = ctx.wait_for(&agents, "gated", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
     let (_, message) = ready_condition(&agent);
-    ensure!(
-        message.contains("ModelAPI gateway") && message.contains("MCPServer github"),
-        "{message}"
-    );
+    ensure!(message.contains("ModelAPI gateway") && message.contains("MCPServer github"), "{message}");
     Ok(())
 }
 
@@ -617,13 +378,7 @@ async fn a_settled_agent_costs_no_writes(ctx: Ctx) -> anyhow::Result<()> {
     let operator = ctx.operator(&[])?;
     ctx.apply_yaml(SAMPLE).await?;
     let agents: Api<Agent> = ctx.api();
-    ctx.wait_for(
-        &agents,
-        "research",
-        "phase Ready",
-        phase_is(AgentPhase::Ready),
-    )
-    .await?;
+    ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     // The Ready event is the last write of the rollout.
     ctx.wait_for_event("research", "Normal Ready").await?;
     let writes = operator.writes()?;
@@ -637,18 +392,11 @@ async fn a_settled_agent_costs_no_writes(ctx: Ctx) -> anyhow::Result<()> {
         .await?;
     let deadline = std::time::Instant::now() + crate::support::DEADLINE;
     while operator.metric("agents_operator_reconciles_total{kind=\"Agent\"}")? <= reconciles {
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "the touch did not cause a reconcile"
-        );
+        ensure!(std::time::Instant::now() < deadline, "the touch did not cause a reconcile");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let after = operator.writes()?;
-    ensure!(
-        after == writes,
-        "a settled reconcile wrote {} times",
-        after - writes
-    );
+    ensure!(after == writes, "a settled reconcile wrote {} times", after - writes);
     Ok(())
 }
 
@@ -659,23 +407,10 @@ async fn scale_subresource_and_autoscaler_own_replicas(ctx: Ctx) -> anyhow::Resu
     ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: elastic}\nspec: {image: ghcr.io/example/a:v1, replicas: 1}\n")
         .await?;
     let agents: Api<Agent> = ctx.api();
-    ctx.wait_for(
-        &agents,
-        "elastic",
-        "phase Ready",
-        phase_is(AgentPhase::Ready),
-    )
-    .await?;
-    crate::support::run_ok(ctx.kubectl().args([
-        "scale",
-        "-n",
-        &ctx.ns,
-        "agents.agents.dev/elastic",
-        "--replicas=3",
-    ]))?;
+    ctx.wait_for(&agents, "elastic", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    crate::support::run_ok(ctx.kubectl().args(["scale", "-n", &ctx.ns, "agents.agents.dev/elastic", "--replicas=3"]))?;
     ctx.wait_for(&agents, "elastic", "3 ready", |a: Option<&Agent>| {
-        a.and_then(|a| a.status.as_ref())
-            .is_some_and(|s| s.ready_replicas == Some(3))
+        a.and_then(|a| a.status.as_ref()).is_some_and(|s| s.ready_replicas == Some(3))
     })
     .await?;
 
@@ -688,13 +423,7 @@ async fn scale_subresource_and_autoscaler_own_replicas(ctx: Ctx) -> anyhow::Resu
             &Patch::Merge(json!({"spec": {"replicas": null, "autoscaling": {"minReplicas": 1, "maxReplicas": 4}}})),
         )
         .await?;
-    ctx.wait_for(
-        &ctx.api::<HorizontalPodAutoscaler>(),
-        "elastic",
-        "the HPA",
-        conditions::is_created(),
-    )
-    .await?;
+    ctx.wait_for(&ctx.api::<HorizontalPodAutoscaler>(), "elastic", "the HPA", conditions::is_created()).await?;
     let deployment = deployments.get("elastic").await?;
     let managers: BTreeMap<String, bool> = deployment
         .metadata
@@ -702,25 +431,79 @@ async fn scale_subresource_and_autoscaler_own_replicas(ctx: Ctx) -> anyhow::Resu
         .iter()
         .flatten()
         .map(|m| {
-            let owns_replicas = m
-                .fields_v1
-                .as_ref()
-                .is_some_and(|f| f.0.pointer("/f:spec/f:replicas").is_some());
+            let owns_replicas = m.fields_v1.as_ref().is_some_and(|f| f.0.pointer("/f:spec/f:replicas").is_some());
             (m.manager.clone().unwrap_or_default(), owns_replicas)
         })
         .collect();
-    ensure!(
-        managers.get("agents-operator") == Some(&false),
-        "the operator still owns spec.replicas: {managers:?}"
-    );
+    ensure!(managers.get("agents-operator") == Some(&false), "the operator still owns spec.replicas: {managers:?}");
     Ok(())
 }
 
 /// `ReplicaSet`s are listed to prove a restart did not double anything.
 pub async fn replica_sets(ctx: &Ctx, agent: &str) -> anyhow::Result<usize> {
-    let sets = ctx
-        .api::<ReplicaSet>()
-        .list(&ListParams::default().labels(&format!("agents.dev/agent={agent}")))
-        .await?;
+    let sets =
+        ctx.api::<ReplicaSet>().list(&ListParams::default().labels(&format!("agents.dev/agent={agent}"))).await?;
     Ok(sets.items.len())
+}
+
+/// `kubectl scale` and `kubectl set image` on the Deployment of an Agent that owns its replica
+/// count: the operator puts both back. Without spec.replicas, scaling the Deployment sticks.
+async fn hand_edits_to_its_children_are_reverted(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(SAMPLE).await?;
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: free}\nspec: {image: ghcr.io/example/a:v1}\n",
+    )
+    .await?;
+    let agents: Api<Agent> = ctx.api();
+    ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    ctx.wait_for(&agents, "free", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    let deployments: Api<Deployment> = ctx.api();
+    let kubectl = |args: &[&str]| {
+        let mut command = ctx.kubectl();
+        command.args(args).args(["-n", &ctx.ns]);
+        crate::support::run_ok(&mut command)
+    };
+    kubectl(&["scale", "deployment/research", "--replicas=5"])?;
+    kubectl(&["set", "image", "deployment/research", "agent=evil:1"])?;
+    ctx.wait_for(&deployments, "research", "replicas and image put back", |d: Option<&Deployment>| {
+        d.is_some_and(|d| {
+            d.spec.replicas == Some(2)
+                && d.spec.template.spec.as_ref().unwrap().containers[0].image.as_deref()
+                    == Some("ghcr.io/example/research-agent:v1")
+        })
+    })
+    .await?;
+    let configs: Api<ConfigMap> = ctx.api();
+    configs
+        .patch("research", &PatchParams::default(), &Patch::Merge(json!({"data": {"agent.yaml": "tampered"}})))
+        .await?;
+    ctx.wait_for(&configs, "research", "the configuration put back", |c: Option<&ConfigMap>| {
+        c.and_then(|c| c.data.as_ref()).is_some_and(|d| d["agent.yaml"].contains("gpt-4o"))
+    })
+    .await?;
+
+    kubectl(&["scale", "deployment/free", "--replicas=3"])?;
+    ctx.wait_for(&agents, "free", "3 ready", |a: Option<&Agent>| {
+        a.and_then(|a| a.status.as_ref()).is_some_and(|s| s.ready_replicas == Some(3))
+    })
+    .await?;
+    ensure!(deployments.get("free").await?.spec.replicas == Some(3), "the operator fought kubectl scale");
+    Ok(())
+}
+
+/// A quantity the schema lets through but the Deployment does not: the Agent says so.
+async fn a_child_the_api_server_refuses_is_reported(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: greedy}\n\
+         spec: {image: ghcr.io/example/a:v1, resources: {requests: {cpu: lots}}}\n",
+    )
+    .await?;
+    let agents: Api<Agent> = ctx.api();
+    let agent = ctx.wait_for(&agents, "greedy", "phase Failed", phase_is(AgentPhase::Failed)).await?;
+    let (reason, message) = ready_condition(&agent);
+    ensure!(reason == "ReconcileFailed" && message.contains("Deployment greedy"), "{reason}: {message}");
+    ctx.wait_for_event("greedy", "Warning Failed").await?;
+    Ok(())
 }

@@ -14,36 +14,20 @@ use kube::core::{ApiResource, GroupVersionKind};
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::support::{Ctx, DEADLINE, Env, binaries_dir, run_ok, trial};
+use crate::support::{Ctx, DEADLINE, Env, binaries_dir, run_ok, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    vec![
-        trial(
-            env,
-            "control_plane::deployment_rolls_out_and_pods_log",
+    trials!(
+        env,
+        "control_plane",
+        [
             deployment_rolls_out_and_pods_log,
-        ),
-        trial(
-            env,
-            "control_plane::tekton_schema_validates_pipelineruns",
             tekton_schema_validates_pipelineruns,
-        ),
-        trial(
-            env,
-            "control_plane::argo_schema_validates_workflows",
             argo_schema_validates_workflows,
-        ),
-        trial(
-            env,
-            "control_plane::kubectl_finds_the_plugin",
             kubectl_finds_the_plugin,
-        ),
-        trial(
-            env,
-            "control_plane::testenv_cli_up_status_down",
             testenv_cli_up_status_down,
-        ),
-    ]
+        ]
+    )
 }
 
 async fn deployment_rolls_out_and_pods_log(ctx: Ctx) -> anyhow::Result<()> {
@@ -59,52 +43,25 @@ async fn deployment_rolls_out_and_pods_log(ctx: Ctx) -> anyhow::Result<()> {
             },
         },
     }))?;
-    deployments
-        .create(&PostParams::default(), &deployment)
-        .await?;
-    ctx.wait_for(
-        &deployments,
-        "web",
-        "2 ready replicas",
-        |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref())
-                .and_then(|s| s.ready_replicas)
-                == Some(2)
-        },
-    )
+    deployments.create(&PostParams::default(), &deployment).await?;
+    ctx.wait_for(&deployments, "web", "2 ready replicas", |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas) == Some(2)
+    })
     .await?;
 
     let pods: Api<Pod> = ctx.api();
     let listed = pods.list(&ListParams::default().labels("app=web")).await?;
-    ensure!(
-        listed.items.len() == 2,
-        "expected 2 pods, found {}",
-        listed.items.len()
-    );
-    let nodes: std::collections::BTreeSet<_> = listed
-        .items
-        .iter()
-        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
-        .collect();
+    ensure!(listed.items.len() == 2, "expected 2 pods, found {}", listed.items.len());
+    let nodes: std::collections::BTreeSet<_> =
+        listed.items.iter().filter_map(|p| p.spec.as_ref()?.node_name.clone()).collect();
     ensure!(!nodes.is_empty(), "pods were not scheduled: {listed:?}");
-    let pod = listed.items[0]
-        .metadata
-        .name
-        .clone()
-        .context("pod without a name")?;
+    let pod = listed.items[0].metadata.name.clone().context("pod without a name")?;
 
     // Through the API server's log endpoint (what the plugin will use) ...
     let log = pods.logs(&pod, &LogParams::default()).await?;
-    ensure!(
-        log.contains("agent container started"),
-        "unexpected log of {pod}: {log:?}"
-    );
+    ensure!(log.contains("agent container started"), "unexpected log of {pod}: {log:?}");
     // ... and through the real kubectl of the same minor, with its flags.
-    let output =
-        run_ok(
-            ctx.kubectl()
-                .args(["logs", "-n", &ctx.ns, &pod, "--timestamps", "--tail=1"]),
-        )?;
+    let output = run_ok(ctx.kubectl().args(["logs", "-n", &ctx.ns, &pod, "--timestamps", "--tail=1"]))?;
     let line = String::from_utf8(output.stdout)?;
     ensure!(
         line.starts_with("20") && line.contains(" agent container started"),
@@ -112,25 +69,15 @@ async fn deployment_rolls_out_and_pods_log(ctx: Ctx) -> anyhow::Result<()> {
     );
 
     // `logs -f` streams lines written after it started.
-    let mut follow = ctx
-        .kubectl()
-        .args(["logs", "-f", "-n", &ctx.ns, &pod])
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut follow = ctx.kubectl().args(["logs", "-f", "-n", &ctx.ns, &pod]).stdout(Stdio::piped()).spawn()?;
     let mut lines = BufReader::new(follow.stdout.take().context("no stdout")?).lines();
     let first = lines.next().context("logs -f ended at once")??;
-    ensure!(
-        first.contains("agent container started"),
-        "logs -f began with {first:?}"
-    );
+    ensure!(first.contains("agent container started"), "logs -f began with {first:?}");
     let marker = format!("followed line {}", ctx.ns);
     let stamp = k8s_openapi::jiff::Timestamp::now();
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(ctx.cluster.container_log())?;
+    let mut file = std::fs::OpenOptions::new().append(true).open(ctx.cluster.container_log())?;
     file.write_all(format!("{stamp} stdout F {marker}\n").as_bytes())?;
-    let reader =
-        std::thread::spawn(move || lines.map_while(Result::ok).find(|l| l.contains(&marker)));
+    let reader = std::thread::spawn(move || lines.map_while(Result::ok).find(|l| l.contains(&marker)));
     let found = tokio::time::timeout(DEADLINE, async {
         while !reader.is_finished() {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -139,14 +86,8 @@ async fn deployment_rolls_out_and_pods_log(ctx: Ctx) -> anyhow::Result<()> {
     .await;
     follow.kill()?;
     follow.wait()?;
-    ensure!(
-        found.is_ok(),
-        "logs -f did not stream the appended line within {DEADLINE:?}"
-    );
-    ensure!(
-        reader.join().ok().flatten().is_some(),
-        "logs -f ended before the appended line"
-    );
+    ensure!(found.is_ok(), "logs -f did not stream the appended line within {DEADLINE:?}");
+    ensure!(reader.join().ok().flatten().is_some(), "logs -f ended before the appended line");
     Ok(())
 }
 
@@ -155,17 +96,10 @@ fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
 }
 
 /// Creates `object` and returns the API server's answer: Ok when stored, the rejection otherwise.
-async fn create(
-    ctx: &Ctx,
-    resource: &ApiResource,
-    object: serde_json::Value,
-) -> Result<(), kube::Error> {
+async fn create(ctx: &Ctx, resource: &ApiResource, object: serde_json::Value) -> Result<(), kube::Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, resource);
-    let object: DynamicObject =
-        serde_json::from_value(object).expect("test objects are valid JSON objects");
-    api.create(&PostParams::default(), &object)
-        .await
-        .map(|_| ())
+    let object: DynamicObject = serde_json::from_value(object).expect("test objects are valid JSON objects");
+    api.create(&PostParams::default(), &object).await.map(|_| ())
 }
 
 fn rejection(result: Result<(), kube::Error>) -> anyhow::Result<String> {
@@ -193,18 +127,13 @@ async fn tekton_schema_validates_pipelineruns(ctx: Ctx) -> anyhow::Result<()> {
             ]}}]},
         },
     });
-    create(&ctx, &pipelinerun, valid.clone())
-        .await
-        .context("a valid PipelineRun")?;
+    create(&ctx, &pipelinerun, valid.clone()).await.context("a valid PipelineRun")?;
 
     let mut invalid = valid;
     invalid["metadata"]["name"] = json!("params-not-a-list");
     invalid["spec"]["params"] = json!("revision=main");
     let message = rejection(create(&ctx, &pipelinerun, invalid).await)?;
-    ensure!(
-        message.contains("spec.params"),
-        "rejection does not name the field: {message}"
-    );
+    ensure!(message.contains("spec.params"), "rejection does not name the field: {message}");
     Ok(())
 }
 
@@ -224,28 +153,20 @@ async fn argo_schema_validates_workflows(ctx: Ctx) -> anyhow::Result<()> {
             ],
         },
     });
-    create(&ctx, &workflow, valid.clone())
-        .await
-        .context("a valid Workflow")?;
+    create(&ctx, &workflow, valid.clone()).await.context("a valid Workflow")?;
 
     let mut invalid = valid;
     invalid["metadata"]["name"] = json!("dag-tasks-not-a-list");
     invalid["spec"]["templates"][0]["dag"]["tasks"] = json!({"name": "approve"});
     let message = rejection(create(&ctx, &workflow, invalid).await)?;
-    ensure!(
-        message.contains("spec.templates[0].dag.tasks"),
-        "rejection does not name the field: {message}"
-    );
+    ensure!(message.contains("spec.templates[0].dag.tasks"), "rejection does not name the field: {message}");
     Ok(())
 }
 
 async fn kubectl_finds_the_plugin(ctx: Ctx) -> anyhow::Result<()> {
     let output = run_ok(ctx.kubectl().args(["plugin", "list"]))?;
     let listed = String::from_utf8(output.stdout)?;
-    ensure!(
-        listed.contains("kubectl-agents"),
-        "kubectl plugin list did not find it:\n{listed}"
-    );
+    ensure!(listed.contains("kubectl-agents"), "kubectl plugin list did not find it:\n{listed}");
     let output = run_ok(ctx.kubectl().args(["agents", "--version"]))?;
     let version = String::from_utf8(output.stdout)?;
     ensure!(
@@ -268,45 +189,27 @@ async fn testenv_cli_up_status_down(ctx: Ctx) -> anyhow::Result<()> {
     let result = async {
         let stdout = String::from_utf8(up?.stdout)?;
         let kubeconfig = stdout.lines().last().context("up printed nothing")?;
-        ensure!(
-            kubeconfig.ends_with("/kubeconfig"),
-            "up's last line is not a kubeconfig path: {stdout:?}"
-        );
-        let nodes = run_ok(
-            Command::new(ctx.cluster.kubernetes_bin().join("kubectl")).args([
-                "get",
-                "nodes",
-                "-o",
-                "name",
-                "--kubeconfig",
-                kubeconfig,
-            ]),
-        )?;
+        ensure!(kubeconfig.ends_with("/kubeconfig"), "up's last line is not a kubeconfig path: {stdout:?}");
+        let nodes = run_ok(Command::new(ctx.cluster.kubernetes_bin().join("kubectl")).args([
+            "get",
+            "nodes",
+            "-o",
+            "name",
+            "--kubeconfig",
+            kubeconfig,
+        ]))?;
         let nodes = String::from_utf8(nodes.stdout)?;
-        ensure!(
-            nodes.lines().count() == 2,
-            "expected 2 nodes, got {nodes:?}"
-        );
+        ensure!(nodes.lines().count() == 2, "expected 2 nodes, got {nodes:?}");
         let again = String::from_utf8(run_ok(testenv().arg("up"))?.stdout)?;
-        ensure!(
-            again.trim() == kubeconfig,
-            "a second up did not reuse the running cluster: {again:?}"
-        );
+        ensure!(again.trim() == kubeconfig, "a second up did not reuse the running cluster: {again:?}");
         let status = run_ok(testenv().arg("status"))?;
-        ensure!(
-            String::from_utf8(status.stdout)?.contains("is running"),
-            "status does not see the cluster"
-        );
+        ensure!(String::from_utf8(status.stdout)?.contains("is running"), "status does not see the cluster");
         Ok(())
     }
     .await;
     run_ok(testenv().arg("down"))?;
     result?;
     let status = testenv().arg("status").output()?;
-    ensure!(
-        status.status.code() == Some(3),
-        "status after down exited with {:?}",
-        status.status
-    );
+    ensure!(status.status.code() == Some(3), "status after down exited with {:?}", status.status);
     Ok(())
 }

@@ -17,15 +17,11 @@ fn main() -> ExitCode {
     // The tests mostly wait on the control plane: run several at once unless told otherwise.
     args.test_threads.get_or_insert(4);
     let env = support::Env::new();
-    let trials = [
-        control_plane::tests(&env),
-        agent::tests(&env),
-        validation::tests(&env),
-        operator_lifecycle::tests(&env),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let trials =
+        [control_plane::tests(&env), agent::tests(&env), validation::tests(&env), operator_lifecycle::tests(&env)]
+            .into_iter()
+            .flatten()
+            .collect();
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop();
     conclusion.exit_code()

@@ -1,8 +1,7 @@
 //! The real operator binary, run by a test for its own namespace (so tests never share one and
 //! can kill, restart or double it), with its metrics on a free loopback port.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,14 +26,8 @@ impl Ctx {
     }
 
     /// The same, with the identity of another kubeconfig (e.g. the operator's ServiceAccount).
-    pub fn operator_as(
-        &self,
-        kubeconfig: &std::path::Path,
-        extra: &[&str],
-    ) -> anyhow::Result<Operator> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+    pub fn operator_as(&self, kubeconfig: &std::path::Path, extra: &[&str]) -> anyhow::Result<Operator> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
         let dir = self.cluster.dir().join("operators");
         std::fs::create_dir_all(&dir)?;
@@ -55,11 +48,7 @@ impl Ctx {
             .stderr(std::fs::File::create(&log)?)
             .spawn()
             .context("starting agents-operator")?;
-        let mut operator = Operator {
-            child,
-            metrics,
-            log,
-        };
+        let mut operator = Operator { child, metrics, log };
         operator.wait_ready()?;
         Ok(operator)
     }
@@ -76,55 +65,25 @@ impl Operator {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!(
-                    "agents-operator did not become ready in {DEADLINE:?}:\n{}",
-                    self.log_text()
-                );
+                bail!("agents-operator did not become ready in {DEADLINE:?}:\n{}", self.log_text());
             }
             std::thread::sleep(Duration::from_millis(25));
         }
     }
 
-    /// A plain HTTP/1.0 GET on the metrics listener.
+    /// `GET path` on the metrics listener.
     pub fn get(&self, path: &str) -> anyhow::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .context("a malformed HTTP response")?;
-        if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-            bail!("GET {path}: {head}");
-        }
-        Ok(body.to_string())
+        Ok(agents_testenv::http::get(self.metrics, path)?)
     }
 
-    /// The value of one sample, e.g. `agents_operator_leader` or
-    /// `agents_operator_api_writes_total{kind="Deployment",verb="apply"}` (0 when absent).
+    /// The value of one sample, e.g. `agents_operator_leader` (0 when absent).
     pub fn metric(&self, sample: &str) -> anyhow::Result<f64> {
-        let text = self.get("/metrics")?;
-        Ok(text
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix(sample)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0.0))
+        Ok(agents_testenv::http::sample(&self.get("/metrics")?, sample))
     }
 
     /// Every API write the operator made: children applied and deleted, statuses, events.
     pub fn writes(&self) -> anyhow::Result<f64> {
-        let text = self.get("/metrics")?;
-        Ok(text
-            .lines()
-            .filter(|line| line.starts_with("agents_operator_api_writes_total{"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum())
+        Ok(agents_testenv::http::family_sum(&self.get("/metrics")?, "agents_operator_api_writes_total"))
     }
 
     pub fn log_text(&self) -> String {

@@ -18,26 +18,14 @@ use serde_json::json;
 
 use crate::agent::replica_sets;
 use crate::operator::Operator;
-use crate::support::{Ctx, DEADLINE, Env, run_ok, trial};
+use crate::support::{Ctx, DEADLINE, Env, run_ok, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    vec![
-        trial(
-            env,
-            "operator::killed_midway_it_converges_on_restart",
-            killed_midway_it_converges_on_restart,
-        ),
-        trial(
-            env,
-            "operator::two_replicas_elect_one_leader",
-            two_replicas_elect_one_leader,
-        ),
-        trial(
-            env,
-            "operator::runs_with_its_least_privilege_rbac",
-            runs_with_its_least_privilege_rbac,
-        ),
-    ]
+    trials!(
+        env,
+        "operator",
+        [killed_midway_it_converges_on_restart, two_replicas_elect_one_leader, runs_with_its_least_privilege_rbac,]
+    )
 }
 
 fn agents_yaml(count: usize) -> String {
@@ -56,18 +44,12 @@ async fn all_ready(ctx: &Ctx, count: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let list = agents.list(&ListParams::default()).await?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready))
-            .count();
+        let ready =
+            list.items.iter().filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready)).count();
         if ready == count {
             return Ok(());
         }
-        ensure!(
-            Instant::now() < deadline,
-            "only {ready}/{count} Agents Ready after {DEADLINE:?}"
-        );
+        ensure!(Instant::now() < deadline, "only {ready}/{count} Agents Ready after {DEADLINE:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -78,9 +60,7 @@ async fn killed_midway_it_converges_on_restart(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml(&agents_yaml(COUNT)).await?;
     // Kill it as soon as it has started writing children, well before it is done.
     let deadline = Instant::now() + DEADLINE;
-    while first.metric("agents_operator_api_writes_total{kind=\"Deployment\",verb=\"apply\"}")?
-        < 1.0
-    {
+    while first.metric("agents_operator_api_writes_total{kind=\"Deployment\",verb=\"apply\"}")? < 1.0 {
         ensure!(Instant::now() < deadline, "the operator wrote nothing");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -97,10 +77,7 @@ async fn killed_midway_it_converges_on_restart(ctx: Ctx) -> anyhow::Result<()> {
     );
     for i in 0..COUNT {
         let sets = replica_sets(&ctx, &format!("bulk-{i}")).await?;
-        ensure!(
-            sets == 1,
-            "bulk-{i} has {sets} ReplicaSets: the restart rolled its pods"
-        );
+        ensure!(sets == 1, "bulk-{i} has {sets} ReplicaSets: the restart rolled its pods");
     }
     Ok(())
 }
@@ -117,11 +94,7 @@ async fn leader_of(operators: &[&Operator]) -> anyhow::Result<Option<usize>> {
 }
 
 async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
-    let election = [
-        "--leader-elect=true",
-        "--lease-duration=4",
-        "--lease-grace=1",
-    ];
+    let election = ["--leader-elect=true", "--lease-duration=4", "--lease-grace=1"];
     let mut a = ctx.operator(&election)?;
     let mut b = ctx.operator(&election)?;
     let deadline = Instant::now() + DEADLINE;
@@ -134,48 +107,27 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
     };
     ctx.apply_yaml(&agents_yaml(2)).await?;
     all_ready(&ctx, 2).await?;
-    let (leading, standing_by) = if leader == 0 {
-        (&mut a, &mut b)
-    } else {
-        (&mut b, &mut a)
-    };
-    ensure!(
-        standing_by.writes()? == 0.0,
-        "the standby wrote to the API server"
-    );
+    let (leading, standing_by) = if leader == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    ensure!(standing_by.writes()? == 0.0, "the standby wrote to the API server");
 
     // The leader dies without releasing the lease; the standby takes over once it expires.
     leading.kill();
     let deadline = Instant::now() + DEADLINE;
     while standing_by.metric("agents_operator_leader")? != 1.0 {
-        ensure!(
-            standing_by.is_running(),
-            "the standby exited:\n{}",
-            standing_by.log_text()
-        );
+        ensure!(standing_by.is_running(), "the standby exited:\n{}", standing_by.log_text());
         ensure!(Instant::now() < deadline, "the standby did not take over");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     ctx.apply_yaml(&agents_yaml(3)).await?;
     all_ready(&ctx, 3).await?;
-    ensure!(
-        standing_by.writes()? > 0.0,
-        "the new leader did not reconcile"
-    );
+    ensure!(standing_by.writes()? > 0.0, "the new leader did not reconcile");
 
     // Stopped gracefully, a leader releases the lease: a newcomer leads well before it would expire.
-    let c = ctx.operator(&[
-        "--leader-elect=true",
-        "--lease-duration=60",
-        "--lease-grace=5",
-    ])?;
+    let c = ctx.operator(&["--leader-elect=true", "--lease-duration=60", "--lease-grace=5"])?;
     standing_by.stop()?;
     let released = Instant::now();
     while c.metric("agents_operator_leader")? != 1.0 {
-        ensure!(
-            released.elapsed() < Duration::from_secs(20),
-            "the lease was not released on SIGTERM"
-        );
+        ensure!(released.elapsed() < Duration::from_secs(20), "the lease was not released on SIGTERM");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
@@ -185,34 +137,19 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
 /// (RBAC is enforced by this API server), leader election in agents-system, JSON logs.
 async fn runs_with_its_least_privilege_rbac(ctx: Ctx) -> anyhow::Result<()> {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../operator/config");
-    run_ok(ctx.kubectl().args([
-        "apply",
-        "--server-side",
-        "-f",
-        &format!("{config}/manager/namespace.yaml"),
-    ]))?;
-    run_ok(
-        ctx.kubectl()
-            .args(["apply", "--server-side", "-k", &format!("{config}/rbac")]),
-    )?;
+    run_ok(ctx.kubectl().args(["apply", "--server-side", "-f", &format!("{config}/manager/namespace.yaml")]))?;
+    run_ok(ctx.kubectl().args(["apply", "--server-side", "-k", &format!("{config}/rbac")]))?;
     let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), "agents-system");
-    let request: TokenRequest =
-        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
+    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
     let token = accounts
         .create_token_request("agents-operator", &PostParams::default(), &request)
         .await?
         .status
         .context("no token in the TokenRequest")?
         .token;
-    let admin: serde_json::Value =
-        serde_norway::from_str(&std::fs::read_to_string(ctx.cluster.kubeconfig())?)?;
-    let ca = admin
-        .pointer("/clusters/0/cluster/certificate-authority-data")
-        .context("no CA in the kubeconfig")?;
-    let kubeconfig = ctx
-        .cluster
-        .dir()
-        .join(format!("operator-sa-{}.kubeconfig", ctx.ns));
+    let admin: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(ctx.cluster.kubeconfig())?)?;
+    let ca = admin.pointer("/clusters/0/cluster/certificate-authority-data").context("no CA in the kubeconfig")?;
+    let kubeconfig = ctx.cluster.dir().join(format!("operator-sa-{}.kubeconfig", ctx.ns));
     let document = json!({
         "apiVersion": "v1", "kind": "Config", "current-context": "operator",
         "clusters": [{"name": "local", "cluster": {"server": ctx.cluster.server(), "certificate-authority-data": ca}}],
@@ -223,11 +160,7 @@ async fn runs_with_its_least_privilege_rbac(ctx: Ctx) -> anyhow::Result<()> {
 
     let operator = ctx.operator_as(
         &kubeconfig,
-        &[
-            "--leader-elect=true",
-            "--leader-election-namespace=agents-system",
-            "--log-format=json",
-        ],
+        &["--leader-elect=true", "--leader-election-namespace=agents-system", "--log-format=json"],
     )?;
     ctx.apply_yaml(
         r#"
@@ -250,23 +183,16 @@ spec:
     ctx.wait_for_event("governed", "Normal Ready").await?;
     ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: governed}\nspec: {image: ghcr.io/example/a:v1}\n")
         .await?;
-    ctx.wait_gone(&ctx.api::<HorizontalPodAutoscaler>(), "governed")
-        .await?;
+    ctx.wait_gone(&ctx.api::<HorizontalPodAutoscaler>(), "governed").await?;
     ensure!(
-        operator
-            .metric("agents_operator_reconcile_failures_total{kind=\"Agent\",error=\"apply\"}")?
-            == 0.0,
+        operator.metric("agents_operator_reconcile_failures_total{kind=\"Agent\",error=\"apply\"}")? == 0.0,
         "some writes were forbidden:\n{}",
         operator.log_text()
     );
     ensure!(operator.get("/healthz")?.trim() == "ok");
     let log = operator.log_text();
     let first = log.lines().next().context("the operator logged nothing")?;
-    let line: serde_json::Value =
-        serde_json::from_str(first).with_context(|| format!("not JSON: {first}"))?;
-    ensure!(
-        line.get("level").is_some() && line.get("message").is_some(),
-        "unexpected JSON log line: {first}"
-    );
+    let line: serde_json::Value = serde_json::from_str(first).with_context(|| format!("not JSON: {first}"))?;
+    ensure!(line.get("level").is_some() && line.get("message").is_some(), "unexpected JSON log line: {first}");
     Ok(())
 }

@@ -29,19 +29,14 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Arc<Self> {
-        Arc::new(Env {
-            runtime: Runtime::new().expect("a tokio runtime"),
-            cluster: OnceCell::new(),
-        })
+        Arc::new(Env { runtime: Runtime::new().expect("a tokio runtime"), cluster: OnceCell::new() })
     }
 
     async fn cluster(&self) -> anyhow::Result<&Cluster> {
         self.cluster
             .get_or_try_init(|| async {
                 build_binaries()?;
-                let cluster = Cluster::start_for_this_process()
-                    .await
-                    .context("starting the local control plane")?;
+                let cluster = Cluster::start_for_this_process().await.context("starting the local control plane")?;
                 link_plugin(&cluster)?;
                 // This build's CRDs, as `kubectl agents install` would put them.
                 let client = cluster.client().await?;
@@ -81,16 +76,12 @@ impl Ctx {
     /// `kubectl agents` goes through kubectl's own plugin discovery). kubectl refuses flags
     /// before a plugin's name, so callers pass `-n` themselves (`ctx.ns`).
     pub fn kubectl(&self) -> Command {
-        let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .collect::<Vec<_>>();
+        let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
         path.insert(0, plugins_dir(&self.cluster));
         path.insert(0, self.cluster.kubernetes_bin().to_path_buf());
         let mut command = Command::new(self.cluster.kubernetes_bin().join("kubectl"));
         command
-            .env(
-                "PATH",
-                std::env::join_paths(path).expect("PATH entries are valid"),
-            )
+            .env("PATH", std::env::join_paths(path).expect("PATH entries are valid"))
             .env("KUBECONFIG", self.cluster.kubeconfig())
             .env("NO_COLOR", "1");
         command
@@ -99,9 +90,7 @@ impl Ctx {
 
 /// Runs a command and returns its output, failing with both streams if it exits non-zero.
 pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
-    let output = command
-        .output()
-        .with_context(|| format!("running {command:?}"))?;
+    let output = command.output().with_context(|| format!("running {command:?}"))?;
     if !output.status.success() {
         bail!(
             "{command:?} exited with {}\nstdout:\n{}\nstderr:\n{}",
@@ -124,13 +113,7 @@ impl Ctx {
         condition: impl Condition<K>,
     ) -> anyhow::Result<K>
     where
-        K: Resource
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + Send
-            + 'static,
+        K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize + Send + 'static,
         K::DynamicType: Default,
     {
         match tokio::time::timeout(DEADLINE, await_condition(api.clone(), name, condition)).await {
@@ -144,9 +127,7 @@ impl Ctx {
                     .map(|o| serde_json::to_string_pretty(o).unwrap_or_default())
                     .unwrap_or_else(|| "(not found)".into());
                 let events = self.recent_events(name).await;
-                bail!(
-                    "timed out after {DEADLINE:?} waiting for {name}: {what}\nobject:\n{dump}\nevents:\n{events}"
-                )
+                bail!("timed out after {DEADLINE:?} waiting for {name}: {what}\nobject:\n{dump}\nevents:\n{events}")
             }
         }
     }
@@ -154,24 +135,11 @@ impl Ctx {
     /// Waits until the named object does not exist.
     pub async fn wait_gone<K>(&self, api: &Api<K>, name: &str) -> anyhow::Result<()>
     where
-        K: Resource
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + Send
-            + 'static,
+        K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize + Send + 'static,
         K::DynamicType: Default,
     {
-        match tokio::time::timeout(
-            DEADLINE,
-            await_condition(api.clone(), name, |o: Option<&K>| o.is_none()),
-        )
-        .await
-        {
-            Ok(result) => result
-                .map(|_| ())
-                .with_context(|| format!("watching {name} go")),
+        match tokio::time::timeout(DEADLINE, await_condition(api.clone(), name, |o: Option<&K>| o.is_none())).await {
+            Ok(result) => result.map(|_| ()).with_context(|| format!("watching {name} go")),
             Err(_) => bail!("timed out after {DEADLINE:?} waiting for {name} to be deleted"),
         }
     }
@@ -185,9 +153,7 @@ impl Ctx {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
-                bail!(
-                    "no event about {name} contains {needle:?} after {DEADLINE:?}; events:\n{events}"
-                );
+                bail!("no event about {name} contains {needle:?} after {DEADLINE:?}; events:\n{events}");
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
@@ -199,8 +165,7 @@ impl Ctx {
         let selector = format!("regarding.name={name}");
         match events.list(&ListParams::default().fields(&selector)).await {
             Ok(mut list) => {
-                list.items
-                    .sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+                list.items.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
                 list.items
                     .iter()
                     .rev()
@@ -250,16 +215,7 @@ fn link_plugin(cluster: &Cluster) -> anyhow::Result<()> {
 fn build_binaries() -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.args([
-        "build",
-        "--bins",
-        "-p",
-        "kubectl-agents",
-        "-p",
-        "agents-operator",
-        "-p",
-        "agents-testenv",
-    ]);
+    command.args(["build", "--bins", "-p", "kubectl-agents", "-p", "agents-operator", "-p", "agents-testenv"]);
     match binaries_dir().file_name().and_then(|p| p.to_str()) {
         Some("debug") | None => {}
         Some("release") => {
@@ -269,10 +225,18 @@ fn build_binaries() -> anyhow::Result<()> {
             command.args(["--profile", profile]);
         }
     }
-    run_ok(command.current_dir(env!("CARGO_MANIFEST_DIR")))
-        .context("building the binaries under test")?;
+    run_ok(command.current_dir(env!("CARGO_MANIFEST_DIR"))).context("building the binaries under test")?;
     Ok(())
 }
+
+/// The trials of a module: `trials!(env, "agent", [becomes_ready, ...])` names each
+/// `agent::becomes_ready` after its function.
+macro_rules! trials {
+    ($env:expr, $module:literal, [$($test:ident),* $(,)?]) => {
+        vec![$($crate::support::trial($env, concat!($module, "::", stringify!($test)), $test)),*]
+    };
+}
+pub(crate) use trials;
 
 /// A test: an async function of a fresh [`Ctx`].
 pub fn trial<F, Fut>(env: &Arc<Env>, name: &'static str, test: F) -> Trial
@@ -287,15 +251,8 @@ where
             let client = cluster.client().await.map_err(|e| failed(e.into()))?;
             let prefix = name.rsplit("::").next().unwrap_or(name).replace('_', "-");
             let prefix: String = prefix.chars().take(40).collect();
-            let namespace = cluster
-                .namespace(prefix.trim_end_matches('-'))
-                .await
-                .map_err(|e| failed(e.into()))?;
-            let ctx = Ctx {
-                ns: namespace.name().to_string(),
-                cluster,
-                client,
-            };
+            let namespace = cluster.namespace(prefix.trim_end_matches('-')).await.map_err(|e| failed(e.into()))?;
+            let ctx = Ctx { ns: namespace.name().to_string(), cluster, client };
             test(ctx).await.map_err(failed)?;
             // Only a passing test cleans up: a failing one leaves its namespace for inspection.
             namespace.delete().await.map_err(|e| failed(e.into()))
@@ -317,30 +274,17 @@ impl Ctx {
                 continue;
             }
             let object: kube::api::DynamicObject = serde_json::from_value(value.clone())?;
-            let types = object
-                .types
-                .clone()
-                .context("an object without apiVersion and kind")?;
+            let types = object.types.clone().context("an object without apiVersion and kind")?;
             let gvk = kube::core::GroupVersionKind::try_from(&types)?;
             let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &gvk).await?;
             let api: Api<kube::api::DynamicObject> = match capabilities.scope {
-                kube::discovery::Scope::Namespaced => {
-                    Api::namespaced_with(self.client.clone(), &self.ns, &resource)
-                }
+                kube::discovery::Scope::Namespaced => Api::namespaced_with(self.client.clone(), &self.ns, &resource),
                 kube::discovery::Scope::Cluster => Api::all_with(self.client.clone(), &resource),
             };
-            let name = object
-                .metadata
-                .name
-                .clone()
-                .context("an object without a name")?;
-            api.patch(
-                &name,
-                &kube::api::PatchParams::apply("e2e").force(),
-                &kube::api::Patch::Apply(&value),
-            )
-            .await
-            .with_context(|| format!("applying {} {name}", gvk.kind))?;
+            let name = object.metadata.name.clone().context("an object without a name")?;
+            api.patch(&name, &kube::api::PatchParams::apply("e2e").force(), &kube::api::Patch::Apply(&value))
+                .await
+                .with_context(|| format!("applying {} {name}", gvk.kind))?;
         }
         Ok(())
     }

@@ -6,14 +6,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use libtest_mimic::Trial;
 
-use crate::support::{Ctx, Env, trial};
+use crate::support::{Ctx, Env, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    vec![trial(
-        env,
-        "validation::invalid_agents_are_rejected_with_their_rule",
-        invalid_agents_are_rejected,
-    )]
+    trials!(env, "validation", [invalid_agents_are_rejected,])
 }
 
 /// (what is wrong, the Agent's metadata + spec in YAML, a fragment the rejection must contain)
@@ -99,6 +95,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "set exactly one of disruptionBudget.minAvailable or disruptionBudget.maxUnavailable",
     ),
     (
+        "a disruption budget that is neither a number nor a percentage",
+        "metadata: {name: a}\nspec: {image: x:1, disruptionBudget: {minAvailable: lots}}",
+        "must be a number of pods or a percentage such as 25%",
+    ),
+    (
         "a relative health check path",
         "metadata: {name: a}\nspec: {image: x:1, healthCheck: {path: health}}",
         "must be an absolute HTTP path such as /health",
@@ -124,26 +125,17 @@ async fn invalid_agents_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
             Err(e) => {
                 let message = format!("{e:#}");
                 if !message.contains(expected) {
-                    failures.push(format!(
-                        "{what}: rejected with {message:?}, which lacks {expected:?}"
-                    ));
+                    failures.push(format!("{what}: rejected with {message:?}, which lacks {expected:?}"));
                 }
             }
         }
     }
     if !failures.is_empty() {
-        bail!(
-            "{} of {} cases went wrong:\n{}",
-            failures.len(),
-            CASES.len(),
-            failures.join("\n")
-        );
+        bail!("{} of {} cases went wrong:\n{}", failures.len(), CASES.len(), failures.join("\n"));
     }
     // And a valid one goes through, so the cases above failed for their own reason.
-    ctx.apply_yaml(
-        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1}\n",
-    )
-    .await
-    .context("a valid Agent")?;
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1}\n")
+        .await
+        .context("a valid Agent")?;
     Ok(())
 }

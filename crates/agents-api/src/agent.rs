@@ -98,8 +98,8 @@ pub struct AgentSpec {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub env: Vec<EnvVar>,
 
-    /// Free-form agent configuration, rendered into the agent's ConfigMap as `config.yaml` and
-    /// mounted at `/etc/agent`. A change rolls the pods. Not for secrets.
+    /// Free-form agent configuration, rendered into the agent's ConfigMap (the `config` key of
+    /// `agent.yaml`, mounted at `/etc/agent`). A change rolls the pods. Not for secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
@@ -212,11 +212,7 @@ pub struct ModelSpec {
     pub temperature: Option<f64>,
 
     /// A ModelAPI (in-cluster gateway) whose endpoint the agent calls, as `MODEL_API_URL`.
-    #[serde(
-        default,
-        rename = "modelAPIRef",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "modelAPIRef", skip_serializing_if = "Option::is_none")]
     pub model_api_ref: Option<LocalRef>,
 
     /// The provider API key, as `MODEL_API_KEY` (a `secretKeyRef`; the value is never copied).
@@ -285,11 +281,7 @@ pub struct Autoscaling {
     #[schemars(range(min = 1, max = 1000))]
     pub max_replicas: i32,
     /// Average CPU utilisation to aim for, in percent of requests (default 80 when no target is set).
-    #[serde(
-        default,
-        rename = "targetCPUUtilization",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "targetCPUUtilization", skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub target_cpu_utilization: Option<i32>,
     /// Average memory utilisation to aim for, in percent of requests.
@@ -350,9 +342,7 @@ fn default_scrape_interval() -> String {
 }
 
 /// One word summing up the agent's state.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
-)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
 pub enum AgentPhase {
     /// Accepted; its pods are being created.
     Pending,

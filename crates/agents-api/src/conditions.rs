@@ -41,30 +41,15 @@ pub struct Desired {
 }
 
 impl Desired {
-    pub fn new(
-        type_: &'static str,
-        status: bool,
-        reason: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Desired {
-            type_,
-            status,
-            reason,
-            message: message.into(),
-        }
+    pub fn new(type_: &'static str, status: bool, reason: &'static str, message: impl Into<String>) -> Self {
+        Desired { type_, status, reason, message: message.into() }
     }
 }
 
 /// Builds the new condition list: each desired condition keeps the `lastTransitionTime` of the
 /// existing condition of its type when its status is unchanged, so an unchanged state produces
 /// an identical list (and the controller writes nothing).
-pub fn merge(
-    existing: &[Condition],
-    desired: &[Desired],
-    generation: Option<i64>,
-    now: &Time,
-) -> Vec<Condition> {
+pub fn merge(existing: &[Condition], desired: &[Desired], generation: Option<i64>, now: &Time) -> Vec<Condition> {
     desired
         .iter()
         .map(|d| {
@@ -102,28 +87,9 @@ mod tests {
 
     #[test]
     fn an_unchanged_status_keeps_its_transition_time() {
-        let first = merge(
-            &[],
-            &[Desired::new(
-                types::READY,
-                false,
-                reasons::PODS_STARTING,
-                "0/1",
-            )],
-            Some(1),
-            &at(10),
-        );
-        let second = merge(
-            &first,
-            &[Desired::new(
-                types::READY,
-                false,
-                reasons::PODS_NOT_READY,
-                "1/2",
-            )],
-            Some(2),
-            &at(20),
-        );
+        let first = merge(&[], &[Desired::new(types::READY, false, reasons::PODS_STARTING, "0/1")], Some(1), &at(10));
+        let second =
+            merge(&first, &[Desired::new(types::READY, false, reasons::PODS_NOT_READY, "1/2")], Some(2), &at(20));
         assert_eq!(second[0].last_transition_time, at(10));
         assert_eq!(second[0].reason, reasons::PODS_NOT_READY);
         assert_eq!(second[0].observed_generation, Some(2));
@@ -131,35 +97,15 @@ mod tests {
 
     #[test]
     fn a_changed_status_moves_its_transition_time() {
-        let first = merge(
-            &[],
-            &[Desired::new(
-                types::READY,
-                false,
-                reasons::PODS_STARTING,
-                "",
-            )],
-            Some(1),
-            &at(10),
-        );
-        let second = merge(
-            &first,
-            &[Desired::new(types::READY, true, reasons::READY, "")],
-            Some(1),
-            &at(20),
-        );
+        let first = merge(&[], &[Desired::new(types::READY, false, reasons::PODS_STARTING, "")], Some(1), &at(10));
+        let second = merge(&first, &[Desired::new(types::READY, true, reasons::READY, "")], Some(1), &at(20));
         assert_eq!(second[0].status, "True");
         assert_eq!(second[0].last_transition_time, at(20));
     }
 
     #[test]
     fn identical_input_gives_identical_output() {
-        let desired = [Desired::new(
-            types::READY,
-            true,
-            reasons::READY,
-            "2/2 ready",
-        )];
+        let desired = [Desired::new(types::READY, true, reasons::READY, "2/2 ready")];
         let first = merge(&[], &desired, Some(3), &at(10));
         assert_eq!(merge(&first, &desired, Some(3), &at(99)), first);
     }

@@ -19,9 +19,7 @@ pub fn file_name(crd: &CustomResourceDefinition) -> String {
 /// A CRD as YAML, with a header saying where it comes from.
 pub fn to_yaml(crd: &CustomResourceDefinition) -> String {
     let body = serde_norway::to_string(crd).expect("a CRD serialises to YAML");
-    format!(
-        "# Generated from crates/agents-api by `cargo test -p agents-api` with UPDATE_CRDS=1. Do not edit.\n{body}"
-    )
+    format!("# Generated from crates/agents-api by `cargo test -p agents-api` with UPDATE_CRDS=1. Do not edit.\n{body}")
 }
 
 #[cfg(test)]

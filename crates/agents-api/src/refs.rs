@@ -23,9 +23,7 @@ pub struct SecretKeyRef {
 }
 
 /// A reference by name to another object of this API in the same namespace.
-#[derive(
-    Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, KubeSchema,
-)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, KubeSchema)]
 pub struct LocalRef {
     /// Name of the referenced object.
     #[schemars(length(min = 1, max = 63))]

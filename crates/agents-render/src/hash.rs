@@ -29,20 +29,13 @@ where
         }
     }
     let hash = of(&object);
-    object
-        .meta_mut()
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(SPEC_HASH_ANNOTATION.to_string(), hash);
+    object.meta_mut().annotations.get_or_insert_with(Default::default).insert(SPEC_HASH_ANNOTATION.to_string(), hash);
     object
 }
 
 /// The hash a live object carries, if any.
 pub fn stamped(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<&str> {
-    meta.annotations
-        .as_ref()?
-        .get(SPEC_HASH_ANNOTATION)
-        .map(String::as_str)
+    meta.annotations.as_ref()?.get(SPEC_HASH_ANNOTATION).map(String::as_str)
 }
 
 #[cfg(test)]
@@ -56,10 +49,7 @@ mod tests {
         a.metadata.name = Some("x".into());
         let stamped_once = stamp(a.clone());
         let stamped_twice = stamp(stamped_once.clone());
-        assert_eq!(
-            stamped(&stamped_once.metadata),
-            stamped(&stamped_twice.metadata)
-        );
+        assert_eq!(stamped(&stamped_once.metadata), stamped(&stamped_twice.metadata));
         a.data = Some([("k".to_string(), "v".to_string())].into());
         assert_ne!(stamped(&stamp(a).metadata), stamped(&stamped_once.metadata));
     }

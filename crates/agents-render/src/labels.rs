@@ -36,9 +36,5 @@ pub fn agent_labels(name: &str) -> BTreeMap<String, String> {
 
 /// A selector map as a label-selector string (`k=v,k2=v2`).
 pub fn to_selector_string(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }

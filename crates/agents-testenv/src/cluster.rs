@@ -37,10 +37,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            nodes: 2,
-            crds: vec![TEKTON_CRDS, ARGO_CRDS],
-        }
+        Options { nodes: 2, crds: vec![TEKTON_CRDS, ARGO_CRDS] }
     }
 }
 
@@ -83,8 +80,7 @@ impl Cluster {
     /// The cluster called `name` if all its processes are running.
     pub fn find(name: &str) -> Option<Cluster> {
         let dir = Self::dir_of(name);
-        let state: State =
-            serde_json::from_slice(&std::fs::read(dir.join("state.json")).ok()?).ok()?;
+        let state: State = serde_json::from_slice(&std::fs::read(dir.join("state.json")).ok()?).ok()?;
         let cluster = Cluster { dir, state };
         cluster.is_running().then_some(cluster)
     }
@@ -120,12 +116,7 @@ impl Cluster {
         Self::reap_orphans();
         let name = format!("test-{}", std::process::id());
         Self::down(&name)?;
-        Self::start(
-            Self::dir_of(&name),
-            Some(std::process::id()),
-            &Options::default(),
-        )
-        .await
+        Self::start(Self::dir_of(&name), Some(std::process::id()), &Options::default()).await
     }
 
     fn reap_orphans() {
@@ -160,11 +151,7 @@ impl Cluster {
 
     /// `(component, pid)` of each process.
     pub fn components(&self) -> Vec<(&str, u32)> {
-        self.state
-            .daemons
-            .iter()
-            .map(|d| (d.name.as_str(), d.pid))
-            .collect()
+        self.state.daemons.iter().map(|d| (d.name.as_str(), d.pid)).collect()
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -205,11 +192,7 @@ impl Cluster {
         crds::apply(&self.client().await?, crds).await
     }
 
-    async fn start(
-        dir: PathBuf,
-        owner_pid: Option<u32>,
-        options: &Options,
-    ) -> Result<Cluster, Error> {
+    async fn start(dir: PathBuf, owner_pid: Option<u32>, options: &Options) -> Result<Cluster, Error> {
         let started = Instant::now();
         let cache = cache_dir();
         let kubernetes_bin = gobuild::ensure(&KUBERNETES, &cache)?;
@@ -217,8 +200,7 @@ impl Cluster {
         let kwok_bin = gobuild::ensure(&KWOK, &cache)?;
         let kwok_module = gobuild::module_dir(&KWOK_STAGES, &cache)?;
 
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io("create the cluster directory", &dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the cluster directory", &dir, e))?;
         let dir = std::fs::canonicalize(&dir).map_err(|e| Error::io("resolve", &dir, e))?;
         let pki = pki::generate(&dir)?;
         let ports = Ports::pick()?;
@@ -227,45 +209,27 @@ impl Cluster {
         kubeconfig::write(&kubeconfig, &server, &pki)?;
         let container_log = dir.join("container.log");
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
-        std::fs::write(
-            &container_log,
-            kwok::cri_log_line(&now, "agent container started (simulated by KWOK)"),
-        )
-        .map_err(|e| Error::io("write", &container_log, e))?;
+        std::fs::write(&container_log, kwok::cri_log_line(&now, "agent container started (simulated by KWOK)"))
+            .map_err(|e| Error::io("write", &container_log, e))?;
         let kwok_config = dir.join("kwok.yaml");
         std::fs::write(&kwok_config, kwok::config(&kwok_module, &container_log)?)
             .map_err(|e| Error::io("write", &kwok_config, e))?;
 
-        let commands = Commands {
-            dir: &dir,
-            pki: &pki,
-            ports: &ports,
-            kubeconfig: &kubeconfig,
-        };
+        let commands = Commands { dir: &dir, pki: &pki, ports: &ports, kubeconfig: &kubeconfig };
         let mut daemons = Vec::new();
         let spawn = |name: &str, exe: PathBuf, args: Vec<String>, env: &[(&str, &str)]| {
             Daemon::spawn(name, &exe, &args, env, &dir.join(format!("{name}.log")))
         };
         let result: Result<Cluster, Error> = async {
             daemons.push(spawn("etcd", etcd_bin.join("etcd"), commands.etcd(), &[])?);
-            daemons.push(spawn(
-                "kube-apiserver",
-                kubernetes_bin.join("kube-apiserver"),
-                commands.apiserver(),
-                &[],
-            )?);
+            daemons.push(spawn("kube-apiserver", kubernetes_bin.join("kube-apiserver"), commands.apiserver(), &[])?);
             daemons.push(spawn(
                 "kube-controller-manager",
                 kubernetes_bin.join("kube-controller-manager"),
                 commands.controller_manager(),
                 &[],
             )?);
-            daemons.push(spawn(
-                "kube-scheduler",
-                kubernetes_bin.join("kube-scheduler"),
-                commands.scheduler(),
-                &[],
-            )?);
+            daemons.push(spawn("kube-scheduler", kubernetes_bin.join("kube-scheduler"), commands.scheduler(), &[])?);
             daemons.push(spawn("kwok", kwok_bin.join("kwok"), commands.kwok(&kwok_config), &[])?);
 
             let state = State {
@@ -306,14 +270,8 @@ impl Cluster {
             if let Some(dead) = self.state.daemons.iter().find(|d| !d.is_running()) {
                 return Err(dead.exited());
             }
-            let request = http::Request::get("/readyz")
-                .body(Vec::new())
-                .expect("a valid request");
-            if client
-                .request_text(request)
-                .await
-                .is_ok_and(|body| body.trim() == "ok")
-            {
+            let request = http::Request::get("/readyz").body(Vec::new()).expect("a valid request");
+            if client.request_text(request).await.is_ok_and(|body| body.trim() == "ok") {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -343,10 +301,7 @@ impl Cluster {
                     .await
                     .map_err(|_| Error::Timeout {
                         what: format!("node {name} to become Ready"),
-                        hint: format!(
-                            "KWOK is not managing it; see {}",
-                            self.dir.join("kwok.log").display()
-                        ),
+                        hint: format!("KWOK is not managing it; see {}", self.dir.join("kwok.log").display()),
                     })?
                     .map_err(|e| Error::Wait(format!("node {name}: {e}")))?;
                 Ok::<_, Error>(())
@@ -359,9 +314,7 @@ impl Cluster {
     /// Waits for kube-controller-manager to create `default/default`: pods need it.
     async fn wait_for_default_service_account(&self, client: &kube::Client) -> Result<(), Error> {
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-        let created = await_condition(accounts, "default", |sa: Option<&ServiceAccount>| {
-            sa.is_some()
-        });
+        let created = await_condition(accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
         tokio::time::timeout(START_TIMEOUT, created)
             .await
             .map_err(|_| Error::Timeout {
@@ -379,11 +332,7 @@ impl Cluster {
 fn is_node_ready(node: Option<&Node>) -> bool {
     node.and_then(|n| n.status.as_ref())
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
-        })
+        .is_some_and(|conditions| conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Loopback ports of one cluster, picked free at start so clusters can run side by side.
@@ -446,10 +395,7 @@ impl Commands<'_> {
     fn apiserver(&self) -> Vec<String> {
         let pki = self.pki;
         flags(&[
-            (
-                "etcd-servers",
-                format!("http://127.0.0.1:{}", self.ports.etcd_client),
-            ),
+            ("etcd-servers", format!("http://127.0.0.1:{}", self.ports.etcd_client)),
             ("bind-address", "127.0.0.1".into()),
             ("advertise-address", "127.0.0.1".into()),
             ("secure-port", self.ports.apiserver.to_string()),
@@ -457,15 +403,9 @@ impl Commands<'_> {
             ("tls-cert-file", path(&pki.serving_cert)),
             ("tls-private-key-file", path(&pki.serving_key)),
             ("client-ca-file", path(&pki.ca_cert)),
-            (
-                "service-account-issuer",
-                "https://kubernetes.default.svc.cluster.local".into(),
-            ),
+            ("service-account-issuer", "https://kubernetes.default.svc.cluster.local".into()),
             ("service-account-key-file", path(&pki.service_account_pub)),
-            (
-                "service-account-signing-key-file",
-                path(&pki.service_account_key),
-            ),
+            ("service-account-signing-key-file", path(&pki.service_account_key)),
             ("service-cluster-ip-range", SERVICE_CIDR.into()),
             ("authorization-mode", "RBAC".into()),
             ("allow-privileged", "true".into()),
@@ -473,17 +413,11 @@ impl Commands<'_> {
             ("kubelet-preferred-address-types", "InternalIP".into()),
             // Without the front-proxy settings the controller-manager and the scheduler log
             // "missing content for CA bundle" forever.
-            (
-                "requestheader-client-ca-file",
-                path(&pki.front_proxy_ca_cert),
-            ),
+            ("requestheader-client-ca-file", path(&pki.front_proxy_ca_cert)),
             ("requestheader-allowed-names", "front-proxy-client".into()),
             ("requestheader-username-headers", "X-Remote-User".into()),
             ("requestheader-group-headers", "X-Remote-Group".into()),
-            (
-                "requestheader-extra-headers-prefix",
-                "X-Remote-Extra-".into(),
-            ),
+            ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
             ("proxy-client-cert-file", path(&pki.front_proxy_client_cert)),
             ("proxy-client-key-file", path(&pki.front_proxy_client_key)),
             ("profiling", "false".into()),
@@ -512,10 +446,7 @@ impl Commands<'_> {
         pairs.extend([
             ("cert-dir", path(&self.dir.join("controller-manager"))),
             ("root-ca-file", path(&pki.ca_cert)),
-            (
-                "service-account-private-key-file",
-                path(&pki.service_account_key),
-            ),
+            ("service-account-private-key-file", path(&pki.service_account_key)),
             ("use-service-account-credentials", "true".into()),
             ("cluster-signing-cert-file", path(&pki.ca_cert)),
             ("cluster-signing-key-file", path(&pki.ca_key)),

@@ -79,31 +79,24 @@ impl CrdSet {
 }
 
 fn read_crds(path: &PathBuf) -> Result<Vec<CustomResourceDefinition>, Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("read the CRD file", path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read the CRD file", path, e))?;
     let mut crds = Vec::new();
     for document in serde_norway::Deserializer::from_str(&text) {
-        let value = serde_json::Value::deserialize(document).map_err(|e| Error::Manifest {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let value = serde_json::Value::deserialize(document)
+            .map_err(|e| Error::Manifest { path: path.clone(), detail: e.to_string() })?;
         if value.is_null() {
             continue;
         }
-        crds.push(serde_json::from_value(value).map_err(|e| Error::Manifest {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?);
+        crds.push(
+            serde_json::from_value(value).map_err(|e| Error::Manifest { path: path.clone(), detail: e.to_string() })?,
+        );
     }
     Ok(crds)
 }
 
 /// Server-side applies `crds` (client-side apply fails on Argo's: the last-applied annotation
 /// would exceed 256 KiB) and waits until each is Established.
-pub async fn apply(
-    client: &kube::Client,
-    crds: Vec<CustomResourceDefinition>,
-) -> Result<(), Error> {
+pub async fn apply(client: &kube::Client, crds: Vec<CustomResourceDefinition>) -> Result<(), Error> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     try_join_all(crds.into_iter().map(|crd| {
@@ -119,8 +112,7 @@ pub async fn apply(
                 .await
                 .map_err(|_| Error::Timeout {
                     what: format!("the CRD {name} to become Established"),
-                    hint: "the API server may be overloaded; see its log in the cluster directory"
-                        .into(),
+                    hint: "the API server may be overloaded; see its log in the cluster directory".into(),
                 })?
                 .map_err(|e| Error::Wait(format!("the CRD {name}: {e}")))?;
             Ok::<_, Error>(())

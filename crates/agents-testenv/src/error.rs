@@ -5,17 +5,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("could not {action} {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
 
     #[error("could not {action}: {source}")]
-    Pki {
-        action: &'static str,
-        source: rcgen::Error,
-    },
+    Pki { action: &'static str, source: rcgen::Error },
 
     #[error(
         "`go` was not found on PATH: install Go 1.26 or newer (https://go.dev/dl/), or run `bash .ci/run`, which installs what is missing"
@@ -26,12 +19,7 @@ pub enum Error {
         "building {tool} failed at step `{step}`:\n{detail}\nThe full output is in {}. Retry with `cargo run -p agents-testenv -- up` (the step reruns; downloads already made are kept).",
         log.display()
     )]
-    Build {
-        tool: String,
-        step: &'static str,
-        log: PathBuf,
-        detail: String,
-    },
+    Build { tool: String, step: &'static str, log: PathBuf, detail: String },
 
     #[error(
         "could not download {module} through the Go module proxy: {detail}\nCheck that `go env GOPROXY` is reachable and retry."
@@ -45,11 +33,7 @@ pub enum Error {
         "{component} exited during start-up; the end of its log ({}):\n{tail}\nRun `cargo run -p agents-testenv -- down` and retry.",
         log.display()
     )]
-    ProcessExited {
-        component: String,
-        log: PathBuf,
-        tail: String,
-    },
+    ProcessExited { component: String, log: PathBuf, tail: String },
 
     #[error("timed out waiting for {what}: {hint}")]
     Timeout { what: String, hint: String },
@@ -70,11 +54,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
-        Error::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { action, path: path.to_path_buf(), source }
     }
 
     pub(crate) fn pki(action: &'static str) -> impl FnOnce(rcgen::Error) -> Self {
@@ -82,9 +62,6 @@ impl Error {
     }
 
     pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Self {
-        Error::Kube {
-            action: action.into(),
-            source,
-        }
+        Error::Kube { action: action.into(), source }
     }
 }

@@ -15,8 +15,7 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io("create", path, e))?;
-    file.write_all(contents)
-        .map_err(|e| Error::io("write", path, e))
+    file.write_all(contents).map_err(|e| Error::io("write", path, e))
 }
 
 /// The last `lines` lines of a log, to quote in an error message.

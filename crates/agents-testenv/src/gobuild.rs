@@ -66,11 +66,7 @@ pub fn ensure(tool: &GoTool, cache: &Path) -> Result<PathBuf, Error> {
             detail: format!("go build did not produce {:?}", tool.binaries()),
         });
     }
-    eprintln!(
-        "agents-testenv: built {} in {:.0?}",
-        tool.id(),
-        started.elapsed()
-    );
+    eprintln!("agents-testenv: built {} in {:.0?}", tool.id(), started.elapsed());
     Ok(bin)
 }
 
@@ -81,10 +77,8 @@ fn is_complete(tool: &GoTool, bin: &Path) -> bool {
 /// Writes `go.mod` and the file that pins the packages to build.
 fn write_module(tool: &GoTool, src: &Path, log: &Path) -> Result<(), Error> {
     fs::create_dir_all(src).map_err(|e| Error::io("create the module directory", src, e))?;
-    let mut go_mod = format!(
-        "module agents-testenv/{}\n\ngo 1.26.0\n\nrequire {} {}\n",
-        tool.name, tool.module, tool.version
-    );
+    let mut go_mod =
+        format!("module agents-testenv/{}\n\ngo 1.26.0\n\nrequire {} {}\n", tool.name, tool.module, tool.version);
     if tool.replaces_staging {
         let staging = staging_modules(tool, log)?;
         let published = tool.version.replacen("v1.", "v0.", 1);
@@ -99,15 +93,8 @@ fn write_module(tool: &GoTool, src: &Path, log: &Path) -> Result<(), Error> {
     match tool.main_go {
         Some(main) => write(&src.join("main.go"), main),
         None => {
-            let imports: String = tool
-                .packages
-                .iter()
-                .map(|p| format!("\t_ \"{p}\"\n"))
-                .collect();
-            write(
-                &src.join("tools.go"),
-                &format!("//go:build tools\n\npackage tools\n\nimport (\n{imports})\n"),
-            )
+            let imports: String = tool.packages.iter().map(|p| format!("\t_ \"{p}\"\n")).collect();
+            write(&src.join("tools.go"), &format!("//go:build tools\n\npackage tools\n\nimport (\n{imports})\n"))
         }
     }
 }
@@ -119,12 +106,9 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
 /// Kubernetes' own `replace k8s.io/X => ./staging/src/k8s.io/X` lines name the staging modules.
 fn staging_modules(tool: &GoTool, log: &Path) -> Result<Vec<String>, Error> {
     let dir = log.parent().unwrap_or(Path::new("/"));
-    let info = download(tool.module, tool.version, dir).map_err(|detail| Error::Download {
-        module: format!("{}@{}", tool.module, tool.version),
-        detail,
-    })?;
-    let go_mod =
-        fs::read_to_string(&info.go_mod).map_err(|e| Error::io("read", &info.go_mod, e))?;
+    let info = download(tool.module, tool.version, dir)
+        .map_err(|detail| Error::Download { module: format!("{}@{}", tool.module, tool.version), detail })?;
+    let go_mod = fs::read_to_string(&info.go_mod).map_err(|e| Error::io("read", &info.go_mod, e))?;
     Ok(parse_staging_replaces(&go_mod))
 }
 
@@ -141,33 +125,19 @@ fn ldflags(tool: &GoTool) -> String {
     let mut flags = vec!["-s".to_string(), "-w".to_string()];
     let minor = tool.version.split('.').nth(1).unwrap_or("0");
     for package in tool.version_packages {
-        for (key, value) in [
-            ("gitVersion", tool.version),
-            ("gitMajor", "1"),
-            ("gitMinor", minor),
-            ("gitTreeState", "clean"),
-        ] {
+        for (key, value) in
+            [("gitVersion", tool.version), ("gitMajor", "1"), ("gitMinor", minor), ("gitTreeState", "clean")]
+        {
             flags.push(format!("-X {package}.{key}={value}"));
         }
     }
     flags.join(" ")
 }
 
-fn run_go(
-    tool: &GoTool,
-    step: &'static str,
-    dir: &Path,
-    log: &Path,
-    args: &[&str],
-) -> Result<(), Error> {
-    let output = File::options()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error::io("open the build log", log, e))?;
-    let stderr = output
-        .try_clone()
-        .map_err(|e| Error::io("open the build log", log, e))?;
+fn run_go(tool: &GoTool, step: &'static str, dir: &Path, log: &Path, args: &[&str]) -> Result<(), Error> {
+    let output =
+        File::options().create(true).append(true).open(log).map_err(|e| Error::io("open the build log", log, e))?;
+    let stderr = output.try_clone().map_err(|e| Error::io("open the build log", log, e))?;
     let status = Command::new("go")
         .args(args)
         .current_dir(dir)
@@ -183,12 +153,7 @@ fn run_go(
     if status.success() {
         return Ok(());
     }
-    Err(Error::Build {
-        tool: tool.id(),
-        step,
-        log: log.to_path_buf(),
-        detail: crate::fsutil::tail(log, 15),
-    })
+    Err(Error::Build { tool: tool.id(), step, log: log.to_path_buf(), detail: crate::fsutil::tail(log, 15) })
 }
 
 /// What `go mod download -json` reports about one module version.
@@ -217,8 +182,7 @@ fn download(module: &str, version: &str, dir: &Path) -> Result<ModuleInfo, Strin
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("unexpected output of go mod download: {e}"))
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("unexpected output of go mod download: {e}"))
 }
 
 /// The directory of a module's source in Go's module cache, downloading it if needed.
@@ -226,10 +190,7 @@ pub fn module_dir(source: &ManifestSource, cache: &Path) -> Result<PathBuf, Erro
     fs::create_dir_all(cache).map_err(|e| Error::io("create the cache", cache, e))?;
     download(source.module, source.version, cache)
         .map(|info| info.dir)
-        .map_err(|detail| Error::Download {
-            module: format!("{}@{}", source.module, source.version),
-            detail,
-        })
+        .map_err(|detail| Error::Download { module: format!("{}@{}", source.module, source.version), detail })
 }
 
 #[cfg(test)]
@@ -241,10 +202,7 @@ mod tests {
     fn staging_replaces_are_read_from_kubernetes_go_mod() {
         let go_mod = "module k8s.io/kubernetes\n\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n\
                       \tk8s.io/client-go => ./staging/src/k8s.io/client-go\n\tfoo => bar v1\n)\n";
-        assert_eq!(
-            parse_staging_replaces(go_mod),
-            ["k8s.io/api", "k8s.io/client-go"]
-        );
+        assert_eq!(parse_staging_replaces(go_mod), ["k8s.io/api", "k8s.io/client-go"]);
     }
 
     #[test]

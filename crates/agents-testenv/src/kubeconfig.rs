@@ -34,8 +34,7 @@ pub fn write(path: &Path, server: &str, pki: &Pki) -> Result<(), Error> {
 
 /// A client for the kubeconfig at `path`, as any other program would build it.
 pub async fn client(path: &Path) -> Result<kube::Client, Error> {
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(e.to_string()))?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .map_err(|e| Error::Kubeconfig(e.to_string()))?;

@@ -31,12 +31,9 @@ pub fn config(kwok_module: &Path, log_file: &Path) -> Result<String, Error> {
     let mut docs = Vec::new();
     for stage in STAGES {
         let path = kwok_module.join("kustomize/stage").join(stage);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io("read the KWOK stage", &path, e))?;
-        let mut doc: Value = serde_norway::from_str(&text).map_err(|e| Error::Manifest {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read the KWOK stage", &path, e))?;
+        let mut doc: Value =
+            serde_norway::from_str(&text).map_err(|e| Error::Manifest { path: path.clone(), detail: e.to_string() })?;
         if stage.ends_with("pod-complete.yaml") {
             complete_more_owners(&mut doc).map_err(|detail| Error::Manifest { path, detail })?;
         }
@@ -51,10 +48,10 @@ pub fn config(kwok_module: &Path, log_file: &Path) -> Result<String, Error> {
     let mut out = String::new();
     for doc in docs {
         out.push_str("---\n");
-        out.push_str(&serde_norway::to_string(&doc).map_err(|e| Error::Manifest {
-            path: kwok_module.to_path_buf(),
-            detail: e.to_string(),
-        })?);
+        out.push_str(
+            &serde_norway::to_string(&doc)
+                .map_err(|e| Error::Manifest { path: kwok_module.to_path_buf(), detail: e.to_string() })?,
+        );
     }
     Ok(out)
 }
@@ -109,14 +106,8 @@ mod tests {
             {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
         ]}}});
         complete_more_owners(&mut stage).unwrap();
-        assert_eq!(
-            stage["spec"]["selector"]["matchExpressions"][1]["values"],
-            json!(["Job", "TaskRun", "Workflow"])
-        );
-        assert_eq!(
-            stage["spec"]["selector"]["matchExpressions"][0]["values"],
-            json!(["Running"])
-        );
+        assert_eq!(stage["spec"]["selector"]["matchExpressions"][1]["values"], json!(["Job", "TaskRun", "Workflow"]));
+        assert_eq!(stage["spec"]["selector"]["matchExpressions"][0]["values"], json!(["Running"]));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod crds;
 mod error;
 mod fsutil;
 pub mod gobuild;
+pub mod http;
 mod kubeconfig;
 pub mod kwok;
 mod namespace;

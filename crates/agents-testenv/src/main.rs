@@ -35,8 +35,7 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,kube_client=off".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,kube_client=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -57,11 +56,7 @@ async fn run(cli: Cli) -> Result<ExitCode, agents_testenv::Error> {
             let was_running = Cluster::find(&cli.name).is_some();
             let cluster = Cluster::up(&cli.name, &Options::default()).await?;
             if was_running {
-                eprintln!(
-                    "agents-testenv: cluster {:?} is already running at {}",
-                    cli.name,
-                    cluster.server()
-                );
+                eprintln!("agents-testenv: cluster {:?} is already running at {}", cli.name, cluster.server());
             } else {
                 eprintln!(
                     "agents-testenv: cluster {:?} ready at {} in {:.1}s (2 KWOK nodes, Tekton and Argo CRDs)",
@@ -96,10 +91,7 @@ async fn run(cli: Cli) -> Result<ExitCode, agents_testenv::Error> {
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                println!(
-                    "cluster {:?} is not running (start it with `cargo run -p agents-testenv -- up`)",
-                    cli.name
-                );
+                println!("cluster {:?} is not running (start it with `cargo run -p agents-testenv -- up`)", cli.name);
                 Ok(ExitCode::from(3))
             }
         },

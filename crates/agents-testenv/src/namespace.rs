@@ -26,11 +26,7 @@ impl TestNamespace {
     /// before the controller-manager makes it is rejected.
     pub async fn create(client: &kube::Client, prefix: &str) -> Result<Self, Error> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let namespace: Namespace = serde_json::from_value(json!({
             "metadata": {"name": name, "labels": {TEST_LABEL: prefix}},
         }))
@@ -40,10 +36,7 @@ impl TestNamespace {
             .await
             .map_err(|e| Error::kube(format!("create the namespace {name}"), e))?;
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
-        let default_account =
-            await_condition(accounts, "default", |sa: Option<&ServiceAccount>| {
-                sa.is_some()
-            });
+        let default_account = await_condition(accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
         tokio::time::timeout(Duration::from_secs(30), default_account)
             .await
             .map_err(|_| Error::Timeout {
@@ -51,10 +44,7 @@ impl TestNamespace {
                 hint: "kube-controller-manager is not creating ServiceAccounts; see its log".into(),
             })?
             .map_err(|e| Error::Wait(format!("the default ServiceAccount of {name}: {e}")))?;
-        Ok(TestNamespace {
-            name,
-            client: client.clone(),
-        })
+        Ok(TestNamespace { name, client: client.clone() })
     }
 
     pub fn name(&self) -> &str {

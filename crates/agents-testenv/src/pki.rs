@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
 };
 
 use crate::Error;
@@ -50,23 +50,11 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
         ExtendedKeyUsagePurpose::ServerAuth,
         &ca,
     )?;
-    let admin = leaf(
-        "agents-testenv-admin",
-        Some("system:masters"),
-        &[],
-        ExtendedKeyUsagePurpose::ClientAuth,
-        &ca,
-    )?;
+    let admin = leaf("agents-testenv-admin", Some("system:masters"), &[], ExtendedKeyUsagePurpose::ClientAuth, &ca)?;
     let (front_proxy_ca_cert, _, front_proxy_ca) = new_ca("agents-testenv-front-proxy-ca")?;
-    let front_proxy_client = leaf(
-        "front-proxy-client",
-        None,
-        &[],
-        ExtendedKeyUsagePurpose::ClientAuth,
-        &front_proxy_ca,
-    )?;
-    let service_account =
-        KeyPair::generate().map_err(Error::pki("generate the service-account key"))?;
+    let front_proxy_client =
+        leaf("front-proxy-client", None, &[], ExtendedKeyUsagePurpose::ClientAuth, &front_proxy_ca)?;
+    let service_account = KeyPair::generate().map_err(Error::pki("generate the service-account key"))?;
 
     let pki = Pki {
         ca_cert: dir.join("ca.crt"),
@@ -106,19 +94,11 @@ fn dns(name: &str) -> Result<SanType, Error> {
 /// A self-signed CA: (certificate PEM, key PEM, issuer for leaves).
 fn new_ca(common_name: &str) -> Result<(String, String, Issuer<'static, KeyPair>), Error> {
     let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
+    params.distinguished_name.push(DnType::CommonName, common_name);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let key = KeyPair::generate().map_err(Error::pki("generate a CA key"))?;
-    let cert = params
-        .self_signed(&key)
-        .map_err(Error::pki("self-sign the CA"))?;
+    let cert = params.self_signed(&key).map_err(Error::pki("self-sign the CA"))?;
     let key_pem = key.serialize_pem();
     Ok((cert.pem(), key_pem, Issuer::new(params, key)))
 }
@@ -132,24 +112,15 @@ fn leaf(
     issuer: &Issuer<'static, KeyPair>,
 ) -> Result<(String, String), Error> {
     let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
+    params.distinguished_name.push(DnType::CommonName, common_name);
     if let Some(org) = organization {
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, org);
+        params.distinguished_name.push(DnType::OrganizationName, org);
     }
     params.subject_alt_names = sans.to_vec();
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![usage];
     params.use_authority_key_identifier_extension = true;
     let key = KeyPair::generate().map_err(Error::pki("generate a key"))?;
-    let cert = params
-        .signed_by(&key, issuer)
-        .map_err(Error::pki("sign a certificate"))?;
+    let cert = params.signed_by(&key, issuer).map_err(Error::pki("sign a certificate"))?;
     Ok((cert.pem(), key.serialize_pem()))
 }

@@ -25,21 +25,9 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `exe args…` in the background with stdout and stderr appended to `log`.
-    pub fn spawn(
-        name: &str,
-        exe: &Path,
-        args: &[String],
-        env: &[(&str, &str)],
-        log: &Path,
-    ) -> Result<Self, Error> {
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| Error::io("open the log", log, e))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| Error::io("open the log", log, e))?;
+    pub fn spawn(name: &str, exe: &Path, args: &[String], env: &[(&str, &str)], log: &Path) -> Result<Self, Error> {
+        let out = File::options().create(true).append(true).open(log).map_err(|e| Error::io("open the log", log, e))?;
+        let err = out.try_clone().map_err(|e| Error::io("open the log", log, e))?;
         let child = Command::new(exe)
             .args(args)
             .envs(env.iter().copied())
@@ -51,12 +39,7 @@ impl Daemon {
             .spawn()
             .map_err(|e| Error::io("start", exe, e))?;
         let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
-        Ok(Daemon {
-            name: name.to_string(),
-            pid: child.id(),
-            exe,
-            log: log.to_path_buf(),
-        })
+        Ok(Daemon { name: name.to_string(), pid: child.id(), exe, log: log.to_path_buf() })
     }
 
     /// True while the pid exists and runs our binary (not a reused pid, not a zombie).
@@ -64,11 +47,7 @@ impl Daemon {
         let proc = PathBuf::from(format!("/proc/{}", self.pid));
         let same_exe = std::fs::read_link(proc.join("exe")).is_ok_and(|exe| exe == self.exe);
         let zombie = std::fs::read_to_string(proc.join("stat"))
-            .map(|stat| {
-                stat.rsplit(')')
-                    .next()
-                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-            })
+            .map(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
             .unwrap_or(true);
         same_exe && !zombie
     }
@@ -102,10 +81,7 @@ pub fn stop_all(daemons: &[Daemon], grace: Duration) {
     }
     // A daemon that is our own child must be reaped, or it lingers as a zombie until we exit.
     for daemon in daemons {
-        let _ = nix::sys::wait::waitpid(
-            Pid::from_raw(daemon.pid as i32),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        );
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(daemon.pid as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
     }
 }
 
@@ -114,8 +90,5 @@ pub fn stop_all(daemons: &[Daemon], grace: Duration) {
 pub fn free_port() -> Result<u16, Error> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("find a free port on", Path::new("127.0.0.1"), e))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::io("find a free port on", Path::new("127.0.0.1"), e))
+    listener.local_addr().map(|a| a.port()).map_err(|e| Error::io("find a free port on", Path::new("127.0.0.1"), e))
 }

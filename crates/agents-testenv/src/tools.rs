@@ -32,10 +32,7 @@ impl GoTool {
         if self.main_go.is_some() {
             return vec![self.name];
         }
-        self.packages
-            .iter()
-            .map(|p| p.rsplit('/').next().unwrap_or(p))
-            .collect()
+        self.packages.iter().map(|p| p.rsplit('/').next().unwrap_or(p)).collect()
     }
 
     /// `name-version`, the cache key.
@@ -56,10 +53,7 @@ pub const KUBERNETES: GoTool = GoTool {
     ],
     main_go: None,
     replaces_staging: true,
-    version_packages: &[
-        "k8s.io/component-base/version",
-        "k8s.io/client-go/pkg/version",
-    ],
+    version_packages: &["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"],
 };
 
 /// The version Kubernetes 1.37 pins in `hack/lib/etcd.sh`.
@@ -94,28 +88,17 @@ pub struct ManifestSource {
 }
 
 /// The newest Tekton Pipelines the proxy serves whole (v1.16+ are refused).
-pub const TEKTON: ManifestSource = ManifestSource {
-    module: "github.com/tektoncd/pipeline",
-    version: "v1.15.0",
-};
+pub const TEKTON: ManifestSource = ManifestSource { module: "github.com/tektoncd/pipeline", version: "v1.15.0" };
 
 /// Argo Workflows: only the `/v3` major is served.
-pub const ARGO: ManifestSource = ManifestSource {
-    module: "github.com/argoproj/argo-workflows/v3",
-    version: "v3.7.18",
-};
+pub const ARGO: ManifestSource = ManifestSource { module: "github.com/argoproj/argo-workflows/v3", version: "v3.7.18" };
 
 /// prometheus-operator, for the ServiceMonitor CRD.
-pub const PROMETHEUS_OPERATOR: ManifestSource = ManifestSource {
-    module: "github.com/prometheus-operator/prometheus-operator",
-    version: "v0.85.0",
-};
+pub const PROMETHEUS_OPERATOR: ManifestSource =
+    ManifestSource { module: "github.com/prometheus-operator/prometheus-operator", version: "v0.85.0" };
 
 /// KWOK's module also carries the stage manifests that make fake nodes and pods progress.
-pub const KWOK_STAGES: ManifestSource = ManifestSource {
-    module: KWOK.module,
-    version: KWOK.version,
-};
+pub const KWOK_STAGES: ManifestSource = ManifestSource { module: KWOK.module, version: KWOK.version };
 
 #[cfg(test)]
 mod tests {
@@ -123,15 +106,7 @@ mod tests {
 
     #[test]
     fn binaries_are_named_after_their_packages_or_the_tool() {
-        assert_eq!(
-            KUBERNETES.binaries(),
-            [
-                "kube-apiserver",
-                "kube-controller-manager",
-                "kube-scheduler",
-                "kubectl"
-            ]
-        );
+        assert_eq!(KUBERNETES.binaries(), ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]);
         assert_eq!(ETCD.binaries(), ["etcd"]);
         assert_eq!(KWOK.binaries(), ["kwok"]);
     }

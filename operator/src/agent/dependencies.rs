@@ -12,20 +12,13 @@ pub fn resolve(agent: &Agent, agents: &Store<Agent>) -> Dependencies {
     let namespace = agent.namespace().unwrap_or_default();
     let spec = &agent.spec;
     Dependencies {
-        build: spec
-            .build_ref
-            .as_ref()
-            .map(|r| (r.name.clone(), Dependency::NotSupported)),
+        build: spec.build_ref.as_ref().map(|r| (r.name.clone(), Dependency::NotSupported)),
         model_api: spec
             .model
             .as_ref()
             .and_then(|m| m.model_api_ref.as_ref())
             .map(|r| (r.name.clone(), Dependency::NotSupported)),
-        mcp_servers: spec
-            .mcp_servers
-            .iter()
-            .map(|r| (r.name.clone(), Dependency::NotSupported))
-            .collect(),
+        mcp_servers: spec.mcp_servers.iter().map(|r| (r.name.clone(), Dependency::NotSupported)).collect(),
         peers: spec
             .peers
             .iter()

@@ -25,7 +25,7 @@ use crate::service_monitor::{self, ServiceMonitors};
 /// Caches of everything an Agent owns.
 pub struct ChildStores {
     pub service_accounts: Store<PartialObjectMeta<ServiceAccount>>,
-    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub config_maps: Store<ConfigMap>,
     pub services: Store<PartialObjectMeta<Service>>,
     pub deployments: Store<Deployment>,
     pub autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
@@ -43,7 +43,7 @@ pub struct State {
 
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let (service_accounts, service_account_changes) = children::reflector(ctx.api());
-    let (config_maps, config_map_changes) = children::reflector(ctx.api());
+    let (config_maps, config_map_changes) = children::reflector(ctx.api::<ConfigMap>());
     let (services, service_changes) = children::reflector(ctx.api());
     let (deployments, deployment_changes) = children::reflector(ctx.api::<Deployment>());
     let (autoscalers, autoscaler_changes) = children::reflector(ctx.api());
@@ -71,10 +71,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             service_monitors,
         },
     });
-    tracing::info!(
-        concurrency = ctx.agent_concurrency,
-        "starting the Agent controller"
-    );
+    tracing::info!(concurrency = ctx.agent_concurrency, "starting the Agent controller");
     controller
         .owns_stream(service_account_changes)
         .owns_stream(config_map_changes)
@@ -84,9 +81,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns_stream(disruption_budget_changes)
         .owns_stream(network_policy_changes)
         // A peer appearing, changing or going re-resolves the Agents that list it.
-        .watches(ctx.api::<Agent>(), agent_watch, move |changed| {
-            dependencies::dependents_of(&changed, &peers_of)
-        })
+        .watches(ctx.api::<Agent>(), agent_watch, move |changed| dependencies::dependents_of(&changed, &peers_of))
         .reconcile_all_on(monitors_came_or_went)
         .reconcile_on(monitor_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agents_api::{Agent, AgentPhase};
 use agents_render::agent::status::{self, Observed};
-use agents_render::agent::{self as render, Inputs};
+use agents_render::agent::{self as render, Inputs, drift};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -19,13 +19,15 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::{State, dependencies};
-use crate::children::{self, Child, Outcome, cached};
+use crate::children::{Live, Outcome, Plan, cached, cached_live, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
 
 /// Agents are reconciled again this often even when nothing happens: a safety net, which
 /// writes nothing when everything is as rendered.
 const RESYNC: Duration = Duration::from_secs(30 * 60);
+/// How soon an Agent blocked by an object it does not own looks again.
+const CONFLICT_RECHECK: Duration = Duration::from_secs(15);
 
 pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
@@ -40,102 +42,98 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     let dependencies = dependencies::resolve(&agent, &state.agents);
     let monitors = &state.children.service_monitors;
     let served = monitors.served();
-    let desired = render::children(Inputs {
-        agent: &agent,
-        dependencies: &dependencies,
-        service_monitor_served: served,
-    })?;
+    let desired =
+        render::children(Inputs { agent: &agent, dependencies: &dependencies, service_monitor_served: served })?;
 
     let stores = &state.children;
+    let live = |meta: Option<ObjectMeta>| meta.map(Live::new);
+    let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| Live {
+        meta: live.metadata.clone(),
+        drifted: desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live)),
+    });
+    let config_live = cached(&stores.config_maps, &namespace, &name)
+        .map(|live| Live { meta: live.metadata.clone(), drifted: drift::config_map(&desired.config_map, &live) });
+    let resource = render::service_monitor_resource();
     let synced: Result<Vec<Outcome>, Error> = async {
-        // What the pods mount and run as comes first.
-        let mut outcomes = vec![
-            children::apply(
+        // Decide for every child at once (a child missing from the caches is looked up).
+        let (account, config, service, deployment, autoscaler, budget, policy, monitor) = tokio::try_join!(
+            plan(
                 ctx,
-                desired.service_account,
-                cached(&stores.service_accounts, &namespace, &name),
-                &uid,
-                &(),
-            )
-            .await?,
-            children::apply(
-                ctx,
-                desired.config_map,
-                cached(&stores.config_maps, &namespace, &name),
-                &uid,
-                &(),
-            )
-            .await?,
-        ];
-        let resource = render::service_monitor_resource();
-        let (service, deployment, autoscaler, budget, policy, monitor) = tokio::join!(
-            optional(
-                ctx,
-                desired.service,
-                cached(&stores.services, &namespace, &name),
+                Some(desired.service_account),
+                cached_live(&stores.service_accounts, &namespace, &name),
                 &uid,
                 &()
             ),
+            plan(ctx, Some(desired.config_map), config_live, &uid, &()),
+            plan(ctx, desired.service, cached_live(&stores.services, &namespace, &name), &uid, &()),
             async {
                 // Without it (a dependency is not ready), a running Deployment is left as it is.
                 match desired.deployment {
-                    Some(d) => {
-                        children::apply(
-                            ctx,
-                            d,
-                            cached(&stores.deployments, &namespace, &name),
-                            &uid,
-                            &(),
-                        )
-                        .await
-                    }
-                    None => Ok(Outcome::Unchanged),
+                    Some(d) => plan(ctx, Some(d), deployment_live, &uid, &()).await,
+                    None => Ok(Plan::Keep),
                 }
             },
-            optional::<HorizontalPodAutoscaler>(
+            plan::<HorizontalPodAutoscaler>(
                 ctx,
                 desired.autoscaler,
-                cached(&stores.autoscalers, &namespace, &name),
+                cached_live(&stores.autoscalers, &namespace, &name),
                 &uid,
                 &()
             ),
-            optional::<PodDisruptionBudget>(
+            plan::<PodDisruptionBudget>(
                 ctx,
                 desired.disruption_budget,
-                cached(&stores.disruption_budgets, &namespace, &name),
+                cached_live(&stores.disruption_budgets, &namespace, &name),
                 &uid,
                 &()
             ),
-            optional::<NetworkPolicy>(
+            plan::<NetworkPolicy>(
                 ctx,
                 desired.network_policy,
-                cached(&stores.network_policies, &namespace, &name),
+                cached_live(&stores.network_policies, &namespace, &name),
                 &uid,
                 &()
             ),
             async {
                 if served {
-                    optional::<DynamicObject>(
+                    plan::<DynamicObject>(
                         ctx,
                         desired.service_monitor,
-                        monitors.cached(&namespace, &name),
+                        live(monitors.cached(&namespace, &name)),
                         &uid,
                         &resource,
                     )
                     .await
                 } else {
-                    Ok(Outcome::Unchanged)
+                    Ok(Plan::Keep)
                 }
             },
-        );
-        outcomes.extend([
-            service?,
-            deployment?,
-            autoscaler?,
-            budget?,
-            policy?,
-            monitor?,
-        ]);
+        )?;
+        // What the pods run as and mount comes first; if either belongs to someone else, nothing
+        // else is written: pods must never run with a foreign identity or configuration.
+        let (account, config) = tokio::try_join!(execute(ctx, account, &()), execute(ctx, config, &()))?;
+        let prerequisites_ours = !matches!(account, Outcome::Conflict(_)) && !matches!(config, Outcome::Conflict(_));
+        let mut outcomes = vec![account, config];
+        if prerequisites_ours {
+            let rest = tokio::try_join!(
+                execute(ctx, service, &()),
+                execute(ctx, deployment, &()),
+                execute(ctx, autoscaler, &()),
+                execute(ctx, budget, &()),
+                execute(ctx, policy, &()),
+                execute(ctx, monitor, &resource),
+            )?;
+            outcomes.extend([rest.0, rest.1, rest.2, rest.3, rest.4, rest.5]);
+        } else {
+            outcomes.extend([
+                conflict_only(service),
+                conflict_only(deployment),
+                conflict_only(autoscaler),
+                conflict_only(budget),
+                conflict_only(policy),
+                conflict_only(monitor),
+            ]);
+        }
         Ok(outcomes)
     }
     .await;
@@ -153,9 +151,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         ),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let live_deployment = stores
-        .deployments
-        .get(&ObjectRef::new(&name).within(&namespace));
+    let live_deployment = stores.deployments.get(&ObjectRef::new(&name).within(&namespace));
     let observed = Observed {
         agent: &agent,
         dependencies: &dependencies,
@@ -173,51 +169,38 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
             "status": new_status,
         });
         Api::<Agent>::namespaced(ctx.client.clone(), &namespace)
-            .patch_status(
-                &name,
-                &PatchParams::apply(agents_render::FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
+            .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
             .await
-            .map_err(|source| Error::Status {
-                name: name.clone(),
-                source,
-            })?;
+            .map_err(|source| Error::Status { name: name.clone(), source })?;
         ctx.metrics.write("Agent", "status");
         let previous = agent.status.as_ref().and_then(|s| s.phase);
-        if previous != new_status.phase {
+        // A new Agent starts Pending; only what happens next is worth an Event.
+        let first_pending = previous.is_none() && new_status.phase == Some(AgentPhase::Pending);
+        if previous != new_status.phase && !first_pending {
             publish_transition(ctx, &agent, &new_status).await;
         }
     }
     synced?;
     ctx.succeeded(&ObjectRef::from_obj(agent.as_ref()));
+    if !conflicts.is_empty() {
+        // The conflicting object is not ours, so its removal triggers nothing: look again soon.
+        return Ok(Action::requeue(CONFLICT_RECHECK));
+    }
     Ok(Action::requeue(RESYNC))
 }
 
-/// Applies a child the spec asks for, deletes one it no longer does.
-async fn optional<K>(
-    ctx: &Context,
-    desired: Option<K>,
-    cached: Option<ObjectMeta>,
-    uid: &str,
-    dyntype: &K::DynamicType,
-) -> Result<Outcome, Error>
-where
-    K: Child,
-{
-    match desired {
-        Some(object) => children::apply(ctx, object, cached, uid, dyntype).await,
-        None => children::delete::<K>(ctx, cached, uid, dyntype)
-            .await
-            .map(|_| Outcome::Unchanged),
+/// A conflict found while planning a child that is not written.
+fn conflict_only<K>(plan: Plan<K>) -> Outcome {
+    match plan {
+        Plan::Conflict(why) => Outcome::Conflict(why),
+        _ => Outcome::Unchanged,
     }
 }
 
 /// One Event per phase change, so `kubectl agents describe` tells the story.
 async fn publish_transition(ctx: &Context, agent: &Agent, status: &agents_api::AgentStatus) {
     let Some(phase) = status.phase else { return };
-    let ready =
-        agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
+    let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
     // Losing pods after being Ready is worth a warning; passing through Degraded while pods
     // start one by one is not.
     let was_ready = agent.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready);

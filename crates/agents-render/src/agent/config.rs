@@ -12,11 +12,7 @@ pub const MOUNT_PATH: &str = "/etc/agent";
 pub const FILE: &str = "agent.yaml";
 
 pub fn config_map(agent: &Agent, meta: ObjectMeta) -> ConfigMap {
-    ConfigMap {
-        metadata: meta,
-        data: Some([(FILE.to_string(), document(agent))].into()),
-        ..Default::default()
-    }
+    ConfigMap { metadata: meta, data: Some([(FILE.to_string(), document(agent))].into()), ..Default::default() }
 }
 
 /// `agent.yaml`: null and empty fields are left out, so the file shows only what was set.
@@ -50,10 +46,7 @@ fn document(agent: &Agent) -> String {
 fn prune(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, prune(v)))
-                .filter(|(_, v)| !is_empty(v))
-                .collect::<Map<_, _>>(),
+            map.into_iter().map(|(k, v)| (k, prune(v))).filter(|(_, v)| !is_empty(v)).collect::<Map<_, _>>(),
         ),
         other => other,
     }
@@ -85,13 +78,7 @@ mod tests {
         assert_eq!(parsed["instructions"], "Be brief.");
         assert_eq!(parsed["features"]["reflection"], true);
         assert_eq!(parsed["config"]["memory"]["kind"], "local");
-        assert!(
-            !text.contains("api-key") && !text.contains("apiKeySecretRef"),
-            "{text}"
-        );
-        assert!(
-            parsed.get("description").is_none(),
-            "unset fields are left out: {text}"
-        );
+        assert!(!text.contains("api-key") && !text.contains("apiKeySecretRef"), "{text}");
+        assert!(parsed.get("description").is_none(), "unset fields are left out: {text}");
     }
 }

@@ -29,24 +29,14 @@ pub struct Dependencies {
 
 impl Dependencies {
     pub fn all_ready(&self) -> bool {
-        self.iter()
-            .all(|(_, _, d)| matches!(d, Dependency::Ready(_)))
+        self.iter().all(|(_, _, d)| matches!(d, Dependency::Ready(_)))
     }
 
     /// `(kind, name, state)` of every dependency, builds first.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str, &Dependency)> {
-        let build = self
-            .build
-            .iter()
-            .map(|(n, d)| ("AgentBuild", n.as_str(), d));
-        let model = self
-            .model_api
-            .iter()
-            .map(|(n, d)| ("ModelAPI", n.as_str(), d));
-        let mcp = self
-            .mcp_servers
-            .iter()
-            .map(|(n, d)| ("MCPServer", n.as_str(), d));
+        let build = self.build.iter().map(|(n, d)| ("AgentBuild", n.as_str(), d));
+        let model = self.model_api.iter().map(|(n, d)| ("ModelAPI", n.as_str(), d));
+        let mcp = self.mcp_servers.iter().map(|(n, d)| ("MCPServer", n.as_str(), d));
         let peers = self.peers.iter().map(|(n, d)| ("Agent", n.as_str(), d));
         build.chain(model).chain(mcp).chain(peers)
     }
@@ -67,15 +57,8 @@ impl Dependencies {
 
     /// Whether the only blocker is the build (the Agent then waits for an image, reason BuildNotSucceeded).
     pub fn only_build_blocks(&self) -> bool {
-        let build_blocks = self
-            .build
-            .as_ref()
-            .is_some_and(|(_, d)| !matches!(d, Dependency::Ready(_)));
-        build_blocks
-            && self
-                .iter()
-                .skip(1)
-                .all(|(_, _, d)| matches!(d, Dependency::Ready(_)))
+        let build_blocks = self.build.as_ref().is_some_and(|(_, d)| !matches!(d, Dependency::Ready(_)));
+        build_blocks && self.iter().skip(1).all(|(_, _, d)| matches!(d, Dependency::Ready(_)))
     }
 
     /// The image a ready build produced.
@@ -101,9 +84,7 @@ pub fn peer(peer: Option<&Agent>) -> Dependency {
         None => Dependency::Missing,
         Some(agent) => match super::endpoint(agent) {
             Some(url) => Dependency::Ready(url),
-            None => Dependency::NotReady(
-                "it has spec.expose: false, so it has no Service to call".into(),
-            ),
+            None => Dependency::NotReady("it has spec.expose: false, so it has no Service to call".into()),
         },
     }
 }
@@ -118,10 +99,7 @@ mod tests {
             model_api: Some(("litellm".into(), Dependency::NotSupported)),
             peers: [
                 ("writer".to_string(), Dependency::Missing),
-                (
-                    "critic".to_string(),
-                    Dependency::Ready("http://critic".into()),
-                ),
+                ("critic".to_string(), Dependency::Ready("http://critic".into())),
             ]
             .into(),
             ..Default::default()
@@ -138,10 +116,8 @@ mod tests {
 
     #[test]
     fn only_a_pending_build_is_reported_as_such() {
-        let mut deps = Dependencies {
-            build: Some(("b".into(), Dependency::NotReady("running".into()))),
-            ..Default::default()
-        };
+        let mut deps =
+            Dependencies { build: Some(("b".into(), Dependency::NotReady("running".into()))), ..Default::default() };
         assert!(deps.only_build_blocks());
         deps.peers.insert("x".into(), Dependency::Missing);
         assert!(!deps.only_build_blocks());

@@ -3,8 +3,8 @@
 use agents_api::Agent;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    HTTPGetAction, PodSpec, PodTemplateSpec, Probe, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, PodSpec,
+    PodTemplateSpec, Probe, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -19,19 +19,10 @@ const PORT_NAME: &str = "http";
 
 /// The image the agent runs: its own, or the one its build produced.
 pub fn image(agent: &Agent, dependencies: &Dependencies) -> Option<String> {
-    agent
-        .spec
-        .image
-        .clone()
-        .or_else(|| dependencies.built_image().map(str::to_string))
+    agent.spec.image.clone().or_else(|| dependencies.built_image().map(str::to_string))
 }
 
-pub fn deployment(
-    agent: &Agent,
-    dependencies: &Dependencies,
-    config: &ConfigMap,
-    meta: ObjectMeta,
-) -> Deployment {
+pub fn deployment(agent: &Agent, dependencies: &Dependencies, config: &ConfigMap, meta: ObjectMeta) -> Deployment {
     let spec = &agent.spec;
     let name = meta.name.clone().unwrap_or_default();
     let pod_labels = labels::agent_labels(&name);
@@ -69,11 +60,7 @@ pub fn deployment(
                 ..Default::default()
             },
             // The root filesystem is read-only; agents still need somewhere to write scratch files.
-            VolumeMount {
-                name: "tmp".into(),
-                mount_path: "/tmp".into(),
-                ..Default::default()
-            },
+            VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() },
         ]),
         ..Default::default()
     };
@@ -86,17 +73,10 @@ pub fn deployment(
         volumes: Some(vec![
             Volume {
                 name: "config".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: name.clone(),
-                    ..Default::default()
-                }),
+                config_map: Some(ConfigMapVolumeSource { name: name.clone(), ..Default::default() }),
                 ..Default::default()
             },
-            Volume {
-                name: "tmp".into(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Default::default()
-            },
+            Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
         ]),
         node_selector: (!spec.node_selector.is_empty()).then(|| spec.node_selector.clone()),
         tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
@@ -106,26 +86,13 @@ pub fn deployment(
         metadata: meta,
         spec: DeploymentSpec {
             // Left out when unset or autoscaled: whoever scales (HPA, KEDA, kubectl scale) owns the count.
-            replicas: if spec.autoscaling.is_some() {
-                None
-            } else {
-                spec.replicas
-            },
-            selector: LabelSelector {
-                match_labels: Some(labels::agent_selector(&name)),
-                ..Default::default()
-            },
+            replicas: if spec.autoscaling.is_some() { None } else { spec.replicas },
+            selector: LabelSelector { match_labels: Some(labels::agent_selector(&name)), ..Default::default() },
             revision_history_limit: Some(3),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
-                    annotations: Some(
-                        [(
-                            hash::CONFIG_HASH_ANNOTATION.to_string(),
-                            hash::of(&config.data),
-                        )]
-                        .into(),
-                    ),
+                    annotations: Some([(hash::CONFIG_HASH_ANNOTATION.to_string(), hash::of(&config.data))].into()),
                     ..Default::default()
                 }),
                 spec: Some(pod),
@@ -144,14 +111,10 @@ mod tests {
 
     fn render(spec: &str) -> Deployment {
         let agent = agent(spec);
-        children(Inputs {
-            agent: &agent,
-            dependencies: &Dependencies::default(),
-            service_monitor_served: false,
-        })
-        .unwrap()
-        .deployment
-        .unwrap()
+        children(Inputs { agent: &agent, dependencies: &Dependencies::default(), service_monitor_served: false })
+            .unwrap()
+            .deployment
+            .unwrap()
     }
 
     fn pod(deployment: &Deployment) -> &PodSpec {
@@ -164,18 +127,12 @@ mod tests {
         let pod = pod(&deployment);
         let pod_security = pod.security_context.as_ref().unwrap();
         assert_eq!(pod_security.run_as_non_root, Some(true));
-        assert_eq!(
-            pod_security.seccomp_profile.as_ref().unwrap().type_,
-            "RuntimeDefault"
-        );
+        assert_eq!(pod_security.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
         assert_eq!(pod.automount_service_account_token, Some(false));
         let container = pod.containers[0].security_context.as_ref().unwrap();
         assert_eq!(container.allow_privilege_escalation, Some(false));
         assert_eq!(container.read_only_root_filesystem, Some(true));
-        assert_eq!(
-            container.capabilities.as_ref().unwrap().drop.as_deref(),
-            Some(&["ALL".to_string()][..])
-        );
+        assert_eq!(container.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_string()][..]));
     }
 
     #[test]
@@ -184,51 +141,28 @@ mod tests {
         assert_eq!(replicas("image: a:1\nreplicas: 3\n"), Some(3));
         assert_eq!(replicas("image: a:1\nreplicas: 0\n"), Some(0));
         assert_eq!(replicas("image: a:1\n"), None);
-        assert_eq!(
-            replicas("image: a:1\nautoscaling: {maxReplicas: 5}\n"),
-            None
-        );
+        assert_eq!(replicas("image: a:1\nautoscaling: {maxReplicas: 5}\n"), None);
     }
 
     #[test]
     fn a_config_change_changes_the_pod_template() {
         let hash = |spec| {
-            render(spec)
-                .spec
-                .template
-                .metadata
-                .unwrap()
-                .annotations
-                .unwrap()[hash::CONFIG_HASH_ANNOTATION]
-                .clone()
+            render(spec).spec.template.metadata.unwrap().annotations.unwrap()[hash::CONFIG_HASH_ANNOTATION].clone()
         };
-        assert_eq!(
-            hash("image: a:1\nconfig: {a: 1}\n"),
-            hash("image: a:1\nconfig: {a: 1}\n")
-        );
-        assert_ne!(
-            hash("image: a:1\nconfig: {a: 1}\n"),
-            hash("image: a:1\nconfig: {a: 2}\n")
-        );
+        assert_eq!(hash("image: a:1\nconfig: {a: 1}\n"), hash("image: a:1\nconfig: {a: 1}\n"));
+        assert_ne!(hash("image: a:1\nconfig: {a: 1}\n"), hash("image: a:1\nconfig: {a: 2}\n"));
     }
 
     #[test]
     fn health_checks_become_probes_on_the_named_port() {
-        let deployment = render(
-            "image: a:1\nport: 9000\nhealthCheck: {path: /healthz, intervalSeconds: 30, timeoutSeconds: 10}\n",
-        );
+        let deployment =
+            render("image: a:1\nport: 9000\nhealthCheck: {path: /healthz, intervalSeconds: 30, timeoutSeconds: 10}\n");
         let container = &pod(&deployment).containers[0];
         assert_eq!(container.ports.as_ref().unwrap()[0].container_port, 9000);
         let probe = container.readiness_probe.as_ref().unwrap();
         let get = probe.http_get.as_ref().unwrap();
-        assert_eq!(
-            (get.path.as_deref(), &get.port),
-            (Some("/healthz"), &IntOrString::String("http".into()))
-        );
-        assert_eq!(
-            (probe.period_seconds, probe.timeout_seconds),
-            (Some(30), Some(10))
-        );
+        assert_eq!((get.path.as_deref(), &get.port), (Some("/healthz"), &IntOrString::String("http".into())));
+        assert_eq!((probe.period_seconds, probe.timeout_seconds), (Some(30), Some(10)));
         assert_eq!(container.liveness_probe, container.readiness_probe);
     }
 
@@ -236,38 +170,19 @@ mod tests {
     fn a_built_image_is_used_when_the_agent_has_none() {
         let agent = agent("buildRef: {name: b}\n");
         let deps = Dependencies {
-            build: Some((
-                "b".into(),
-                Dependency::Ready("registry.local/a@sha256:abc".into()),
-            )),
+            build: Some(("b".into(), Dependency::Ready("registry.local/a@sha256:abc".into()))),
             ..Default::default()
         };
-        let rendered = children(Inputs {
-            agent: &agent,
-            dependencies: &deps,
-            service_monitor_served: false,
-        })
-        .unwrap();
+        let rendered = children(Inputs { agent: &agent, dependencies: &deps, service_monitor_served: false }).unwrap();
         let deployment = rendered.deployment.unwrap();
-        assert_eq!(
-            pod(&deployment).containers[0].image.as_deref(),
-            Some("registry.local/a@sha256:abc")
-        );
+        assert_eq!(pod(&deployment).containers[0].image.as_deref(), Some("registry.local/a@sha256:abc"));
     }
 
     #[test]
     fn no_deployment_while_a_dependency_is_missing() {
         let agent = agent("image: a:1\npeers: [{name: other}]\n");
-        let deps = Dependencies {
-            peers: [("other".to_string(), Dependency::Missing)].into(),
-            ..Default::default()
-        };
-        let rendered = children(Inputs {
-            agent: &agent,
-            dependencies: &deps,
-            service_monitor_served: false,
-        })
-        .unwrap();
+        let deps = Dependencies { peers: [("other".to_string(), Dependency::Missing)].into(), ..Default::default() };
+        let rendered = children(Inputs { agent: &agent, dependencies: &deps, service_monitor_served: false }).unwrap();
         assert!(rendered.deployment.is_none());
     }
 }

@@ -7,43 +7,26 @@ use super::config::{FILE, MOUNT_PATH};
 use super::{AGENT_CARD_PATH, Dependencies};
 
 fn literal(name: &str, value: impl ToString) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value: Some(value.to_string()),
-        ..Default::default()
-    }
+    EnvVar { name: name.into(), value: Some(value.to_string()), ..Default::default() }
 }
 
 fn from(name: &str, source: EnvVarSource) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value_from: Some(source),
-        ..Default::default()
-    }
+    EnvVar { name: name.into(), value_from: Some(source), ..Default::default() }
 }
 
 /// `PEER_AGENT_<NAME>_CARD_URL` for a peer: upper case, `-` becomes `_`.
 pub fn peer_card_variable(peer: &str) -> String {
-    format!(
-        "PEER_AGENT_{}_CARD_URL",
-        peer.to_uppercase().replace('-', "_")
-    )
+    format!("PEER_AGENT_{}_CARD_URL", peer.to_uppercase().replace('-', "_"))
 }
 
 pub fn env(agent: &Agent, dependencies: &Dependencies) -> Vec<EnvVar> {
     let spec = &agent.spec;
     let mut env = vec![
-        literal(
-            "AGENT_NAME",
-            agent.metadata.name.as_deref().unwrap_or_default(),
-        ),
+        literal("AGENT_NAME", agent.metadata.name.as_deref().unwrap_or_default()),
         from(
             "AGENT_NAMESPACE",
             EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.namespace".into(),
-                    ..Default::default()
-                }),
+                field_ref: Some(ObjectFieldSelector { field_path: "metadata.namespace".into(), ..Default::default() }),
                 ..Default::default()
             },
         ),
@@ -55,18 +38,9 @@ pub fn env(agent: &Agent, dependencies: &Dependencies) -> Vec<EnvVar> {
         ("AGENT_TYPE", spec.agent_type.clone()),
         ("AGENT_INSTRUCTIONS", spec.instructions.clone()),
     ];
-    env.extend(
-        optional
-            .into_iter()
-            .filter_map(|(k, v)| Some(literal(k, v?))),
-    );
+    env.extend(optional.into_iter().filter_map(|(k, v)| Some(literal(k, v?))));
     if let Some(model) = &spec.model {
-        env.extend(
-            model
-                .provider
-                .as_ref()
-                .map(|p| literal("MODEL_PROVIDER", p)),
-        );
+        env.extend(model.provider.as_ref().map(|p| literal("MODEL_PROVIDER", p)));
         env.push(literal("MODEL_NAME", &model.name));
         env.extend(model.max_tokens.map(|t| literal("MODEL_MAX_TOKENS", t)));
         env.extend(model.temperature.map(|t| literal("MODEL_TEMPERATURE", t)));
@@ -84,34 +58,13 @@ pub fn env(agent: &Agent, dependencies: &Dependencies) -> Vec<EnvVar> {
             ));
         }
     }
-    env.extend(
-        dependencies
-            .model_api_url()
-            .map(|url| literal("MODEL_API_URL", url)),
-    );
+    env.extend(dependencies.model_api_url().map(|url| literal("MODEL_API_URL", url)));
     if let Some(agentic) = &spec.agentic_loop {
-        env.extend(
-            agentic
-                .max_steps
-                .map(|n| literal("AGENTIC_LOOP_MAX_STEPS", n)),
-        );
-        env.extend(
-            agentic
-                .enable_tools
-                .map(|b| literal("AGENTIC_LOOP_ENABLE_TOOLS", b)),
-        );
-        env.extend(
-            agentic
-                .enable_delegation
-                .map(|b| literal("AGENTIC_LOOP_ENABLE_DELEGATION", b)),
-        );
+        env.extend(agentic.max_steps.map(|n| literal("AGENTIC_LOOP_MAX_STEPS", n)));
+        env.extend(agentic.enable_tools.map(|b| literal("AGENTIC_LOOP_ENABLE_TOOLS", b)));
+        env.extend(agentic.enable_delegation.map(|b| literal("AGENTIC_LOOP_ENABLE_DELEGATION", b)));
     }
-    let enabled: Vec<&str> = spec
-        .features
-        .iter()
-        .filter(|(_, on)| **on)
-        .map(|(f, _)| f.as_str())
-        .collect();
+    let enabled: Vec<&str> = spec.features.iter().filter(|(_, on)| **on).map(|(f, _)| f.as_str()).collect();
     if !enabled.is_empty() {
         env.push(literal("AGENT_FEATURES", enabled.join(",")));
     }
@@ -137,9 +90,9 @@ pub fn env(agent: &Agent, dependencies: &Dependencies) -> Vec<EnvVar> {
     if !peers.is_empty() {
         let names: Vec<&str> = peers.iter().map(|(n, _)| n.as_str()).collect();
         env.push(literal("PEER_AGENTS", names.join(",")));
-        env.extend(peers.iter().map(|(name, url)| {
-            literal(&peer_card_variable(name), format!("{url}{AGENT_CARD_PATH}"))
-        }));
+        env.extend(
+            peers.iter().map(|(name, url)| literal(&peer_card_variable(name), format!("{url}{AGENT_CARD_PATH}"))),
+        );
     }
     // The user's variables come last and replace the operator's of the same name (server-side
     // apply rejects a list with two entries of one name).
@@ -155,9 +108,7 @@ mod tests {
     use crate::agent::fixtures::agent;
 
     fn value<'a>(env: &'a [EnvVar], name: &str) -> Option<&'a str> {
-        env.iter()
-            .find(|e| e.name == name)
-            .and_then(|e| e.value.as_deref())
+        env.iter().find(|e| e.name == name).and_then(|e| e.value.as_deref())
     }
 
     #[test]
@@ -179,67 +130,38 @@ mod tests {
         assert_eq!(value(&env, "AGENTIC_LOOP_MAX_STEPS"), Some("5"));
         assert_eq!(value(&env, "AGENTIC_LOOP_ENABLE_TOOLS"), Some("true"));
         assert_eq!(value(&env, "AGENTIC_LOOP_ENABLE_DELEGATION"), Some("false"));
-        assert_eq!(
-            value(&env, "AGENT_FEATURES"),
-            Some("reflection,toolSelection")
-        );
-        assert_eq!(
-            value(&env, "AGENT_CONFIG_FILE"),
-            Some("/etc/agent/agent.yaml")
-        );
+        assert_eq!(value(&env, "AGENT_FEATURES"), Some("reflection,toolSelection"));
+        assert_eq!(value(&env, "AGENT_CONFIG_FILE"), Some("/etc/agent/agent.yaml"));
         assert!(value(&env, "MODEL_API_KEY").is_none());
     }
 
     #[test]
     fn the_api_key_is_a_secret_reference_never_a_value() {
-        let agent =
-            agent("image: a:1\nmodel: {name: m, apiKeySecretRef: {name: openai, key: api-key}}\n");
+        let agent = agent("image: a:1\nmodel: {name: m, apiKeySecretRef: {name: openai, key: api-key}}\n");
         let env = env(&agent, &Dependencies::default());
         let key = env.iter().find(|e| e.name == "MODEL_API_KEY").unwrap();
         assert!(key.value.is_none());
-        let selector = key
-            .value_from
-            .as_ref()
-            .unwrap()
-            .secret_key_ref
-            .as_ref()
-            .unwrap();
-        assert_eq!(
-            (selector.name.as_str(), selector.key.as_str()),
-            ("openai", "api-key")
-        );
+        let selector = key.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!((selector.name.as_str(), selector.key.as_str()), ("openai", "api-key"));
     }
 
     #[test]
     fn resolved_dependencies_become_urls() {
-        let agent =
-            agent("image: a:1\npeers: [{name: writer-bot}]\nmcpServers: [{name: github}]\n");
+        let agent = agent("image: a:1\npeers: [{name: writer-bot}]\nmcpServers: [{name: github}]\n");
         let deps = Dependencies {
-            model_api: Some((
-                "gw".into(),
-                Dependency::Ready("http://gw.team-a.svc.cluster.local:8000".into()),
-            )),
+            model_api: Some(("gw".into(), Dependency::Ready("http://gw.team-a.svc.cluster.local:8000".into()))),
             mcp_servers: [(
                 "github".to_string(),
                 Dependency::Ready("http://github.team-a.svc.cluster.local/mcp".into()),
             )]
             .into(),
-            peers: [(
-                "writer-bot".to_string(),
-                Dependency::Ready("http://writer-bot.team-a.svc.cluster.local".into()),
-            )]
-            .into(),
+            peers: [("writer-bot".to_string(), Dependency::Ready("http://writer-bot.team-a.svc.cluster.local".into()))]
+                .into(),
             ..Default::default()
         };
         let env = env(&agent, &deps);
-        assert_eq!(
-            value(&env, "MODEL_API_URL"),
-            Some("http://gw.team-a.svc.cluster.local:8000")
-        );
-        assert_eq!(
-            value(&env, "MCP_SERVERS"),
-            Some(r#"{"github":"http://github.team-a.svc.cluster.local/mcp"}"#)
-        );
+        assert_eq!(value(&env, "MODEL_API_URL"), Some("http://gw.team-a.svc.cluster.local:8000"));
+        assert_eq!(value(&env, "MCP_SERVERS"), Some(r#"{"github":"http://github.team-a.svc.cluster.local/mcp"}"#));
         assert_eq!(value(&env, "PEER_AGENTS"), Some("writer-bot"));
         assert_eq!(
             value(&env, "PEER_AGENT_WRITER_BOT_CARD_URL"),

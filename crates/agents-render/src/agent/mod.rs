@@ -14,6 +14,7 @@
 mod config;
 pub mod dependencies;
 mod deployment;
+pub mod drift;
 mod env;
 mod monitoring;
 mod policy;
@@ -64,11 +65,7 @@ pub struct Incomplete(pub &'static str);
 
 impl std::fmt::Display for Incomplete {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the Agent has no {} (was it read from the API server?)",
-            self.0
-        )
+        write!(f, "the Agent has no {} (was it read from the API server?)", self.0)
     }
 }
 
@@ -87,21 +84,9 @@ pub fn children(inputs: Inputs<'_>) -> Result<Children, Incomplete> {
         service_account: service::service_account(meta.clone()),
         deployment,
         service: agent.spec.expose.then(|| service::service(meta.clone())),
-        autoscaler: agent
-            .spec
-            .autoscaling
-            .as_ref()
-            .map(|a| policy::autoscaler(a, meta.clone())),
-        disruption_budget: agent
-            .spec
-            .disruption_budget
-            .as_ref()
-            .map(|b| policy::disruption_budget(b, meta.clone())),
-        network_policy: agent
-            .spec
-            .network_policy
-            .as_ref()
-            .map(|p| policy::network_policy(p, meta.clone())),
+        autoscaler: agent.spec.autoscaling.as_ref().map(|a| policy::autoscaler(a, meta.clone())),
+        disruption_budget: agent.spec.disruption_budget.as_ref().map(|b| policy::disruption_budget(b, meta.clone())),
+        network_policy: agent.spec.network_policy.as_ref().map(|p| policy::network_policy(p, meta.clone())),
         service_monitor: match (&agent.spec.monitoring, inputs.service_monitor_served) {
             (Some(monitoring), true) => Some(monitoring::service_monitor(monitoring, meta)),
             _ => None,
@@ -113,11 +98,7 @@ pub fn children(inputs: Inputs<'_>) -> Result<Children, Incomplete> {
 /// Name, namespace, labels and controller reference shared by every child.
 fn child_meta(agent: &Agent) -> Result<ObjectMeta, Incomplete> {
     let name = agent.metadata.name.clone().ok_or(Incomplete("name"))?;
-    let namespace = agent
-        .metadata
-        .namespace
-        .clone()
-        .ok_or(Incomplete("namespace"))?;
+    let namespace = agent.metadata.namespace.clone().ok_or(Incomplete("namespace"))?;
     let mut owner = agent.controller_owner_ref(&()).ok_or(Incomplete("uid"))?;
     // Foreground deletion of the Agent waits for its children.
     owner.block_owner_deletion = Some(true);

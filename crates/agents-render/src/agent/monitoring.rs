@@ -37,22 +37,15 @@ mod tests {
     fn a_service_monitor_only_where_the_crd_is_served() {
         let agent = agent("image: a:1\nmonitoring: {path: /metrics, interval: 15s}\n");
         let render = |served| {
-            children(Inputs {
-                agent: &agent,
-                dependencies: &Dependencies::default(),
-                service_monitor_served: served,
-            })
-            .unwrap()
-            .service_monitor
+            children(Inputs { agent: &agent, dependencies: &Dependencies::default(), service_monitor_served: served })
+                .unwrap()
+                .service_monitor
         };
         assert!(render(false).is_none());
         let monitor = serde_json::to_value(render(true).unwrap()).unwrap();
         assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
         assert_eq!(monitor["kind"], "ServiceMonitor");
         assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
-        assert_eq!(
-            monitor["spec"]["selector"]["matchLabels"]["agents.dev/agent"],
-            "research"
-        );
+        assert_eq!(monitor["spec"]["selector"]["matchLabels"]["agents.dev/agent"], "research");
     }
 }

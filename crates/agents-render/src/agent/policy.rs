@@ -2,12 +2,11 @@
 
 use agents_api::agent::{Autoscaling, DisruptionBudget, NetworkPolicySpec};
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
-    MetricTarget, ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPort,
-    NetworkPolicySpec as K8sNetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPort, NetworkPolicySpec as K8sNetworkPolicySpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -20,9 +19,7 @@ pub const DEFAULT_CPU_TARGET: i32 = 80;
 
 fn selector(meta: &ObjectMeta) -> LabelSelector {
     LabelSelector {
-        match_labels: Some(labels::agent_selector(
-            meta.name.as_deref().unwrap_or_default(),
-        )),
+        match_labels: Some(labels::agent_selector(meta.name.as_deref().unwrap_or_default())),
         ..Default::default()
     }
 }
@@ -50,10 +47,7 @@ pub fn autoscaler(spec: &Autoscaling, meta: ObjectMeta) -> HorizontalPodAutoscal
         (cpu, _) => cpu,
     };
     metrics.extend(cpu.map(|p| utilization("cpu", p)));
-    metrics.extend(
-        spec.target_memory_utilization
-            .map(|p| utilization("memory", p)),
-    );
+    metrics.extend(spec.target_memory_utilization.map(|p| utilization("memory", p)));
     HorizontalPodAutoscaler {
         spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
@@ -124,22 +118,14 @@ mod tests {
     use crate::agent::{Dependencies, Inputs, children};
 
     fn render(spec: &str) -> crate::agent::Children {
-        children(Inputs {
-            agent: &agent(spec),
-            dependencies: &Dependencies::default(),
-            service_monitor_served: false,
-        })
-        .unwrap()
+        children(Inputs { agent: &agent(spec), dependencies: &Dependencies::default(), service_monitor_served: false })
+            .unwrap()
     }
 
     #[test]
     fn optional_children_exist_only_when_asked_for() {
         let plain = render("image: a:1\n");
-        assert!(
-            plain.autoscaler.is_none()
-                && plain.disruption_budget.is_none()
-                && plain.network_policy.is_none()
-        );
+        assert!(plain.autoscaler.is_none() && plain.disruption_budget.is_none() && plain.network_policy.is_none());
         let full = render(
             "image: a:1\nautoscaling: {minReplicas: 2, maxReplicas: 10}\ndisruptionBudget: {minAvailable: 1}\n\
              networkPolicy: {ingress: [], egress: []}\n",
@@ -148,29 +134,19 @@ mod tests {
         assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(2), 10));
         assert_eq!(hpa.scale_target_ref.name, "research");
         let metric = &hpa.metrics.unwrap()[0];
-        assert_eq!(
-            metric.resource.as_ref().unwrap().target.average_utilization,
-            Some(DEFAULT_CPU_TARGET)
-        );
+        assert_eq!(metric.resource.as_ref().unwrap().target.average_utilization, Some(DEFAULT_CPU_TARGET));
         let pdb = full.disruption_budget.unwrap().spec.unwrap();
         assert_eq!(pdb.min_available, Some(IntOrString::Int(1)));
         let policy = full.network_policy.unwrap().spec.unwrap();
         assert_eq!(policy.policy_types.unwrap(), ["Ingress", "Egress"]);
         let egress = policy.egress.unwrap();
         assert_eq!(egress.len(), 1, "only DNS is allowed out");
-        assert_eq!(
-            egress[0].ports.as_ref().unwrap()[0].port,
-            Some(IntOrString::Int(53))
-        );
+        assert_eq!(egress[0].ports.as_ref().unwrap()[0].port, Some(IntOrString::Int(53)));
     }
 
     #[test]
     fn egress_is_open_unless_listed() {
-        let policy = render("image: a:1\nnetworkPolicy: {ingress: []}\n")
-            .network_policy
-            .unwrap()
-            .spec
-            .unwrap();
+        let policy = render("image: a:1\nnetworkPolicy: {ingress: []}\n").network_policy.unwrap().spec.unwrap();
         assert_eq!(policy.policy_types.unwrap(), ["Ingress"]);
         assert!(policy.egress.is_none());
     }

@@ -8,11 +8,7 @@ use crate::labels;
 
 /// An identity of its own, without an API token: agents do not talk to the API server.
 pub fn service_account(meta: ObjectMeta) -> ServiceAccount {
-    ServiceAccount {
-        metadata: meta,
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    }
+    ServiceAccount { metadata: meta, automount_service_account_token: Some(false), ..Default::default() }
 }
 
 /// Port 80 to the agent's named `http` port, so a port change does not touch callers.

@@ -33,11 +33,7 @@ pub struct Assessment {
 
 impl Assessment {
     fn new(phase: AgentPhase, reason: &'static str, message: impl Into<String>) -> Self {
-        Assessment {
-            phase,
-            reason,
-            message: message.into(),
-        }
+        Assessment { phase, reason, message: message.into() }
     }
 }
 
@@ -62,12 +58,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
                 dependency_summary(observed.dependencies),
             )
         } else {
-            Desired::new(
-                types::DEPENDENCIES_READY,
-                false,
-                reasons::DEPENDENCIES_NOT_READY,
-                blockers.join("; "),
-            )
+            Desired::new(types::DEPENDENCIES_READY, false, reasons::DEPENDENCIES_NOT_READY, blockers.join("; "))
         },
     ];
     if agent.spec.monitoring.is_some() {
@@ -82,26 +73,15 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
             )
         });
     }
-    let existing = agent
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
+    let existing = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let deployment_status = observed.deployment.and_then(|d| d.status.as_ref());
     let name = agent.metadata.name.as_deref().unwrap_or_default();
     AgentStatus {
         phase: Some(assessment.phase),
         replicas: Some(deployment_status.and_then(|s| s.replicas).unwrap_or(0)),
-        ready_replicas: Some(
-            deployment_status
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0),
-        ),
+        ready_replicas: Some(deployment_status.and_then(|s| s.ready_replicas).unwrap_or(0)),
         endpoint: super::endpoint(agent),
-        image: observed
-            .deployment
-            .and_then(running_image)
-            .or_else(|| deployment::image(agent, observed.dependencies)),
+        image: observed.deployment.and_then(running_image).or_else(|| deployment::image(agent, observed.dependencies)),
         selector: Some(labels::to_selector_string(&labels::agent_selector(name))),
         observed_generation: agent.metadata.generation,
         conditions: conditions::merge(existing, &desired, agent.metadata.generation, now),
@@ -119,26 +99,16 @@ fn dependency_summary(dependencies: &Dependencies) -> String {
 
 /// The image in the live Deployment's pod template.
 fn running_image(deployment: &Deployment) -> Option<String> {
-    deployment
-        .spec
-        .template
-        .spec
-        .as_ref()?
-        .containers
-        .iter()
-        .find(|c| c.name == deployment::CONTAINER)?
-        .image
-        .clone()
+    deployment.spec.template.spec.as_ref()?.containers.iter().find(|c| c.name == deployment::CONTAINER)?.image.clone()
 }
 
 /// The phase, by precedence: a conflict, then dependencies, then the Deployment's own state.
 pub fn assess(observed: Observed<'_>) -> Assessment {
     if !observed.conflicts.is_empty() {
-        return Assessment::new(
-            AgentPhase::Failed,
-            reasons::CHILD_CONFLICT,
-            observed.conflicts.join("; "),
-        );
+        return Assessment::new(AgentPhase::Failed, reasons::CHILD_CONFLICT, observed.conflicts.join("; "));
+    }
+    if let Some(failure) = observed.failure {
+        return Assessment::new(AgentPhase::Failed, reasons::RECONCILE_FAILED, failure);
     }
     if !observed.dependencies.all_ready() {
         let reason = if observed.dependencies.only_build_blocks() {
@@ -146,21 +116,13 @@ pub fn assess(observed: Observed<'_>) -> Assessment {
         } else {
             reasons::DEPENDENCIES_NOT_READY
         };
-        return Assessment::new(
-            AgentPhase::Waiting,
-            reason,
-            observed.dependencies.blockers().join("; "),
-        );
+        return Assessment::new(AgentPhase::Waiting, reason, observed.dependencies.blockers().join("; "));
     }
     let Some(deployment) = observed.deployment else {
         if observed.agent.spec.replicas == Some(0) {
             return Assessment::new(AgentPhase::Stopped, reasons::STOPPED, "spec.replicas is 0");
         }
-        return Assessment::new(
-            AgentPhase::Pending,
-            reasons::PODS_STARTING,
-            "creating the Deployment",
-        );
+        return Assessment::new(AgentPhase::Pending, reasons::PODS_STARTING, "creating the Deployment");
     };
     deployment_assessment(deployment)
 }
@@ -172,22 +134,12 @@ fn deployment_assessment(deployment: &Deployment) -> Assessment {
     let updated = status.updated_replicas.unwrap_or(0);
     let current = status.replicas.unwrap_or(0);
     let generation_seen = status.observed_generation >= deployment.metadata.generation;
-    let condition = |type_: &str| {
-        status
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_.as_deref() == Some(type_))
-    };
+    let condition = |type_: &str| status.conditions.iter().flatten().find(|c| c.type_.as_deref() == Some(type_));
     let counts = format!("{ready}/{desired} pods ready");
 
     if desired == 0 {
         return if current == 0 {
-            Assessment::new(
-                AgentPhase::Stopped,
-                reasons::STOPPED,
-                "scaled to 0 replicas",
-            )
+            Assessment::new(AgentPhase::Stopped, reasons::STOPPED, "scaled to 0 replicas")
         } else {
             Assessment::new(
                 AgentPhase::Stopped,
@@ -196,31 +148,16 @@ fn deployment_assessment(deployment: &Deployment) -> Assessment {
             )
         };
     }
-    if let Some(failure) =
-        condition("ReplicaFailure").filter(|c| c.status.as_deref() == Some("True"))
-    {
+    if let Some(failure) = condition("ReplicaFailure").filter(|c| c.status.as_deref() == Some("True")) {
         let why = failure.message.clone().unwrap_or_default();
-        let phase = if ready == 0 {
-            AgentPhase::Failed
-        } else {
-            AgentPhase::Degraded
-        };
-        return Assessment::new(
-            phase,
-            reasons::PODS_CANNOT_BE_CREATED,
-            format!("{counts}: {why}"),
-        );
+        let phase = if ready == 0 { AgentPhase::Failed } else { AgentPhase::Degraded };
+        return Assessment::new(phase, reasons::PODS_CANNOT_BE_CREATED, format!("{counts}: {why}"));
     }
-    if let Some(stuck) = condition("Progressing").filter(|c| {
-        c.status.as_deref() == Some("False")
-            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-    }) {
+    if let Some(stuck) = condition("Progressing")
+        .filter(|c| c.status.as_deref() == Some("False") && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+    {
         let why = stuck.message.clone().unwrap_or_default();
-        let phase = if ready == 0 {
-            AgentPhase::Failed
-        } else {
-            AgentPhase::Degraded
-        };
+        let phase = if ready == 0 { AgentPhase::Failed } else { AgentPhase::Degraded };
         return Assessment::new(phase, reasons::ROLLOUT_FAILED, format!("{counts}: {why}"));
     }
     if ready == 0 {
@@ -273,10 +210,7 @@ mod tests {
     }
 
     fn phase_of(replicas: i32, status: serde_json::Value) -> (AgentPhase, &'static str) {
-        let a = assess_with(
-            Some(&deployment(replicas, status)),
-            &Dependencies::default(),
-        );
+        let a = assess_with(Some(&deployment(replicas, status)), &Dependencies::default());
         (a.phase, a.reason)
     }
 
@@ -289,21 +223,12 @@ mod tests {
             (AgentPhase::Pending, reasons::PODS_STARTING)
         );
         assert_eq!(
-            phase_of(
-                3,
-                json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2})
-            ),
+            phase_of(3, json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2})),
             (AgentPhase::Degraded, reasons::PODS_NOT_READY)
         );
+        assert_eq!(phase_of(0, json!({"observedGeneration": 2})), (AgentPhase::Stopped, reasons::STOPPED));
         assert_eq!(
-            phase_of(0, json!({"observedGeneration": 2})),
-            (AgentPhase::Stopped, reasons::STOPPED)
-        );
-        assert_eq!(
-            phase_of(
-                2,
-                json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2})
-            ),
+            phase_of(2, json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2})),
             (AgentPhase::Ready, reasons::ROLLOUT_IN_PROGRESS)
         );
     }
@@ -315,10 +240,7 @@ mod tests {
             "message": "pods \"research-x\" is forbidden: exceeded quota: no-pods",
         }]});
         let a = assess_with(Some(&deployment(1, quota)), &Dependencies::default());
-        assert_eq!(
-            (a.phase, a.reason),
-            (AgentPhase::Failed, reasons::PODS_CANNOT_BE_CREATED)
-        );
+        assert_eq!((a.phase, a.reason), (AgentPhase::Failed, reasons::PODS_CANNOT_BE_CREATED));
         assert!(a.message.contains("exceeded quota"), "{}", a.message);
     }
 
@@ -330,48 +252,26 @@ mod tests {
                 "message": "ReplicaSet \"research-1\" has timed out progressing.",
             }]})
         };
-        assert_eq!(
-            phase_of(2, stuck(0)),
-            (AgentPhase::Failed, reasons::ROLLOUT_FAILED)
-        );
-        assert_eq!(
-            phase_of(2, stuck(1)),
-            (AgentPhase::Degraded, reasons::ROLLOUT_FAILED)
-        );
+        assert_eq!(phase_of(2, stuck(0)), (AgentPhase::Failed, reasons::ROLLOUT_FAILED));
+        assert_eq!(phase_of(2, stuck(1)), (AgentPhase::Degraded, reasons::ROLLOUT_FAILED));
     }
 
     #[test]
     fn missing_dependencies_make_it_wait_whatever_the_deployment_says() {
-        let deps = Dependencies {
-            peers: [("writer".to_string(), Dependency::Missing)].into(),
-            ..Default::default()
-        };
+        let deps = Dependencies { peers: [("writer".to_string(), Dependency::Missing)].into(), ..Default::default() };
         let settled = json!({"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1});
         let a = assess_with(Some(&deployment(1, settled)), &deps);
-        assert_eq!(
-            (a.phase, a.reason),
-            (AgentPhase::Waiting, reasons::DEPENDENCIES_NOT_READY)
-        );
-        assert!(
-            a.message.contains("Agent writer does not exist"),
-            "{}",
-            a.message
-        );
+        assert_eq!((a.phase, a.reason), (AgentPhase::Waiting, reasons::DEPENDENCIES_NOT_READY));
+        assert!(a.message.contains("Agent writer does not exist"), "{}", a.message);
     }
 
     #[test]
     fn an_unchanged_world_gives_an_unchanged_status() {
         let mut agent = agent("image: a:1\nreplicas: 2\n");
-        let live = deployment(
-            2,
-            json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2}),
-        );
+        let live =
+            deployment(2, json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2}));
         let deps = Dependencies::default();
-        fn observe<'a>(
-            agent: &'a Agent,
-            deps: &'a Dependencies,
-            live: &'a Deployment,
-        ) -> Observed<'a> {
+        fn observe<'a>(agent: &'a Agent, deps: &'a Dependencies, live: &'a Deployment) -> Observed<'a> {
             Observed {
                 agent,
                 dependencies: deps,
@@ -381,24 +281,30 @@ mod tests {
                 service_monitor_served: false,
             }
         }
-        let first = status(
-            observe(&agent, &deps, &live),
-            &Time(Timestamp::from_second(100).unwrap()),
-        );
+        let first = status(observe(&agent, &deps, &live), &Time(Timestamp::from_second(100).unwrap()));
         agent.status = Some(first.clone());
-        let second = status(
-            observe(&agent, &deps, &live),
-            &Time(Timestamp::from_second(200).unwrap()),
-        );
+        let second = status(observe(&agent, &deps, &live), &Time(Timestamp::from_second(200).unwrap()));
         assert_eq!(first, second);
         assert_eq!(first.phase, Some(AgentPhase::Ready));
         assert_eq!(first.image.as_deref(), Some("live:2"));
-        assert_eq!(
-            first.endpoint.as_deref(),
-            Some("http://research.team-a.svc.cluster.local")
-        );
+        assert_eq!(first.endpoint.as_deref(), Some("http://research.team-a.svc.cluster.local"));
         assert_eq!(first.selector.as_deref(), Some("agents.dev/agent=research"));
         assert_eq!(first.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn a_child_the_api_server_refuses_fails_the_agent() {
+        let agent = agent("image: a:1\n");
+        let a = assess(Observed {
+            agent: &agent,
+            dependencies: &Dependencies::default(),
+            deployment: None,
+            conflicts: &[],
+            failure: Some("could not apply PodDisruptionBudget research: invalid"),
+            service_monitor_served: false,
+        });
+        assert_eq!((a.phase, a.reason), (AgentPhase::Failed, reasons::RECONCILE_FAILED));
+        assert!(a.message.contains("PodDisruptionBudget"));
     }
 
     #[test]
@@ -413,9 +319,6 @@ mod tests {
             failure: None,
             service_monitor_served: false,
         });
-        assert_eq!(
-            (a.phase, a.reason),
-            (AgentPhase::Failed, reasons::CHILD_CONFLICT)
-        );
+        assert_eq!((a.phase, a.reason), (AgentPhase::Failed, reasons::CHILD_CONFLICT));
     }
 }

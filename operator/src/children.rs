@@ -1,13 +1,13 @@
 //! The children the operator owns: label-filtered watches that keep a cache of them (metadata
-//! only, except Deployments, whose status the Agent reports), and the apply and delete that keep
-//! them as rendered, writing only what changed.
+//! only, except Deployments, whose status the Agent reports, and ConfigMaps, checked for hand
+//! edits), and the plan and execution that keep them as rendered, writing only what changed.
 
 use std::fmt::Debug;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -29,18 +29,41 @@ pub fn watch_config() -> watcher::Config {
 }
 
 /// A cache of `K`'s children and the stream of their changes (for `Controller::owns_stream`).
-pub fn reflector<K>(api: Api<K>) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+/// `prune` drops what the operator never reads before an object is cached.
+pub fn reflector<K>(
+    api: Api<K>,
+    prune: fn(&mut K),
+) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watch_config())
-        .default_backoff()
-        .modify(|object: &mut K| object.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects();
+    let stream = watcher(api, watch_config()).default_backoff().modify(prune).reflect(writer).touched_objects();
     (store, stream)
+}
+
+/// What no cache needs: field ownership and client-side apply's copy of the object.
+pub fn prune_metadata<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// A Deployment as the Agent controller reads it: its status, its replica count and template
+/// annotations, and each container's name and image (for `agents_render::agent::drift`).
+pub fn prune_deployment(deployment: &mut Deployment) {
+    prune_metadata(deployment);
+    if let Some(pod) = deployment.spec.template.spec.as_mut() {
+        let containers = pod
+            .containers
+            .iter()
+            .map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() })
+            .collect();
+        *pod = PodSpec { containers, ..Default::default() };
+    }
 }
 
 /// The cached child `namespace/name`, if the operator has seen it.
@@ -119,7 +142,7 @@ pub enum Plan<K> {
     Conflict(String),
     Apply(K),
     /// The spec no longer asks for it.
-    Delete(ObjectMeta),
+    Delete(Box<ObjectMeta>),
 }
 
 /// What carrying out a plan did.
@@ -147,7 +170,7 @@ pub async fn plan<K: Child>(
 ) -> Result<Plan<K>, Error> {
     let Some(desired) = desired else {
         return Ok(match live {
-            Some(live) if controlled_by(&live.meta, owner_uid) => Plan::Delete(live.meta),
+            Some(live) if controlled_by(&live.meta, owner_uid) => Plan::Delete(Box::new(live.meta)),
             _ => Plan::Keep,
         });
     };

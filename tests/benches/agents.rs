@@ -337,12 +337,19 @@ async fn with_operator(
     let settled_writes = http::family_sum(&operator.metrics()?, "agents_operator_api_writes_total") - writes;
     let settled_rss_kib = operator.status_kib("VmRSS:");
 
+    // Unloaded: each Agent is created once the previous one is Ready, so nothing else is in flight.
     let mut unloaded = HashMap::new();
     for i in 0..UNLOADED_SAMPLES {
         let name = format!("single-{i}");
         create_agents(&agents, std::slice::from_ref(&name), 1, None).await?;
         unloaded.insert(name.clone(), Instant::now());
         poll_until("a Deployment", Duration::from_secs(30), || Ok(seen.lock().unwrap().contains_key(&name))).await?;
+        let ready = kube::runtime::wait::await_condition(agents.clone(), &name, |a: Option<&Agent>| {
+            a.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(AgentPhase::Ready)
+        });
+        tokio::time::timeout(Duration::from_secs(30), ready)
+            .await
+            .context("an unloaded Agent never became Ready")??;
     }
     let unloaded_latency = latencies(&unloaded, &seen.lock().unwrap());
     let peak_rss_kib = operator.status_kib("VmHWM:");

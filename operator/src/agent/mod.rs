@@ -15,8 +15,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::PartialObjectMeta;
+use kube::runtime::reflector;
 use kube::runtime::reflector::Store;
-use kube::runtime::{Controller, controller, watcher};
+use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, watcher};
 
 use crate::children;
 use crate::context::Context;
@@ -42,24 +43,41 @@ pub struct State {
 }
 
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (service_accounts, service_account_changes) = children::reflector(ctx.api());
-    let (config_maps, config_map_changes) = children::reflector(ctx.api::<ConfigMap>());
-    let (services, service_changes) = children::reflector(ctx.api());
-    let (deployments, deployment_changes) = children::reflector(ctx.api::<Deployment>());
-    let (autoscalers, autoscaler_changes) = children::reflector(ctx.api());
-    let (disruption_budgets, disruption_budget_changes) = children::reflector(ctx.api());
-    let (network_policies, network_policy_changes) = children::reflector(ctx.api());
+    let (service_accounts, service_account_changes) = children::reflector(ctx.api(), children::prune_metadata);
+    let (config_maps, config_map_changes) = children::reflector(ctx.api::<ConfigMap>(), children::prune_metadata);
+    let (services, service_changes) = children::reflector(ctx.api(), children::prune_metadata);
+    let (deployments, deployment_changes) = children::reflector(ctx.api(), children::prune_deployment);
+    let (autoscalers, autoscaler_changes) = children::reflector(ctx.api(), children::prune_metadata);
+    let (disruption_budgets, disruption_budget_changes) = children::reflector(ctx.api(), children::prune_metadata);
+    let (network_policies, network_policy_changes) = children::reflector(ctx.api(), children::prune_metadata);
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
 
-    let agent_watch = watcher::Config::default().any_semantic();
-    let controller = Controller::new(ctx.api::<Agent>(), agent_watch.clone());
-    let agents = controller.store();
+    // One watch on Agents feeds the cache, re-resolves the Agents that list a changed one as a
+    // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
+    let (agents, writer) = reflector::store();
     ctx.metrics.observe_agents(agents.clone());
+    let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
     let peers_of = agents.clone();
+    let agent_changes = watcher(ctx.api::<Agent>(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(children::prune_metadata)
+        .reflect(writer)
+        .touched_objects()
+        .inspect(move |changed| {
+            if let Ok(changed) = changed {
+                for dependent in dependencies::dependents_of(changed, &peers_of) {
+                    let _ = dependents_tx.unbounded_send(dependent);
+                }
+            }
+        })
+        .predicate_filter(
+            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
+            Default::default(),
+        );
     let state = Arc::new(State {
         ctx: ctx.clone(),
-        agents,
+        agents: agents.clone(),
         children: ChildStores {
             service_accounts,
             config_maps,
@@ -72,7 +90,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         },
     });
     tracing::info!(concurrency = ctx.agent_concurrency, "starting the Agent controller");
-    controller
+    Controller::for_stream(agent_changes, agents)
         .owns_stream(service_account_changes)
         .owns_stream(config_map_changes)
         .owns_stream(service_changes)
@@ -80,8 +98,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns_stream(autoscaler_changes)
         .owns_stream(disruption_budget_changes)
         .owns_stream(network_policy_changes)
-        // A peer appearing, changing or going re-resolves the Agents that list it.
-        .watches(ctx.api::<Agent>(), agent_watch, move |changed| dependencies::dependents_of(&changed, &peers_of))
+        .reconcile_on(dependents_rx)
         .reconcile_all_on(monitors_came_or_went)
         .reconcile_on(monitor_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))

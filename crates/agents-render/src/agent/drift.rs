@@ -6,26 +6,28 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 /// The replica count (only when the Agent owns it: otherwise an HPA or `kubectl scale` does),
-/// the containers' images, and the pod template's annotations (the config hash).
+/// the images of the operator's containers, and the pod template annotations it sets (the config
+/// hash). Only what the operator renders is compared: a container or annotation another tool adds
+/// (a sidecar injector, say) is not drift, or every reconcile would re-apply in vain.
 pub fn deployment(desired: &Deployment, live: &Deployment) -> bool {
     let replicas = desired.spec.replicas.is_some_and(|r| live.spec.replicas != Some(r));
-    let images = |d: &Deployment| {
-        d.spec
-            .template
-            .spec
-            .as_ref()
-            .map(|pod| pod.containers.iter().map(|c| (c.name.clone(), c.image.clone())).collect::<Vec<_>>())
-    };
+    let containers =
+        |d: &Deployment| d.spec.template.spec.as_ref().map(|pod| pod.containers.clone()).unwrap_or_default();
+    let live_containers = containers(live);
+    let images_changed = containers(desired)
+        .iter()
+        .any(|ours| live_containers.iter().find(|c| c.name == ours.name).map(|c| &c.image) != Some(&ours.image));
     let annotations = |d: &Deployment| d.spec.template.metadata.as_ref().and_then(|m| m.annotations.clone());
     let live_annotations = annotations(live).unwrap_or_default();
     let annotations_changed =
         annotations(desired).unwrap_or_default().iter().any(|(k, v)| live_annotations.get(k) != Some(v));
-    replicas || images(desired) != images(live) || annotations_changed
+    replicas || images_changed || annotations_changed
 }
 
-/// The mounted configuration itself.
+/// The keys of the mounted configuration the operator writes.
 pub fn config_map(desired: &ConfigMap, live: &ConfigMap) -> bool {
-    desired.data != live.data
+    let live_data = live.data.clone().unwrap_or_default();
+    desired.data.iter().flatten().any(|(key, value)| live_data.get(key) != Some(value))
 }
 
 #[cfg(test)]
@@ -64,6 +66,21 @@ mod tests {
         let mut edited = config.clone();
         edited.data.as_mut().unwrap().insert("agent.yaml".into(), "tampered".into());
         assert!(config_map(&config, &edited));
+    }
+
+    #[test]
+    fn what_other_tools_add_is_not_drift() {
+        let (desired, config) = rendered("image: a:1\nreplicas: 2\n");
+        let mut injected = desired.clone();
+        let pod = injected.spec.template.spec.as_mut().unwrap();
+        let mut sidecar = pod.containers[0].clone();
+        sidecar.name = "istio-proxy".into();
+        sidecar.image = Some("proxy:1".into());
+        pod.containers.push(sidecar);
+        assert!(!deployment(&desired, &injected));
+        let mut extended = config.clone();
+        extended.data.as_mut().unwrap().insert("extra".into(), "x".into());
+        assert!(!config_map(&config, &extended));
     }
 
     #[test]

@@ -1,25 +1,48 @@
-//! kubectl-agents: the `kubectl agents` plugin.
+//! kubectl-agents: the `kubectl agents` plugin. Run it as `kubectl agents …` (kubectl finds the
+//! binary on PATH) or directly as `kubectl-agents …`.
 
-use clap::{Parser, Subcommand};
+mod cli;
+mod commands;
+mod error;
+mod kinds;
+mod output;
+mod session;
+mod style;
 
-/// Run AI agents on Kubernetes: scaffold, apply, inspect, build and tail them.
-#[derive(Parser, Debug)]
-#[command(name = "kubectl agents", bin_name = "kubectl agents", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use std::process::ExitCode;
 
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Print the plugin's version and the API version it speaks.
-    Version,
-}
+use clap::Parser;
 
-fn main() {
-    match Cli::parse().command {
-        Command::Version => {
-            println!("kubectl-agents {} ({})", env!("CARGO_PKG_VERSION"), agents_api::API_VERSION)
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.global.verbose);
+    // One thread: the plugin waits on the network, and starts in a couple of milliseconds.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(commands::run(cli)),
+        Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{} {}", style::error_label(), error::explain(&e));
+            ExitCode::FAILURE
         }
     }
+}
+
+/// `-v` shows debug logs (ours), `-vv` the Kubernetes client's too; always on stderr.
+fn init_logging(verbose: u8) {
+    if verbose == 0 {
+        return;
+    }
+    let filter = match verbose {
+        1 => "kubectl_agents=debug",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(style::colour_enabled_on_stderr())
+        .init();
 }

@@ -7,6 +7,9 @@ mod agent;
 mod control_plane;
 mod operator;
 mod operator_lifecycle;
+mod plugin;
+mod plugin_install;
+mod plugin_logs;
 mod support;
 mod validation;
 
@@ -17,11 +20,18 @@ fn main() -> ExitCode {
     // The tests mostly wait on the control plane: run several at once unless told otherwise.
     args.test_threads.get_or_insert(4);
     let env = support::Env::new();
-    let trials =
-        [control_plane::tests(&env), agent::tests(&env), validation::tests(&env), operator_lifecycle::tests(&env)]
-            .into_iter()
-            .flatten()
-            .collect();
+    let trials = [
+        control_plane::tests(&env),
+        agent::tests(&env),
+        validation::tests(&env),
+        operator_lifecycle::tests(&env),
+        plugin::tests(&env),
+        plugin_logs::tests(&env),
+        plugin_install::tests(&env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let conclusion = libtest_mimic::run(&args, trials);
     env.stop();
     conclusion.exit_code()

@@ -6,9 +6,20 @@ use kube::CustomResourceExt;
 
 use crate::Agent;
 
-/// Every CRD of the API.
+/// Every CRD of the API, labelled with the version of the crate that generated it (so
+/// `kubectl agents version` can tell which API a cluster serves).
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![Agent::crd()]
+    let mut crds = vec![Agent::crd()];
+    for crd in &mut crds {
+        crd.metadata.labels = Some(
+            [
+                ("app.kubernetes.io/part-of".to_string(), "kubectl-agents".to_string()),
+                ("app.kubernetes.io/version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ]
+            .into(),
+        );
+    }
+    crds
 }
 
 /// The file name of a CRD in `operator/config/crd/`: `<group>_<plural>.yaml`, as kubebuilder names them.

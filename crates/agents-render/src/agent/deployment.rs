@@ -13,6 +13,10 @@ use super::Dependencies;
 use super::config::MOUNT_PATH;
 use crate::{hash, labels, security};
 
+/// Annotation on an Agent that `kubectl agents restart` sets; copied onto the pod template, so
+/// changing it rolls the pods (the Agent stays the one source of truth for its Deployment).
+pub const RESTARTED_AT_ANNOTATION: &str = "agents.dev/restartedAt";
+
 /// Name of the agent's container (and of its port).
 pub const CONTAINER: &str = "agent";
 const PORT_NAME: &str = "http";
@@ -92,7 +96,7 @@ pub fn deployment(agent: &Agent, dependencies: &Dependencies, config: &ConfigMap
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
-                    annotations: Some([(hash::CONFIG_HASH_ANNOTATION.to_string(), hash::of(&config.data))].into()),
+                    annotations: Some(template_annotations(agent, config)),
                     ..Default::default()
                 }),
                 spec: Some(pod),
@@ -101,6 +105,15 @@ pub fn deployment(agent: &Agent, dependencies: &Dependencies, config: &ConfigMap
         },
         ..Default::default()
     }
+}
+
+fn template_annotations(agent: &Agent, config: &ConfigMap) -> std::collections::BTreeMap<String, String> {
+    let mut annotations: std::collections::BTreeMap<String, String> =
+        [(hash::CONFIG_HASH_ANNOTATION.to_string(), hash::of(&config.data))].into();
+    if let Some(at) = agent.metadata.annotations.as_ref().and_then(|a| a.get(RESTARTED_AT_ANNOTATION)) {
+        annotations.insert(RESTARTED_AT_ANNOTATION.to_string(), at.clone());
+    }
+    annotations
 }
 
 #[cfg(test)]
@@ -151,6 +164,20 @@ mod tests {
         };
         assert_eq!(hash("image: a:1\nconfig: {a: 1}\n"), hash("image: a:1\nconfig: {a: 1}\n"));
         assert_ne!(hash("image: a:1\nconfig: {a: 1}\n"), hash("image: a:1\nconfig: {a: 2}\n"));
+    }
+
+    #[test]
+    fn a_restart_request_rolls_the_pods() {
+        let mut agent = agent("image: a:1\n");
+        let template = |agent: &Agent| {
+            let deps = Dependencies::default();
+            let c = children(Inputs { agent, dependencies: &deps, service_monitor_served: false }).unwrap();
+            c.deployment.unwrap().spec.template.metadata.unwrap().annotations.unwrap()
+        };
+        assert!(!template(&agent).contains_key(RESTARTED_AT_ANNOTATION));
+        agent.metadata.annotations =
+            Some([(RESTARTED_AT_ANNOTATION.to_string(), "2026-11-23T02:00:00Z".to_string())].into());
+        assert_eq!(template(&agent)[RESTARTED_AT_ANNOTATION], "2026-11-23T02:00:00Z");
     }
 
     #[test]

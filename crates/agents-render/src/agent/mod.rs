@@ -32,6 +32,7 @@ use kube::Resource;
 use kube::api::DynamicObject;
 
 pub use dependencies::{Dependencies, Dependency};
+pub use deployment::RESTARTED_AT_ANNOTATION;
 pub use monitoring::service_monitor_resource;
 
 use crate::labels;

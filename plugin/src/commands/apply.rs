@@ -1,0 +1,297 @@
+//! `kubectl agents apply -f FILE|DIR|- [--wait]`: server-side apply of any manifests; with
+//! `--wait`, progress until each agents.dev resource is Ready (exit 0) or Failed (exit 1, why).
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use agents_api::{Agent, AgentPhase};
+use anyhow::Context;
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::runtime::watcher;
+use serde::Deserialize;
+
+use crate::error::{Explained, explain};
+use crate::session::Session;
+use crate::style;
+
+/// The field manager of everything the plugin writes.
+pub const FIELD_MANAGER: &str = "kubectl-agents";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A file, a directory of .yaml/.yml/.json files, or - for standard input (repeatable).
+    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Wait until each agents.dev resource is Ready, showing progress; exit 1 if one fails.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "5m", value_parser = crate::cli::parse_duration)]
+    pub timeout: Duration,
+    /// Take over fields another manager owns instead of failing on the conflict.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Validate on the API server without storing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// One object read from the manifests, with where it came from.
+struct Manifest {
+    source: String,
+    object: serde_json::Value,
+}
+
+pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
+    let manifests = read_all(&args.files)?;
+    if manifests.is_empty() {
+        return Err(Explained("the manifests contain no objects".into()).into());
+    }
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = args.force_conflicts;
+    params.dry_run = args.dry_run;
+    let mut discovered: HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)> = HashMap::new();
+    let mut failures = 0;
+    let mut agents = Vec::new();
+    for manifest in &manifests {
+        match apply_one(session, manifest, &params, &mut discovered).await {
+            Ok(applied) => {
+                let suffix = if args.dry_run { " (server dry run)" } else { "" };
+                println!("{} applied{suffix}", applied.label);
+                if applied.gvk.group == agents_api::GROUP && applied.gvk.kind == "Agent" {
+                    agents.push((applied.namespace, applied.name));
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("{} {}: {}", style::error_label(), manifest.source, explain(&e));
+            }
+        }
+    }
+    if args.wait && !args.dry_run && !agents.is_empty() {
+        failures += wait_for_agents(session, &agents, args.timeout).await?;
+    }
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Manifest>> {
+    let mut manifests = Vec::new();
+    for path in paths {
+        if path == Path::new("-") {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+            manifests.extend(parse(&text, "stdin")?);
+        } else if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading the directory {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json"))
+                .collect();
+            files.sort();
+            for file in files {
+                manifests.extend(read_file(&file)?);
+            }
+        } else {
+            manifests.extend(read_file(path)?);
+        }
+    }
+    Ok(manifests)
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Vec<Manifest>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Explained(format!("cannot read {}: {e}", path.display())))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Every document of a YAML (or JSON) stream, skipping empty ones and the kustomize file.
+fn parse(text: &str, source: &str) -> anyhow::Result<Vec<Manifest>> {
+    let mut manifests = Vec::new();
+    for (i, document) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let object = serde_json::Value::deserialize(document)
+            .map_err(|e| Explained(format!("{source}: document {} is not valid YAML: {e}", i + 1)))?;
+        if object.is_null() {
+            continue;
+        }
+        if object["kind"] == "Kustomization" {
+            continue;
+        }
+        for field in ["apiVersion", "kind"] {
+            if !object[field].is_string() {
+                return Err(Explained(format!("{source}: document {} has no {field}", i + 1)).into());
+            }
+        }
+        if !object["metadata"]["name"].is_string() {
+            return Err(
+                Explained(format!("{source}: document {} ({}) has no metadata.name", i + 1, object["kind"])).into()
+            );
+        }
+        manifests.push(Manifest { source: source.to_string(), object });
+    }
+    Ok(manifests)
+}
+
+struct Applied {
+    gvk: GroupVersionKind,
+    namespace: String,
+    name: String,
+    label: String,
+}
+
+async fn apply_one(
+    session: &Session,
+    manifest: &Manifest,
+    params: &PatchParams,
+    discovered: &mut HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>,
+) -> anyhow::Result<Applied> {
+    let object: DynamicObject = serde_json::from_value(manifest.object.clone())?;
+    let types = object.types.clone().context("an object without apiVersion and kind")?;
+    let gvk = GroupVersionKind::try_from(&types)?;
+    if !discovered.contains_key(&gvk) {
+        let found = kube::discovery::pinned_kind(&session.client, &gvk).await.map_err(|e| match e {
+            kube::Error::Discovery(_) if gvk.group == agents_api::GROUP => {
+                Explained(format!("the cluster does not serve {}: run `kubectl agents install`", types.api_version))
+                    .into()
+            }
+            kube::Error::Discovery(_) => Explained(format!(
+                "the cluster does not serve {} {}: is its CRD installed?",
+                types.api_version, gvk.kind
+            ))
+            .into(),
+            other => anyhow::Error::new(other),
+        })?;
+        discovered.insert(gvk.clone(), found);
+    }
+    let (resource, capabilities) = &discovered[&gvk];
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let namespace = object.metadata.namespace.clone().unwrap_or_else(|| session.namespace.clone());
+    let api: Api<DynamicObject> = match capabilities.scope {
+        Scope::Namespaced => Api::namespaced_with(session.client.clone(), &namespace, resource),
+        Scope::Cluster => Api::all_with(session.client.clone(), resource),
+    };
+    api.patch(&name, params, &Patch::Apply(&manifest.object)).await.map_err(|e| match e {
+        kube::Error::Api(status) if status.code == 409 => anyhow::Error::new(Explained(format!(
+            "{}: {}. Another manager owns those fields: pass --force-conflicts to take them over",
+            name, status.message
+        ))),
+        other => anyhow::Error::new(other),
+    })?;
+    let group = if gvk.group.is_empty() { String::new() } else { format!(".{}", gvk.group) };
+    let label = format!("{}{group}/{name}", gvk.kind.to_lowercase());
+    Ok(Applied { gvk, namespace, name, label })
+}
+
+/// What one Agent is doing, as printed while waiting.
+fn progress_line(agent: &Agent) -> (Option<AgentPhase>, String) {
+    let status = agent.status.clone().unwrap_or_default();
+    let current = status.observed_generation.is_some() && status.observed_generation == agent.metadata.generation;
+    let phase = if current { status.phase } else { None };
+    let message = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY)
+        .filter(|_| current)
+        .map(|c| format!("{}: {}", c.reason, c.message))
+        .unwrap_or_else(|| "waiting for the operator".into());
+    (phase, message)
+}
+
+/// Waits until every Agent is settled. Returns how many failed (Failed, or not settled in time).
+async fn wait_for_agents(session: &Session, agents: &[(String, String)], timeout: Duration) -> anyhow::Result<usize> {
+    let terminal = std::io::stderr().is_terminal();
+    let bars = indicatif::MultiProgress::new();
+    let mut pending: HashMap<(String, String), indicatif::ProgressBar> = HashMap::new();
+    for key in agents {
+        let bar = if terminal {
+            let bar = bars.add(indicatif::ProgressBar::new_spinner());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}").expect("a valid template"),
+            );
+            bar.set_prefix(format!("agent/{}", key.1));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        pending.insert(key.clone(), bar);
+    }
+    let namespaces: std::collections::BTreeSet<&String> = agents.iter().map(|(ns, _)| ns).collect();
+    let api: Api<Agent> = match namespaces.len() {
+        1 => Api::namespaced(session.client.clone(), namespaces.iter().next().expect("one namespace")),
+        _ => Api::all(session.client.clone()),
+    };
+    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).boxed());
+    let deadline = Instant::now() + timeout;
+    let mut failed = 0;
+    let mut last: HashMap<(String, String), String> = HashMap::new();
+    while !pending.is_empty() {
+        let next = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), events.next()).await;
+        let agent = match next {
+            Err(_) => break,
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                tracing::debug!("watch: {e}");
+                continue;
+            }
+            Ok(Some(Ok(watcher::Event::Apply(agent) | watcher::Event::InitApply(agent)))) => agent,
+            Ok(Some(Ok(_))) => continue,
+        };
+        let key =
+            (agent.metadata.namespace.clone().unwrap_or_default(), agent.metadata.name.clone().unwrap_or_default());
+        let Some(bar) = pending.get(&key) else { continue };
+        let (phase, message) = progress_line(&agent);
+        let line = format!("{}: {message}", style::phase(phase, terminal && style::colour_enabled_on_stderr()));
+        if last.get(&key) != Some(&line) {
+            if terminal {
+                bar.set_message(line.clone());
+            } else {
+                eprintln!("agent/{}: {line}", key.1);
+            }
+            last.insert(key.clone(), line.clone());
+        }
+        match phase {
+            Some(AgentPhase::Ready | AgentPhase::Stopped) => {
+                let bar = pending.remove(&key).expect("present");
+                bar.finish_with_message(line.clone());
+                if !terminal {
+                    println!("agent.agents.dev/{} {}", key.1, phase.map(|p| p.to_string()).unwrap_or_default());
+                }
+            }
+            Some(AgentPhase::Failed) => {
+                let bar = pending.remove(&key).expect("present");
+                bar.abandon_with_message(line.clone());
+                eprintln!("{} agent {} failed: {message}", style::error_label(), key.1);
+                failed += 1;
+            }
+            _ => {}
+        }
+    }
+    for (key, bar) in pending {
+        bar.abandon();
+        let why = last.get(&key).cloned().unwrap_or_else(|| "no status yet: is the operator running?".into());
+        eprintln!("{} agent {} did not become Ready within {timeout:?} ({why})", style::error_label(), key.1);
+        failed += 1;
+    }
+    Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_read_and_checked() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\n---\napiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\n";
+        let manifests = parse(text, "x.yaml").unwrap();
+        assert_eq!(manifests.len(), 2);
+        assert_eq!(manifests[1].object["kind"], "Agent");
+        let error = parse("kind: Agent\nmetadata: {name: a}\n", "x.yaml").err().unwrap();
+        assert_eq!(error.to_string(), "x.yaml: document 1 has no apiVersion");
+        let error = parse("apiVersion: v1\nkind: Secret\n", "x.yaml").err().unwrap();
+        assert!(error.to_string().contains("has no metadata.name"));
+        let error = parse("a: [", "bad.yaml").err().unwrap();
+        assert!(error.to_string().starts_with("bad.yaml: document 1 is not valid YAML"));
+    }
+}

@@ -1,0 +1,24 @@
+//! `kubectl agents completion bash|zsh|fish|powershell|elvish`.
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Load it in the current shell, e.g.:\n  source <(kubectl agents completion bash)\n\
+kubectl completes plugin commands through an executable named kubectl_complete-agents on PATH;\n\
+the completion script here completes `kubectl-agents` itself.")]
+pub struct Args {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "kubectl-agents", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,45 @@
+//! One module per command; each has its clap `Args` and an async `run`.
+
+pub mod apply;
+pub mod check;
+pub mod completion;
+pub mod create;
+pub mod delete;
+pub mod describe;
+pub mod get;
+pub mod install;
+pub mod logs;
+pub mod restart;
+pub mod scale;
+pub mod version;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::session::Session;
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
+    // These two work without a cluster.
+    match cli.command {
+        Command::Completion(args) => return completion::run(args),
+        Command::Version(args) if args.client => return version::run(None, args).await,
+        _ => {}
+    }
+    let session = Session::connect(&global).await?;
+    match cli.command {
+        Command::Create(args) => create::run(&session, *args).await,
+        Command::Apply(args) => apply::run(&session, args).await,
+        Command::Get(args) => get::run(&session, args).await,
+        Command::Describe(args) => describe::run(&session, args).await,
+        Command::Logs(args) => logs::run(&session, args).await,
+        Command::Delete(args) => delete::run(&session, args).await,
+        Command::Scale(args) => scale::run(&session, args).await,
+        Command::Restart(args) => restart::run(&session, args).await,
+        Command::Install(args) => install::install(&session, args).await,
+        Command::Uninstall(args) => install::uninstall(&session, args).await,
+        Command::Check(args) => check::run(&session, args).await,
+        Command::Version(args) => version::run(Some(&session), args).await,
+        Command::Completion(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,61 @@
+//! The kinds of the agents.dev API the plugin knows, and the names users call them by.
+
+/// A kind of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Agent,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 1] = [Kind::Agent];
+
+    /// Singular, plural and short names, as `kubectl get` accepts them.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Agent => &["agent", "agents", "ag"],
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Kind::Agent => "Agent",
+        }
+    }
+
+    /// The kind called `name` (case-insensitive; `agents.agents.dev` works too).
+    pub fn parse(name: &str) -> Option<Kind> {
+        let name = name.to_ascii_lowercase();
+        let name = name.strip_suffix(".agents.dev").unwrap_or(&name);
+        Kind::ALL.into_iter().find(|k| k.names().contains(&name))
+    }
+}
+
+/// Splits `[KIND] [NAME…]` arguments: a first argument naming a kind is the kind (Agent when
+/// there is none), the rest are names.
+pub fn split_kind(args: &[String]) -> (Kind, &[String]) {
+    match args.first().and_then(|first| Kind::parse(first)) {
+        Some(kind) => (kind, &args[1..]),
+        None => (Kind::Agent, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_found_by_any_of_their_names() {
+        for name in ["agent", "Agents", "ag", "agents.agents.dev"] {
+            assert_eq!(Kind::parse(name), Some(Kind::Agent), "{name}");
+        }
+        assert_eq!(Kind::parse("research"), None);
+    }
+
+    #[test]
+    fn a_leading_kind_is_split_from_the_names() {
+        let args = ["agents".to_string(), "a".to_string()];
+        assert_eq!(split_kind(&args), (Kind::Agent, &args[1..]));
+        let names = ["research".to_string()];
+        assert_eq!(split_kind(&names), (Kind::Agent, &names[..]));
+    }
+}

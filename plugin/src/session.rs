@@ -1,0 +1,39 @@
+//! The connection to the cluster, read from the kubeconfig the way kubectl reads it.
+
+use anyhow::Context;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::cli::Global;
+
+/// A client and the namespace commands act on.
+#[derive(Clone)]
+pub struct Session {
+    pub client: kube::Client,
+    /// `-n`, else the context's namespace, else "default".
+    pub namespace: String,
+}
+
+impl Session {
+    pub async fn connect(global: &Global) -> anyhow::Result<Self> {
+        let options = KubeConfigOptions { context: global.context.clone(), ..Default::default() };
+        let mut config = match &global.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .with_context(|| format!("could not read the kubeconfig {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+            }
+            None => kube::Config::from_kubeconfig(&options).await,
+        }
+        .map_err(|e| anyhow::Error::new(crate::error::NoKubeconfig(e.to_string())))?;
+        if let Some(timeout) = global.request_timeout.filter(|t| !t.is_zero()) {
+            config.connect_timeout = Some(timeout);
+            config.read_timeout = Some(timeout);
+            config.write_timeout = Some(timeout);
+        }
+        let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+        let server = config.cluster_url.to_string();
+        tracing::debug!(%server, %namespace, "connecting");
+        let client = kube::Client::try_from(config).context("could not build a Kubernetes client")?;
+        Ok(Session { client, namespace })
+    }
+}

@@ -40,6 +40,40 @@ pub fn print_table(table: &Table, with_header: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The width of each column of a printed table (without the padding).
+pub fn column_widths(table: &Table) -> Vec<usize> {
+    table.column_max_content_widths().iter().map(|w| usize::from(*w)).collect()
+}
+
+/// One row laid out on the columns of an earlier table (a wider cell pushes the rest along).
+pub fn aligned(cells: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        line.push_str(cell);
+        if i + 1 < cells.len() {
+            let width = widths.get(i).copied().unwrap_or(0);
+            let visible = visible_len(cell);
+            line.push_str(&" ".repeat(width.saturating_sub(visible) + 3));
+        }
+    }
+    line
+}
+
+/// Characters a terminal shows, ignoring colour escape sequences.
+fn visible_len(text: &str) -> usize {
+    let mut count = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\u{1b}') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => count += 1,
+        }
+    }
+    count
+}
+
 /// Objects as JSON or YAML: one object as itself, several as a `v1` `List`, like kubectl.
 pub fn print_objects<T: Serialize>(objects: &[T], single: bool, format: Format) -> anyhow::Result<()> {
     let value = if single && objects.len() == 1 {
@@ -93,6 +127,17 @@ mod tests {
         assert_eq!(age(Some(&ago(5 * 3600))), "5h");
         assert_eq!(age(Some(&ago(3 * 86400))), "3d");
         assert_eq!(age(None), "<unknown>");
+    }
+
+    #[test]
+    fn watched_rows_keep_the_listing_columns() {
+        let mut t = table(vec!["NAME", "PHASE", "READY"]);
+        t.add_row(vec!["research", "Ready", "1/1"]);
+        let widths = column_widths(&t);
+        assert_eq!(widths, [8, 5, 5]);
+        let row = aligned(&["research".into(), "\u{1b}[33mWaiting\u{1b}[39m".into(), "1/2".into()], &widths);
+        assert_eq!(row, "research   \u{1b}[33mWaiting\u{1b}[39m   1/2");
+        assert_eq!(aligned(&["a".into(), "b".into()], &widths), "a          b");
     }
 
     #[test]

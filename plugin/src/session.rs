@@ -18,8 +18,13 @@ impl Session {
         let options = KubeConfigOptions { context: global.context.clone(), ..Default::default() };
         let mut config = match &global.kubeconfig {
             Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .with_context(|| format!("could not read the kubeconfig {}", path.display()))?;
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                    let why = match &e {
+                        kube::config::KubeconfigError::ReadConfig(io, _) => io.to_string(),
+                        other => other.to_string(),
+                    };
+                    crate::error::NoKubeconfig(format!("cannot read {} ({why})", path.display()))
+                })?;
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
             }
             None => kube::Config::from_kubeconfig(&options).await,

@@ -1,11 +1,340 @@
-//! (being written)
+//! `kubectl agents` through kubectl's own plugin discovery, against the operator: scaffold →
+//! apply --wait → get (every output format parsed) → describe → scale → restart → delete, and
+//! what a user sees when the input or the cluster is wrong.
 
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use agents_api::{Agent, AgentPhase};
+use anyhow::{Context, bail, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, Patch, PatchParams};
 use libtest_mimic::Trial;
+use serde_json::{Value, json};
 
-use crate::support::Env;
+use crate::support::{Ctx, DEADLINE, Env, run_ok, trials};
 
-pub fn tests(_env: &Arc<Env>) -> Vec<Trial> {
-    Vec::new()
+pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
+    trials!(
+        env,
+        "plugin",
+        [
+            a_tour_from_scaffold_to_delete,
+            get_watch_prints_each_change,
+            bad_input_gets_a_clear_error,
+            apply_wait_fails_with_the_reason,
+            the_wizard_runs_on_a_terminal,
+        ]
+    )
+}
+
+impl Ctx {
+    /// `kubectl agents ARGS… -n <this test's namespace>`.
+    fn agents(&self, args: &[&str]) -> Command {
+        let mut command = self.kubectl();
+        command.arg("agents").args(args).args(["-n", &self.ns]);
+        command
+    }
+
+    fn agents_ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        Ok(String::from_utf8(run_ok(&mut self.agents(args))?.stdout)?)
+    }
+
+    /// Runs a command that must fail; returns its stderr.
+    fn agents_err(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = self.agents(args).output()?;
+        ensure!(!output.status.success(), "`kubectl agents {}` succeeded:\n{}", args.join(" "), text(&output.stdout));
+        Ok(text(&output.stderr))
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn phase_is(phase: AgentPhase) -> impl Fn(Option<&Agent>) -> bool {
+    move |agent| agent.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(phase)
+}
+
+async fn a_tour_from_scaffold_to_delete(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let agents: Api<Agent> = ctx.api();
+    let scaffold = [
+        "create",
+        "agent",
+        "tour",
+        "--image",
+        "ghcr.io/example/tour:v1",
+        "--model",
+        "gpt-4o",
+        "--provider",
+        "openai",
+        "--api-key-secret",
+        "openai:api-key",
+        "--replicas",
+        "2",
+    ];
+
+    // Scaffold: printed, not created; then validated by the API server, still not created.
+    let printed = ctx.agents_ok(&[&scaffold[..], &["--dry-run=client", "-o", "yaml"]].concat())?;
+    let manifest: Value = serde_norway::from_str(&printed).context("create --dry-run=client -o yaml is not YAML")?;
+    ensure!(manifest["kind"] == "Agent" && manifest["spec"]["replicas"] == 2, "{printed}");
+    ensure!(manifest["spec"]["model"]["apiKeySecretRef"] == json!({"name": "openai", "key": "api-key"}));
+    let server = ctx.agents_ok(&[&scaffold[..], &["--dry-run=server"]].concat())?;
+    ensure!(server.trim() == "agent.agents.dev/tour created (server dry run)", "{server}");
+    ensure!(agents.get_opt("tour").await?.is_none(), "a dry run created the Agent");
+
+    // Apply the scaffold with --wait: it returns once the Agent is Ready.
+    let file = ctx.cluster.dir().join(format!("{}-tour.yaml", ctx.ns));
+    std::fs::write(&file, &printed)?;
+    let applied = ctx.agents_ok(&["apply", "-f", file.to_str().unwrap(), "--wait"])?;
+    ensure!(applied.contains("agent.agents.dev/tour applied"), "{applied}");
+    ensure!(applied.contains("agent.agents.dev/tour Ready"), "{applied}");
+    ensure!(phase_is(AgentPhase::Ready)(agents.get_opt("tour").await?.as_ref()), "apply --wait returned early");
+
+    // get, in every format.
+    let table = ctx.agents_ok(&["get"])?;
+    let lines: Vec<&str> = table.lines().collect();
+    ensure!(
+        lines[0].split_whitespace().collect::<Vec<_>>()
+            == ["NAME", "PHASE", "READY", "MODEL", "IMAGE", "ENDPOINT", "AGE"],
+        "{table}"
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    ensure!(row[..5] == ["tour", "Ready", "2/2", "gpt-4o", "ghcr.io/example/tour:v1"], "{table}");
+    ensure!(row[5] == format!("http://tour.{}.svc.cluster.local", ctx.ns), "{table}");
+    let wide = ctx.agents_ok(&["get", "-o", "wide"])?;
+    ensure!(wide.lines().next().unwrap_or_default().contains("PROVIDER") && wide.contains("openai"), "{wide}");
+    let all = ctx.agents_ok(&["get", "-A"])?;
+    ensure!(all.lines().any(|l| l.starts_with(&ctx.ns) && l.contains("tour")), "{all}");
+    let one: Value = serde_json::from_str(&ctx.agents_ok(&["get", "tour", "-o", "json"])?)?;
+    ensure!(
+        one["kind"] == "Agent" && one["status"]["phase"] == "Ready" && one["metadata"].get("managedFields").is_none()
+    );
+    let list: Value = serde_json::from_str(&ctx.agents_ok(&["get", "-o", "json"])?)?;
+    ensure!(list["kind"] == "List" && list["items"][0]["metadata"]["name"] == "tour", "{list}");
+    let yaml: Value = serde_norway::from_str(&ctx.agents_ok(&["get", "agents", "tour", "-o", "yaml"])?)?;
+    ensure!(yaml["spec"]["image"] == "ghcr.io/example/tour:v1");
+    ensure!(ctx.agents_ok(&["get", "-o", "name"])?.trim() == "agent.agents.dev/tour");
+    ensure!(ctx.agents_ok(&["list", "tour"])?.contains("tour"), "the list alias");
+
+    // describe: one page with the story.
+    let page = ctx.agents_ok(&["describe", "tour"])?;
+    for needle in [
+        "Name:",
+        "Phase:",
+        "Ready (Ready: 2/2 pods ready)",
+        "openai/gpt-4o",
+        "key from Secret openai/api-key",
+        "Conditions:",
+        "DependenciesReady",
+        "Children:",
+        "Deployment",
+        "2/2 ready",
+        "Service",
+        "Pods:",
+        "Events:",
+    ] {
+        ensure!(page.contains(needle), "describe lacks {needle:?}:\n{page}");
+    }
+
+    // scale through the scale subresource.
+    ensure!(ctx.agents_ok(&["scale", "tour", "--replicas", "3"])?.contains("scaled to 3"));
+    ctx.wait_for(&agents, "tour", "3 ready", |a: Option<&Agent>| {
+        a.and_then(|a| a.status.as_ref()).is_some_and(|s| s.ready_replicas == Some(3))
+    })
+    .await?;
+
+    // restart: the operator rolls the pods.
+    let deployments: Api<Deployment> = ctx.api();
+    let before = deployments.get("tour").await?.metadata.generation;
+    ensure!(ctx.agents_ok(&["restart", "tour"])?.contains("restarted"));
+    ctx.wait_for(&deployments, "tour", "a restart annotation on the pod template", |d: Option<&Deployment>| {
+        d.is_some_and(|d| {
+            d.metadata.generation > before
+                && d.spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.annotations.as_ref())
+                    .is_some_and(|a| a.contains_key("agents.dev/restartedAt"))
+        })
+    })
+    .await?;
+
+    // delete --wait: no question without a terminal; returns once the children are gone.
+    let deleted = ctx.agents_ok(&["delete", "tour", "--wait"])?;
+    ensure!(deleted.contains("agent.agents.dev/tour deleted"), "{deleted}");
+    ensure!(agents.get_opt("tour").await?.is_none(), "the Agent is still there");
+    ensure!(ctx.api::<Service>().get_opt("tour").await?.is_none(), "the Service outlived delete --wait");
+    Ok(())
+}
+
+async fn get_watch_prints_each_change(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: watched}\nspec: {image: ghcr.io/example/a:v1, replicas: 1}\n")
+        .await?;
+    let agents: Api<Agent> = ctx.api();
+    ctx.wait_for(&agents, "watched", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    let mut child = ctx.agents(&["get", "watched", "-w"]).stdout(Stdio::piped()).spawn()?;
+    let (lines, reader) = crate::support::read_lines(child.stdout.take().context("no stdout")?);
+    let deadline = Instant::now() + DEADLINE;
+    while lines.lock().unwrap().len() < 2 {
+        ensure!(Instant::now() < deadline, "get -w printed no listing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agents.patch("watched", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await?;
+    let deadline = Instant::now() + DEADLINE;
+    let seen = loop {
+        let seen = lines.lock().unwrap().clone();
+        if seen.iter().any(|l| l.contains("2/2")) {
+            break seen;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("get -w did not print the change to 2/2; it printed:\n{}", seen.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    child.kill()?;
+    child.wait()?;
+    drop(reader);
+    ensure!(seen[0].starts_with("NAME"), "the header comes first: {seen:?}");
+    ensure!(seen.iter().filter(|l| l.starts_with("NAME")).count() == 1, "the header is printed once: {seen:?}");
+    ensure!(seen[1].contains("1/1"), "the listing comes before the changes: {seen:?}");
+    let phase_column = seen[0].find("PHASE").context("no PHASE column")?;
+    let starts_a_column = |line: &String| {
+        let bytes = line.as_bytes();
+        bytes.len() > phase_column && bytes[phase_column - 1] == b' ' && bytes[phase_column] != b' '
+    };
+    ensure!(seen.iter().all(starts_a_column), "watched rows keep the listing's columns: {seen:?}");
+    Ok(())
+}
+
+async fn bad_input_gets_a_clear_error(ctx: Ctx) -> anyhow::Result<()> {
+    let stderr = ctx.agents_err(&["get", "nope"])?;
+    ensure!(
+        stderr.trim()
+            == format!(
+                "error: agent \"nope\" not found in namespace \"{}\": list them with `kubectl agents get -A`, or pass -n NAMESPACE",
+                ctx.ns
+            ),
+        "{stderr}"
+    );
+    let stderr = ctx.agents_err(&["describe", "nope"])?;
+    ensure!(stderr.contains("agent \"nope\" not found"), "{stderr}");
+    let stderr = ctx.agents_err(&["delete", "nope", "--yes"])?;
+    ensure!(stderr.contains("agent \"nope\" not found"), "{stderr}");
+
+    let dir = ctx.cluster.dir().join(format!("{}-bad", ctx.ns));
+    std::fs::create_dir_all(&dir)?;
+    let invalid = dir.join("invalid.yaml");
+    std::fs::write(
+        &invalid,
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1, replicas: 5000}\n",
+    )?;
+    let stderr = ctx.agents_err(&["apply", "-f", invalid.to_str().unwrap()])?;
+    ensure!(stderr.contains("spec.replicas: Invalid value: 5000"), "{stderr}");
+    let rule = dir.join("rule.yaml");
+    std::fs::write(
+        &rule,
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {model: {name: m}}\n",
+    )?;
+    let stderr = ctx.agents_err(&["apply", "-f", rule.to_str().unwrap()])?;
+    ensure!(stderr.contains("set exactly one of spec.image"), "{stderr}");
+    let broken = dir.join("broken.yaml");
+    std::fs::write(&broken, "kind: Agent\nmetadata: {name: a}\n")?;
+    let stderr = ctx.agents_err(&["apply", "-f", broken.to_str().unwrap()])?;
+    ensure!(stderr.contains("document 1 has no apiVersion"), "{stderr}");
+    let stderr = ctx.agents_err(&["apply", "-f", dir.join("missing.yaml").to_str().unwrap()])?;
+    ensure!(stderr.contains("cannot read") && stderr.contains("missing.yaml"), "{stderr}");
+
+    let stderr = ctx.agents_err(&["create", "agent", "lost"])?;
+    ensure!(stderr.contains("pass --image IMAGE"), "without a terminal the wizard must not start: {stderr}");
+    let stderr = ctx.agents_err(&["get", "--kubeconfig", "/nonexistent/kubeconfig"])?;
+    ensure!(stderr.contains("no usable kubeconfig"), "{stderr}");
+    let unreachable = dir.join("unreachable.kubeconfig");
+    let admin = std::fs::read_to_string(ctx.cluster.kubeconfig())?;
+    std::fs::write(&unreachable, admin.replace(ctx.cluster.server(), "https://127.0.0.1:1"))?;
+    let stderr = ctx.agents_err(&["get", "--kubeconfig", unreachable.to_str().unwrap(), "--request-timeout", "5s"])?;
+    ensure!(stderr.contains("cannot reach the Kubernetes API server"), "{stderr}");
+
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: elastic}\nspec: {image: x:1, autoscaling: {maxReplicas: 4}}\n")
+        .await?;
+    let stderr = ctx.agents_err(&["scale", "elastic", "--replicas", "2"])?;
+    ensure!(stderr.contains("is autoscaled"), "{stderr}");
+    let stderr = ctx.agents_err(&["scale", "elastic", "--replicas", "-1"])?;
+    ensure!(stderr.contains("--replicas"), "{stderr}");
+    Ok(())
+}
+
+/// `apply --wait` exits non-zero and says why when an Agent fails or never gets Ready.
+async fn apply_wait_fails_with_the_reason(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: no-pods}\nspec: {hard: {pods: \"0\"}}\n")
+        .await?;
+    let file = ctx.cluster.dir().join(format!("{}-failing.yaml", ctx.ns));
+    std::fs::write(
+        &file,
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: blocked}\nspec: {image: x:1}\n",
+    )?;
+    let output = ctx.agents(&["apply", "-f", file.to_str().unwrap(), "--wait"]).output()?;
+    let stderr = text(&output.stderr);
+    ensure!(output.status.code() == Some(1), "exit {:?}: {stderr}", output.status);
+    ensure!(
+        stderr.contains("agent blocked failed: PodsCannotBeCreated") && stderr.contains("exceeded quota"),
+        "{stderr}"
+    );
+
+    let waiting = ctx.cluster.dir().join(format!("{}-waiting.yaml", ctx.ns));
+    std::fs::write(
+        &waiting,
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: lonely}\nspec: {image: x:1, peers: [{name: nobody}]}\n",
+    )?;
+    let output = ctx.agents(&["apply", "-f", waiting.to_str().unwrap(), "--wait", "--timeout", "5s"]).output()?;
+    let stderr = text(&output.stderr);
+    ensure!(output.status.code() == Some(1), "exit {:?}: {stderr}", output.status);
+    ensure!(
+        stderr.contains("did not become Ready within 5s") && stderr.contains("Agent nobody does not exist"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+/// On a terminal and without flags, `create agent` asks; the answers become the Agent.
+async fn the_wizard_runs_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
+    let command = ctx.agents(&["create", "agent", "guided"]);
+    let namespace = ctx.ns.clone();
+    let answered = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let mut session = rexpect::session::spawn_command(command, Some(20_000))?;
+        session.exp_string("Container image")?;
+        session.send_line("ghcr.io/example/guided:v1")?;
+        session.exp_string("Model provider")?;
+        session.send_line("")?; // the first choice: openai
+        session.exp_string("Model")?;
+        session.send_line("")?; // the suggested gpt-4o
+        session.exp_string("SECRET:KEY")?;
+        session.send_line("openai:api-key")?;
+        session.exp_string("Replicas")?;
+        session.send_line("2")?;
+        session.exp_string("Expose it as a Service")?;
+        session.send("n")?;
+        session.flush()?;
+        let rest = session.exp_eof()?;
+        Ok(format!("{rest} (namespace {namespace})"))
+    })
+    .await??;
+    ensure!(answered.contains("agent.agents.dev/guided created"), "the wizard ended with: {answered}");
+    let agent = ctx.api::<Agent>().get("guided").await?;
+    let spec = serde_json::to_value(&agent.spec)?;
+    ensure!(spec["image"] == "ghcr.io/example/guided:v1", "{spec}");
+    ensure!(
+        spec["model"]
+            == json!({"provider": "openai", "name": "gpt-4o", "apiKeySecretRef": {"name": "openai", "key": "api-key"}}),
+        "{spec}"
+    );
+    ensure!(spec["replicas"] == 2 && spec["expose"] == false, "{spec}");
+    Ok(())
 }

@@ -289,3 +289,18 @@ impl Ctx {
         Ok(())
     }
 }
+
+/// Collects a child's output lines as they come, on a thread of their own.
+pub fn read_lines(
+    output: impl std::io::Read + Send + 'static,
+) -> (Arc<std::sync::Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(output).lines().map_while(Result::ok) {
+            sink.lock().expect("never poisoned").push(line);
+        }
+    });
+    (lines, reader)
+}

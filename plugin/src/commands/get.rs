@@ -63,9 +63,10 @@ async fn agents(session: &Session, args: &Args, names: &[String]) -> anyhow::Res
         }
         found
     };
-    agents.iter_mut().for_each(|a| a.managed_fields_mut().clear());
+    agents.iter_mut().for_each(|a| a.metadata.managed_fields = None);
     let wide = args.output == Format::Wide;
     let colour = style::colour_enabled_on_stdout();
+    let mut widths = Vec::new();
     match args.output {
         Format::Json | Format::Yaml => output::print_objects(&agents, !names.is_empty(), args.output)?,
         Format::Name => agents.iter().for_each(|a| println!("agent.agents.dev/{}", a.name_any())),
@@ -80,11 +81,12 @@ async fn agents(session: &Session, args: &Args, names: &[String]) -> anyhow::Res
                     table.add_row(row(agent, args.all_namespaces, wide, colour));
                 }
                 output::print_table(&table, true)?;
+                widths = output::column_widths(&table);
             }
         }
     }
     if args.watch {
-        watch(&api, args, names, colour).await?;
+        watch(&api, args, names, colour, &widths).await?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -104,7 +106,8 @@ async fn list_all(api: &Api<Agent>, params: ListParams) -> anyhow::Result<Vec<Ag
 }
 
 /// Prints every change after the listing, one line per change (kubectl's -w).
-async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool) -> anyhow::Result<()> {
+/// Rows keep the columns of the listing above them (`widths`), as kubectl's do.
+async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool, widths: &[usize]) -> anyhow::Result<()> {
     let mut config = watcher::Config::default();
     if let [name] = names {
         config = config.fields(&format!("metadata.name={name}"));
@@ -135,9 +138,15 @@ async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool) ->
             Format::Json | Format::Yaml => output::print_objects(std::slice::from_ref(&agent), true, args.output)?,
             Format::Name => println!("agent.agents.dev/{}", agent.name_any()),
             Format::Table | Format::Wide => {
-                let mut table = output::table(header(args.all_namespaces, args.output == Format::Wide));
-                table.add_row(row(&agent, args.all_namespaces, args.output == Format::Wide, colour));
-                output::print_table(&table, false)?;
+                let cells = row(&agent, args.all_namespaces, args.output == Format::Wide, colour);
+                if widths.is_empty() {
+                    output::print_table(
+                        output::table(header(args.all_namespaces, args.output == Format::Wide)).add_row(cells),
+                        true,
+                    )?;
+                } else {
+                    println!("{}", output::aligned(&cells, widths));
+                }
             }
         }
     }

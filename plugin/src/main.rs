@@ -5,7 +5,9 @@ mod cli;
 mod commands;
 mod error;
 mod kinds;
+mod manifests;
 mod output;
+mod secrets;
 mod session;
 mod style;
 

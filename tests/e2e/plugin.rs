@@ -251,6 +251,23 @@ async fn bad_input_gets_a_clear_error(ctx: Ctx) -> anyhow::Result<()> {
     let stderr = ctx.agents_err(&["apply", "-f", dir.join("missing.yaml").to_str().unwrap()])?;
     ensure!(stderr.contains("cannot read") && stderr.contains("missing.yaml"), "{stderr}");
 
+    // A referenced Secret that does not exist: applied, with a warning that says how to fix it.
+    let keyless = dir.join("keyless.yaml");
+    std::fs::write(
+        &keyless,
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: keyless}\n\
+         spec: {image: x:1, model: {name: m, apiKeySecretRef: {name: openai, key: api-key}}}\n",
+    )?;
+    let output = run_ok(&mut ctx.agents(&["apply", "-f", keyless.to_str().unwrap()]))?;
+    let stderr = text(&output.stderr);
+    ensure!(
+        stderr.contains("warning: Secret \"openai\" does not exist")
+            && stderr.contains("kubectl create secret generic openai"),
+        "{stderr}"
+    );
+    let page = ctx.agents_ok(&["describe", "keyless"])?;
+    ensure!(page.contains("Secrets:") && page.contains("missing"), "{page}");
+
     let stderr = ctx.agents_err(&["create", "agent", "lost"])?;
     ensure!(stderr.contains("pass --image IMAGE"), "without a terminal the wizard must not start: {stderr}");
     let stderr = ctx.agents_err(&["get", "--kubeconfig", "/nonexistent/kubeconfig"])?;

@@ -65,6 +65,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
                 let suffix = if args.dry_run { " (server dry run)" } else { "" };
                 println!("{} applied{suffix}", applied.label);
                 if applied.gvk.group == agents_api::GROUP && applied.gvk.kind == "Agent" {
+                    warn_missing_secrets(session, &applied.namespace, &manifest.object).await;
                     agents.push((applied.namespace, applied.name));
                 }
             }
@@ -78,6 +79,14 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         failures += wait_for_agents(session, &agents, args.timeout).await?;
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Warns (without failing: the Secret may be created next) about Secrets the Agent needs.
+async fn warn_missing_secrets(session: &Session, namespace: &str, object: &serde_json::Value) {
+    let Ok(agent) = serde_json::from_value::<Agent>(object.clone()) else { return };
+    for problem in crate::secrets::missing(&session.client, namespace, &agent).await {
+        eprintln!("{} {problem}", style::warning_label());
+    }
 }
 
 fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Manifest>> {

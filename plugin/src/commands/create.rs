@@ -138,7 +138,11 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         meta.remove("managedFields");
     }
     let suffix = if agent.dry_run == DryRun::Server { " (server dry run)" } else { "" };
-    print(&created, agent.output.unwrap_or(Format::Table), suffix)
+    let code = print(&created, agent.output.unwrap_or(Format::Table), suffix)?;
+    for problem in crate::secrets::missing(&session.client, &session.namespace, &object).await {
+        eprintln!("{} {problem}", crate::style::warning_label());
+    }
+    Ok(code)
 }
 
 fn print(object: &Value, format: Format, suffix: &str) -> anyhow::Result<ExitCode> {

@@ -42,11 +42,12 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     page.conditions(&agent);
     page.children(session, &agent).await;
     page.dependencies(session, &agent).await;
+    page.secrets(session, &agent).await;
     page.pods(session, &agent).await;
     page.events(session, &agent).await;
     print!("{}", page.text);
     if !page.problems.is_empty() {
-        println!("\nCould not read everything:");
+        println!("\nWarnings:");
         for problem in &page.problems {
             println!("  {problem}");
         }
@@ -324,6 +325,29 @@ impl Page {
             rows.push(vec!["AgentBuild".into(), build.name.clone(), unresolved]);
         }
         self.table(vec!["KIND", "NAME", "STATE"], rows, "none");
+    }
+
+    async fn secrets(&mut self, session: &Session, agent: &Agent) {
+        let references = crate::secrets::references(agent);
+        if references.is_empty() {
+            return;
+        }
+        self.section("Secrets");
+        let missing = crate::secrets::missing(&session.client, &session.namespace, agent).await;
+        let rows = references
+            .into_iter()
+            .map(|(name, key)| {
+                let problem = missing.iter().find(|m| m.starts_with(&format!("Secret {name:?}")));
+                let state = match problem {
+                    Some(p) if p.contains("no key") => "key missing".to_string(),
+                    Some(_) => "missing".to_string(),
+                    None => "present (or not readable by you)".to_string(),
+                };
+                vec![name, key, state]
+            })
+            .collect();
+        self.table(vec!["SECRET", "KEY", "STATE"], rows, "none");
+        self.problems.extend(missing);
     }
 
     async fn pods(&mut self, session: &Session, agent: &Agent) {

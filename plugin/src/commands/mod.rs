@@ -20,10 +20,11 @@ use crate::session::Session;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
-    // These two work without a cluster.
+    // These work without a cluster.
     match cli.command {
         Command::Completion(args) => return completion::run(args),
         Command::Version(args) if args.client => return version::run(None, args).await,
+        Command::Install(args) if args.dry_run => return install::dry_run(&args),
         _ => {}
     }
     let session = Session::connect(&global).await?;

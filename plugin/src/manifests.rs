@@ -1,0 +1,261 @@
+//! The CRDs and the operator's manifests, embedded from `operator/config` when the plugin is
+//! built: `kubectl agents install` applies exactly what `kubectl apply -k operator/config/default`
+//! applies, at the plugin's own version (the unit tests below hold both to that).
+
+use std::any::TypeId;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Resource;
+use kube::core::ApiResource;
+use serde::Deserialize;
+
+/// One file of `operator/config`, by its path under that directory.
+#[derive(Debug, Clone, Copy)]
+pub struct File {
+    pub path: &'static str,
+    pub text: &'static str,
+}
+
+macro_rules! config {
+    ($path:literal) => {
+        File { path: $path, text: include_str!(concat!("../../operator/config/", $path)) }
+    };
+}
+
+/// The agents.dev CRDs: applied first, and Established before anything else is applied.
+pub const CRDS: &[File] = &[config!("crd/agents.dev_agents.yaml")];
+
+/// The operator, in the order it is applied: its namespace, its identity and RBAC, the Deployment
+/// that runs as that identity. Uninstall removes them in the reverse order.
+pub const OPERATOR: &[File] = &[
+    config!("manager/namespace.yaml"),
+    config!("rbac/service_account.yaml"),
+    config!("rbac/cluster_role.yaml"),
+    config!("rbac/cluster_role_binding.yaml"),
+    config!("rbac/leader_election_role.yaml"),
+    config!("rbac/leader_election_role_binding.yaml"),
+    config!("manager/deployment.yaml"),
+];
+
+/// Where the operator is installed.
+pub const NAMESPACE: &str = "agents-system";
+/// The operator's Deployment (and ServiceAccount, ClusterRole…).
+pub const OPERATOR_NAME: &str = "agents-operator";
+/// The label that finds the operator's Deployment wherever it was installed.
+pub const OPERATOR_SELECTOR: &str = "app.kubernetes.io/name=agents-operator";
+
+/// One object of the manifests.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// The file it comes from, under `operator/config`.
+    pub file: &'static str,
+    pub value: serde_json::Value,
+}
+
+impl Object {
+    pub fn api_version(&self) -> &str {
+        self.value["apiVersion"].as_str().unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.value["metadata"]["namespace"].as_str()
+    }
+
+    /// The API group: `apps` for `apps/v1`, empty for the core group.
+    pub fn group(&self) -> &str {
+        self.api_version().rsplit_once('/').map(|(group, _)| group).unwrap_or_default()
+    }
+
+    /// kubectl's name for it: `deployment.apps/agents-operator`, `namespace/agents-system`.
+    pub fn label(&self) -> String {
+        let group = self.group();
+        let group = if group.is_empty() { String::new() } else { format!(".{group}") };
+        format!("{}{group}/{}", self.kind().to_lowercase(), self.name())
+    }
+
+    /// Its resource, and whether it is namespaced, without asking the API server (every kind
+    /// the manifests use is a built-in one).
+    pub fn resource(&self) -> Option<(ApiResource, bool)> {
+        fn typed<K>() -> (ApiResource, bool)
+        where
+            K: Resource<DynamicType = ()>,
+            K::Scope: 'static,
+        {
+            (ApiResource::erase::<K>(&()), TypeId::of::<K::Scope>() == TypeId::of::<NamespaceResourceScope>())
+        }
+        let (resource, namespaced) = match self.kind() {
+            "CustomResourceDefinition" => typed::<CustomResourceDefinition>(),
+            "Namespace" => typed::<Namespace>(),
+            "ServiceAccount" => typed::<ServiceAccount>(),
+            "ClusterRole" => typed::<ClusterRole>(),
+            "ClusterRoleBinding" => typed::<ClusterRoleBinding>(),
+            "Role" => typed::<Role>(),
+            "RoleBinding" => typed::<RoleBinding>(),
+            "Deployment" => typed::<Deployment>(),
+            _ => return None,
+        };
+        (resource.api_version == self.api_version()).then_some((resource, namespaced))
+    }
+}
+
+/// Every object of the files, in order.
+pub fn parse(files: &[File]) -> anyhow::Result<Vec<Object>> {
+    let mut objects = Vec::new();
+    for file in files {
+        for document in serde_norway::Deserializer::from_str(file.text) {
+            let value = serde_json::Value::deserialize(document)
+                .map_err(|e| anyhow::anyhow!("the embedded {} is not valid YAML: {e}", file.path))?;
+            if !value.is_null() {
+                objects.push(Object { file: file.path, value });
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// The CRDs' objects. The embedded files are checked by the unit tests, so this cannot fail.
+pub fn crds() -> Vec<Object> {
+    parse(CRDS).expect("the embedded CRDs parse (unit-tested)")
+}
+
+/// The operator's objects, in the order they are applied.
+pub fn operator() -> Vec<Object> {
+    parse(OPERATOR).expect("the embedded operator manifests parse (unit-tested)")
+}
+
+/// The files as one multi-document YAML stream, comments included (what `install --dry-run`
+/// prints, ready for `kubectl apply --server-side -f -`).
+pub fn yaml(files: &[File]) -> String {
+    files.iter().map(|f| format!("---\n# operator/config/{}\n{}\n", f.path, f.text.trim_end())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    fn all() -> Vec<Object> {
+        [crds(), operator()].concat()
+    }
+
+    #[test]
+    fn every_embedded_manifest_parses_into_known_objects() {
+        let objects = all();
+        assert_eq!(objects.len(), CRDS.len() + OPERATOR.len(), "one object per file");
+        for object in &objects {
+            assert!(!object.name().is_empty(), "{} has no name", object.file);
+            assert!(
+                object.resource().is_some(),
+                "{}: {} {} is not a known kind",
+                object.file,
+                object.api_version(),
+                object.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn namespaced_objects_name_the_operator_namespace_and_cluster_ones_none() {
+        for object in all() {
+            let (_, namespaced) = object.resource().unwrap();
+            let expected = namespaced.then_some(NAMESPACE);
+            assert_eq!(object.namespace(), expected, "{} ({})", object.label(), object.file);
+        }
+    }
+
+    #[test]
+    fn crds_come_first_then_the_namespace_rbac_and_the_deployment() {
+        assert!(crds().iter().all(|o| o.kind() == "CustomResourceDefinition" && o.group() == "apiextensions.k8s.io"));
+        let kinds: Vec<String> = operator().iter().map(|o| o.kind().to_string()).collect();
+        assert_eq!(kinds.first().map(String::as_str), Some("Namespace"));
+        assert_eq!(kinds.last().map(String::as_str), Some("Deployment"));
+        assert!(!kinds.iter().any(|k| k == "CustomResourceDefinition"));
+        let position = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
+        assert!(position("ServiceAccount") < position("Deployment"));
+        assert!(position("ClusterRole") < position("ClusterRoleBinding"));
+        assert!(position("Role") < position("RoleBinding"));
+    }
+
+    #[test]
+    fn crds_carry_the_agents_group_and_the_plugin_version() {
+        for crd in crds() {
+            assert_eq!(crd.value["spec"]["group"], agents_api::GROUP, "{}", crd.file);
+            assert_eq!(crd.value["metadata"]["labels"]["app.kubernetes.io/version"], VERSION, "{}", crd.file);
+        }
+    }
+
+    /// A version bump must bump the image the Deployment runs and its version label, or
+    /// `kubectl agents check` and `version` would report a mismatch right after an install.
+    #[test]
+    fn the_operator_deployment_runs_the_plugin_version() {
+        let operator = operator();
+        let deployment = operator.iter().find(|o| o.kind() == "Deployment").unwrap();
+        assert_eq!(deployment.name(), OPERATOR_NAME);
+        let labels = &deployment.value["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/version"], VERSION);
+        let (key, value) = OPERATOR_SELECTOR.split_once('=').unwrap();
+        assert_eq!(labels[key], value);
+        let image = deployment.value["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap();
+        assert!(image.ends_with(&format!(":v{VERSION}")), "the operator image {image} is not v{VERSION}");
+        let namespace = operator.iter().find(|o| o.kind() == "Namespace").unwrap();
+        assert_eq!(namespace.name(), NAMESPACE);
+    }
+
+    /// Every file the kustomizations list is embedded, and nothing else: a manifest added to
+    /// operator/config must be added here too.
+    #[test]
+    fn the_embedded_files_are_those_the_kustomizations_list() {
+        let kustomizations = [
+            ("crd", include_str!("../../operator/config/crd/kustomization.yaml")),
+            ("rbac", include_str!("../../operator/config/rbac/kustomization.yaml")),
+            ("manager", include_str!("../../operator/config/manager/kustomization.yaml")),
+        ];
+        let mut listed = BTreeSet::new();
+        for (dir, text) in kustomizations {
+            let kustomization: serde_json::Value = serde_norway::from_str(text).unwrap();
+            for resource in kustomization["resources"].as_array().unwrap() {
+                listed.insert(format!("{dir}/{}", resource.as_str().unwrap()));
+            }
+        }
+        let embedded: BTreeSet<String> = CRDS.iter().chain(OPERATOR).map(|f| f.path.to_string()).collect();
+        assert_eq!(embedded, listed);
+        let default: serde_json::Value =
+            serde_norway::from_str(include_str!("../../operator/config/default/kustomization.yaml")).unwrap();
+        assert_eq!(default["resources"], serde_json::json!(["../crd", "../rbac", "../manager"]));
+    }
+
+    #[test]
+    fn labels_read_like_kubectl_names() {
+        let labels: Vec<String> = all().iter().map(Object::label).collect();
+        assert!(labels.contains(&"customresourcedefinition.apiextensions.k8s.io/agents.agents.dev".to_string()));
+        assert!(labels.contains(&"namespace/agents-system".to_string()));
+        assert!(labels.contains(&"deployment.apps/agents-operator".to_string()));
+        assert!(labels.contains(&"clusterrole.rbac.authorization.k8s.io/agents-operator".to_string()));
+    }
+
+    #[test]
+    fn the_dry_run_stream_holds_every_object() {
+        let text = yaml(&[CRDS, OPERATOR].concat());
+        let objects: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&text)
+            .map(|d| serde_json::Value::deserialize(d).unwrap())
+            .filter(|v| !v.is_null())
+            .collect();
+        let expected: Vec<serde_json::Value> = all().into_iter().map(|o| o.value).collect();
+        assert_eq!(objects, expected);
+    }
+}

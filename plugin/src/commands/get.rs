@@ -52,7 +52,9 @@ async fn agents(session: &Session, args: &Args, names: &[String]) -> anyhow::Res
         if let Some(selector) = &args.selector {
             params = params.labels(selector);
         }
-        list_all(&api, params).await?
+        let listed = list_all(&api, params).await?;
+        tracing::debug!(count = listed.len(), "listed agents");
+        listed
     } else {
         let mut found = Vec::new();
         for name in names {
@@ -82,6 +84,7 @@ async fn agents(session: &Session, args: &Args, names: &[String]) -> anyhow::Res
                 }
                 output::print_table(&table, true)?;
                 widths = output::column_widths(&table);
+                tracing::debug!("printed the table");
             }
         }
     }

@@ -174,10 +174,8 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
             .map_err(|source| Error::Status { name: name.clone(), source })?;
         ctx.metrics.write("Agent", "status");
         let previous = agent.status.as_ref().and_then(|s| s.phase);
-        // A new Agent starts Pending; only what happens next is worth an Event.
-        let first_pending = previous.is_none() && new_status.phase == Some(AgentPhase::Pending);
-        if previous != new_status.phase && !first_pending {
-            publish_transition(ctx, &agent, &new_status).await;
+        if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
+            publish_transition(ctx, &agent, &new_status, type_).await;
         }
     }
     synced?;
@@ -197,18 +195,24 @@ fn conflict_only<K>(plan: Plan<K>) -> Outcome {
     }
 }
 
-/// One Event per phase change, so `kubectl agents describe` tells the story.
-async fn publish_transition(ctx: &Context, agent: &Agent, status: &agents_api::AgentStatus) {
+/// Whether a phase change is worth an Event, and which: `kubectl agents describe` should tell the
+/// story without noise. A new Agent's first Pending, and passing through Degraded while pods start
+/// one by one, are not news; losing pods after being Ready is a warning, and so is failing.
+fn event_for(previous: Option<AgentPhase>, next: AgentPhase) -> Option<EventType> {
+    match (previous, next) {
+        (previous, next) if previous == Some(next) => None,
+        (None, AgentPhase::Pending) => None,
+        (Some(AgentPhase::Ready), AgentPhase::Degraded) => Some(EventType::Warning),
+        (_, AgentPhase::Degraded) => None,
+        (_, AgentPhase::Failed) => Some(EventType::Warning),
+        _ => Some(EventType::Normal),
+    }
+}
+
+/// One Event for a phase change that is worth one.
+async fn publish_transition(ctx: &Context, agent: &Agent, status: &agents_api::AgentStatus, type_: EventType) {
     let Some(phase) = status.phase else { return };
     let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
-    // Losing pods after being Ready is worth a warning; passing through Degraded while pods
-    // start one by one is not.
-    let was_ready = agent.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready);
-    let type_ = match phase {
-        AgentPhase::Failed => EventType::Warning,
-        AgentPhase::Degraded if was_ready => EventType::Warning,
-        _ => EventType::Normal,
-    };
     let event = Event {
         type_,
         reason: phase.to_string(),
@@ -233,4 +237,23 @@ pub fn error_policy(agent: Arc<Agent>, error: &Error, state: Arc<State>) -> Acti
         "{error}"
     );
     Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AgentPhase::*;
+
+    #[test]
+    fn only_news_makes_an_event() {
+        assert_eq!(event_for(None, Pending), None);
+        assert_eq!(event_for(Some(Pending), Degraded), None);
+        assert_eq!(event_for(Some(Pending), Ready), Some(EventType::Normal));
+        assert_eq!(event_for(Some(Ready), Ready), None);
+        assert_eq!(event_for(Some(Ready), Degraded), Some(EventType::Warning));
+        assert_eq!(event_for(Some(Degraded), Failed), Some(EventType::Warning));
+        assert_eq!(event_for(None, Failed), Some(EventType::Warning));
+        assert_eq!(event_for(Some(Ready), Stopped), Some(EventType::Normal));
+        assert_eq!(event_for(Some(Pending), Waiting), Some(EventType::Normal));
+    }
 }

@@ -46,7 +46,11 @@ pub fn explain_status(status: &Status) -> String {
             status.message
         ),
         403 => format!("forbidden: {}. Ask for the RBAC permission, or use another --context", status.message),
-        404 if status.message.contains("could not find the requested resource") => {
+        // The path of a resource the server does not serve: for this plugin, the agents.dev API
+        // (a missing object says `... "name" not found` instead).
+        404 if status.message.contains("could not find the requested resource")
+            || status.message.trim() == "404 page not found" =>
+        {
             "the agents.dev CRDs are not installed in this cluster: run `kubectl agents install`".into()
         }
         422 => invalid(status),
@@ -91,6 +95,18 @@ mod tests {
             "code": 404, "message": "the server could not find the requested resource", "reason": "NotFound"
         })))));
         assert_eq!(explain(&e), "the agents.dev CRDs are not installed in this cluster: run `kubectl agents install`");
+    }
+
+    #[test]
+    fn an_unserved_api_path_also_means_missing_crds() {
+        let e = anyhow::Error::new(kube::Error::Api(Box::new(status(serde_json::json!({
+            "code": 404, "message": "404 page not found\n", "reason": "NotFound"
+        })))));
+        assert!(explain(&e).starts_with("the agents.dev CRDs are not installed"));
+        let missing_object = anyhow::Error::new(kube::Error::Api(Box::new(status(serde_json::json!({
+            "code": 404, "message": "agents.agents.dev \"x\" not found", "reason": "NotFound"
+        })))));
+        assert_eq!(explain(&missing_object), "agents.agents.dev \"x\" not found");
     }
 
     #[test]

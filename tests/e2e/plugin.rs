@@ -26,6 +26,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             bad_input_gets_a_clear_error,
             apply_wait_fails_with_the_reason,
             the_wizard_runs_on_a_terminal,
+            delete_asks_first_on_a_terminal,
         ]
     )
 }
@@ -353,5 +354,28 @@ async fn the_wizard_runs_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
         "{spec}"
     );
     ensure!(spec["replicas"] == 2 && spec["expose"] == false, "{spec}");
+    Ok(())
+}
+
+/// On a terminal, delete asks; "n" keeps the Agent and exits non-zero.
+async fn delete_asks_first_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: precious}\nspec: {image: x:1}\n")
+        .await?;
+    let command = ctx.agents(&["delete", "precious"]);
+    let status = tokio::task::spawn_blocking(move || -> anyhow::Result<rexpect::process::WaitStatus> {
+        let mut session = rexpect::session::spawn_command(command, Some(20_000))?;
+        session.exp_string("Delete agent precious")?;
+        session.send("n")?;
+        session.flush()?;
+        session.exp_string("Nothing deleted.")?;
+        session.exp_eof()?;
+        Ok(session.process().wait()?)
+    })
+    .await??;
+    ensure!(
+        matches!(status, rexpect::process::WaitStatus::Exited(_, code) if code != 0),
+        "a declined delete must exit non-zero: {status:?}"
+    );
+    ensure!(ctx.api::<Agent>().get_opt("precious").await?.is_some(), "the Agent was deleted after \"n\"");
     Ok(())
 }

@@ -184,6 +184,14 @@ async fn scenarios(p: &Private<'_>) -> anyhow::Result<()> {
 /// On a cluster without the CRDs and the operator, `check` exits 1, names both with the install
 /// hint, and reports Tekton's and Argo's CRDs present but their controllers absent.
 async fn empty_cluster_is_not_ready(p: &Private<'_>) -> anyhow::Result<()> {
+    // Any command that needs the API says how to get it.
+    let output = p.expect(&["get"], 1)?;
+    let stderr = text(&output.stderr);
+    ensure!(
+        stderr.trim() == "error: the agents.dev CRDs are not installed in this cluster: run `kubectl agents install`",
+        "{stderr}"
+    );
+
     let output = p.expect(&["check"], 1)?;
     let table = text(&output.stdout);
     ensure!(table.starts_with("CHECK") && table.contains("STATUS") && table.contains("DETAIL"), "{table}");

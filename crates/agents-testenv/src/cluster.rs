@@ -223,6 +223,22 @@ impl Cluster {
         let result: Result<Cluster, Error> = async {
             daemons.push(spawn("etcd", etcd_bin.join("etcd"), commands.etcd(), &[])?);
             daemons.push(spawn("kube-apiserver", kubernetes_bin.join("kube-apiserver"), commands.apiserver(), &[])?);
+            let mut cluster = Cluster {
+                dir: dir.clone(),
+                state: State {
+                    server: server.clone(),
+                    owner_pid,
+                    daemons: daemons.clone(),
+                    kubernetes_bin: kubernetes_bin.clone(),
+                },
+            };
+            cluster.save()?;
+            let client = cluster.client().await?;
+            cluster.wait_for_apiserver(&client).await?;
+            tracing::info!(elapsed = ?started.elapsed(), "kube-apiserver ready");
+
+            // The controller-manager exits at once if the API server does not answer yet (it
+            // reads the request-header CA at start), so the rest starts now.
             daemons.push(spawn(
                 "kube-controller-manager",
                 kubernetes_bin.join("kube-controller-manager"),
@@ -231,21 +247,9 @@ impl Cluster {
             )?);
             daemons.push(spawn("kube-scheduler", kubernetes_bin.join("kube-scheduler"), commands.scheduler(), &[])?);
             daemons.push(spawn("kwok", kwok_bin.join("kwok"), commands.kwok(&kwok_config), &[])?);
+            cluster.state.daemons = daemons.clone();
+            cluster.save()?;
 
-            let state = State {
-                server: server.clone(),
-                owner_pid,
-                daemons: daemons.clone(),
-                kubernetes_bin: kubernetes_bin.clone(),
-            };
-            let state_path = dir.join("state.json");
-            let json = serde_json::to_vec_pretty(&state).expect("state serialises");
-            std::fs::write(&state_path, json).map_err(|e| Error::io("write", &state_path, e))?;
-            let cluster = Cluster { dir: dir.clone(), state };
-
-            let client = cluster.client().await?;
-            cluster.wait_for_apiserver(&client).await?;
-            tracing::info!(elapsed = ?started.elapsed(), "kube-apiserver ready");
             let crds: Vec<_> = options.crds.iter().map(|set| set.load(&cache)).collect::<Result<_, _>>()?;
             let timed = |what: &'static str| move |()| tracing::info!(elapsed = ?started.elapsed(), "{what}");
             tokio::try_join!(
@@ -261,6 +265,13 @@ impl Cluster {
             process::stop_all(&daemons, Duration::from_secs(5));
         }
         result
+    }
+
+    /// Records the processes, so `down` (or the next test run) can stop them whatever happens.
+    fn save(&self) -> Result<(), Error> {
+        let path = self.dir.join("state.json");
+        let json = serde_json::to_vec_pretty(&self.state).expect("state serialises");
+        std::fs::write(&path, json).map_err(|e| Error::io("write", &path, e))
     }
 
     /// Polls `/readyz` until the API server answers, failing fast if a component exits.

@@ -22,3 +22,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     clap_complete::generate(args.shell, &mut command, "kubectl-agents", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shell_gets_a_script_naming_the_commands() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kubectl-agents", &mut script);
+            let script = String::from_utf8(script).unwrap();
+            assert!(script.contains("kubectl-agents"), "{shell:?}");
+            assert!(script.contains("describe") && script.contains("logs"), "{shell:?}");
+        }
+    }
+}

@@ -37,6 +37,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             scale_subresource_and_autoscaler_own_replicas,
             hand_edits_to_its_children_are_reverted,
             a_child_the_api_server_refuses_is_reported,
+            a_service_monitor_once_the_cluster_serves_them,
         ]
     )
 }
@@ -505,5 +506,42 @@ async fn a_child_the_api_server_refuses_is_reported(ctx: Ctx) -> anyhow::Result<
     let (reason, message) = ready_condition(&agent);
     ensure!(reason == "ReconcileFailed" && message.contains("Deployment greedy"), "{reason}: {message}");
     ctx.wait_for_event("greedy", "Warning Failed").await?;
+    Ok(())
+}
+
+/// Monitoring asked for on a cluster without the Prometheus Operator's CRD: the Agent runs and
+/// says what is missing; once the CRD is installed, its ServiceMonitor appears by itself.
+async fn a_service_monitor_once_the_cluster_serves_them(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: watched}\n\
+         spec: {image: ghcr.io/example/a:v1, monitoring: {path: /metrics, interval: 15s}}\n",
+    )
+    .await?;
+    let agents: Api<Agent> = ctx.api();
+    let features = |a: &Agent| {
+        let status = a.status.clone().unwrap_or_default();
+        agents_api::conditions::find(&status.conditions, "FeaturesAvailable")
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let agent = ctx.wait_for(&agents, "watched", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    ensure!(features(&agent) == Some(("False".into(), "ServiceMonitorCRDMissing".into())), "{:?}", agent.status);
+    // Other tests never ask for monitoring, so installing the CRD in the shared cluster is safe.
+    ctx.cluster.install_crds(&agents_testenv::crds::SERVICE_MONITOR_CRDS).await?;
+    let resource = agents_render::agent::service_monitor_resource();
+    let monitors: Api<kube::api::DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &resource);
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    let monitor = loop {
+        if let Some(monitor) = monitors.get_opt("watched").await? {
+            break monitor;
+        }
+        ensure!(std::time::Instant::now() < deadline, "no ServiceMonitor after the CRD was installed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    ensure!(monitor.data["spec"]["endpoints"][0]["interval"] == "15s", "{:?}", monitor.data);
+    ctx.wait_for(&agents, "watched", "FeaturesAvailable True", |a: Option<&Agent>| {
+        a.is_some_and(|a| features(a).is_some_and(|(status, _)| status == "True"))
+    })
+    .await?;
     Ok(())
 }

@@ -10,20 +10,16 @@ use std::time::{Duration, Instant};
 
 use futures::TryFutureExt;
 use futures::future::try_join_all;
-use k8s_openapi::api::core::v1::{Node, ServiceAccount};
+use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::wait::await_condition;
 use serde::{Deserialize, Serialize};
 
+use crate::components::{Commands, Ports};
 use crate::crds::{self, ARGO_CRDS, CrdSet, FIELD_MANAGER, TEKTON_CRDS};
 use crate::process::{self, Daemon};
 use crate::tools::{ETCD, KUBERNETES, KWOK, KWOK_STAGES};
-use crate::{Error, TestNamespace, gobuild, kubeconfig, kwok, pki};
+use crate::{Error, TestNamespace, gobuild, kubeconfig, kwok, pki, wait};
 
-/// Pods get addresses from a loopback range: nothing can ever dial a pod off this machine. The
-/// cost: the EndpointSlice controller skips loopback addresses, so Services have no endpoints.
-const POD_CIDR: &str = "127.64.0.0/16";
-const SERVICE_CIDR: &str = "10.96.0.0/12";
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How a cluster is started.
@@ -307,15 +303,9 @@ impl Cluster {
                     .patch(&name, &params, &Patch::Apply(&kwok::node(&name)))
                     .await
                     .map_err(|e| Error::kube(format!("create the node {name}"), e))?;
-                let ready = await_condition(nodes, &name, is_node_ready);
-                tokio::time::timeout(START_TIMEOUT, ready)
+                let hint = format!("KWOK is not managing it; see {}", self.dir.join("kwok.log").display());
+                wait::until(nodes, &name, is_node_ready, START_TIMEOUT, format!("node {name} to become Ready"), hint)
                     .await
-                    .map_err(|_| Error::Timeout {
-                        what: format!("node {name} to become Ready"),
-                        hint: format!("KWOK is not managing it; see {}", self.dir.join("kwok.log").display()),
-                    })?
-                    .map_err(|e| Error::Wait(format!("node {name}: {e}")))?;
-                Ok::<_, Error>(())
             }
         }))
         .await?;
@@ -324,19 +314,9 @@ impl Cluster {
 
     /// Waits for kube-controller-manager to create `default/default`: pods need it.
     async fn wait_for_default_service_account(&self, client: &kube::Client) -> Result<(), Error> {
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-        let created = await_condition(accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
-        tokio::time::timeout(START_TIMEOUT, created)
-            .await
-            .map_err(|_| Error::Timeout {
-                what: "the default ServiceAccount".into(),
-                hint: format!(
-                    "kube-controller-manager is not working; see {}",
-                    self.dir.join("kube-controller-manager.log").display()
-                ),
-            })?
-            .map_err(|e| Error::Wait(format!("the default ServiceAccount: {e}")))?;
-        Ok(())
+        let log = self.dir.join("kube-controller-manager.log");
+        let hint = format!("kube-controller-manager is not working; see {}", log.display());
+        wait::default_service_account(client, "default", START_TIMEOUT, hint).await
     }
 }
 
@@ -344,148 +324,4 @@ fn is_node_ready(node: Option<&Node>) -> bool {
     node.and_then(|n| n.status.as_ref())
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|conditions| conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// Loopback ports of one cluster, picked free at start so clusters can run side by side.
-struct Ports {
-    etcd_client: u16,
-    etcd_peer: u16,
-    apiserver: u16,
-    controller_manager: u16,
-    scheduler: u16,
-    kwok: u16,
-}
-
-impl Ports {
-    fn pick() -> Result<Self, Error> {
-        Ok(Ports {
-            etcd_client: process::free_port()?,
-            etcd_peer: process::free_port()?,
-            apiserver: process::free_port()?,
-            controller_manager: process::free_port()?,
-            scheduler: process::free_port()?,
-            kwok: process::free_port()?,
-        })
-    }
-}
-
-/// The command lines of the components. Everything binds 127.0.0.1.
-struct Commands<'a> {
-    dir: &'a Path,
-    pki: &'a pki::Pki,
-    ports: &'a Ports,
-    kubeconfig: &'a Path,
-}
-
-fn flags(pairs: &[(&str, String)]) -> Vec<String> {
-    pairs.iter().map(|(k, v)| format!("--{k}={v}")).collect()
-}
-
-fn path(p: &Path) -> String {
-    p.display().to_string()
-}
-
-impl Commands<'_> {
-    fn etcd(&self) -> Vec<String> {
-        let client = format!("http://127.0.0.1:{}", self.ports.etcd_client);
-        let peer = format!("http://127.0.0.1:{}", self.ports.etcd_peer);
-        flags(&[
-            ("name", "agents-testenv".into()),
-            ("data-dir", path(&self.dir.join("etcd"))),
-            ("listen-client-urls", client.clone()),
-            ("advertise-client-urls", client),
-            ("listen-peer-urls", peer.clone()),
-            ("initial-advertise-peer-urls", peer.clone()),
-            ("initial-cluster", format!("agents-testenv={peer}")),
-            // A throwaway cluster: durability costs seconds on every write burst and buys nothing.
-            ("unsafe-no-fsync", "true".into()),
-            ("log-level", "warn".into()),
-        ])
-    }
-
-    fn apiserver(&self) -> Vec<String> {
-        let pki = self.pki;
-        flags(&[
-            ("etcd-servers", format!("http://127.0.0.1:{}", self.ports.etcd_client)),
-            ("bind-address", "127.0.0.1".into()),
-            ("advertise-address", "127.0.0.1".into()),
-            ("secure-port", self.ports.apiserver.to_string()),
-            ("cert-dir", path(&self.dir.join("apiserver"))),
-            ("tls-cert-file", path(&pki.serving_cert)),
-            ("tls-private-key-file", path(&pki.serving_key)),
-            ("client-ca-file", path(&pki.ca_cert)),
-            ("service-account-issuer", "https://kubernetes.default.svc.cluster.local".into()),
-            ("service-account-key-file", path(&pki.service_account_pub)),
-            ("service-account-signing-key-file", path(&pki.service_account_key)),
-            ("service-cluster-ip-range", SERVICE_CIDR.into()),
-            ("authorization-mode", "RBAC".into()),
-            ("allow-privileged", "true".into()),
-            ("endpoint-reconciler-type", "none".into()),
-            ("kubelet-preferred-address-types", "InternalIP".into()),
-            // Without the front-proxy settings the controller-manager and the scheduler log
-            // "missing content for CA bundle" forever.
-            ("requestheader-client-ca-file", path(&pki.front_proxy_ca_cert)),
-            ("requestheader-allowed-names", "front-proxy-client".into()),
-            ("requestheader-username-headers", "X-Remote-User".into()),
-            ("requestheader-group-headers", "X-Remote-Group".into()),
-            ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
-            ("proxy-client-cert-file", path(&pki.front_proxy_client_cert)),
-            ("proxy-client-key-file", path(&pki.front_proxy_client_key)),
-            ("profiling", "false".into()),
-        ])
-    }
-
-    /// Flags the controller-manager and the scheduler share.
-    fn component(&self, port: u16) -> Vec<(&'static str, String)> {
-        let kubeconfig = path(self.kubeconfig);
-        vec![
-            ("kubeconfig", kubeconfig.clone()),
-            ("authentication-kubeconfig", kubeconfig.clone()),
-            ("authorization-kubeconfig", kubeconfig),
-            ("leader-elect", "false".into()),
-            ("bind-address", "127.0.0.1".into()),
-            ("secure-port", port.to_string()),
-            // The default 20 QPS makes every namespace's default ServiceAccount seconds late.
-            ("kube-api-qps", "1000".into()),
-            ("kube-api-burst", "1000".into()),
-        ]
-    }
-
-    fn controller_manager(&self) -> Vec<String> {
-        let pki = self.pki;
-        let mut pairs = self.component(self.ports.controller_manager);
-        pairs.extend([
-            ("cert-dir", path(&self.dir.join("controller-manager"))),
-            ("root-ca-file", path(&pki.ca_cert)),
-            ("service-account-private-key-file", path(&pki.service_account_key)),
-            ("use-service-account-credentials", "true".into()),
-            ("cluster-signing-cert-file", path(&pki.ca_cert)),
-            ("cluster-signing-key-file", path(&pki.ca_key)),
-            ("service-cluster-ip-range", SERVICE_CIDR.into()),
-        ]);
-        flags(&pairs)
-    }
-
-    fn scheduler(&self) -> Vec<String> {
-        let mut pairs = self.component(self.ports.scheduler);
-        pairs.push(("cert-dir", path(&self.dir.join("scheduler"))));
-        flags(&pairs)
-    }
-
-    fn kwok(&self, config: &Path) -> Vec<String> {
-        let pki = self.pki;
-        flags(&[
-            ("kubeconfig", path(self.kubeconfig)),
-            ("config", path(config)),
-            ("manage-all-nodes", "true".into()),
-            ("node-ip", "127.0.0.1".into()),
-            ("node-port", self.ports.kwok.to_string()),
-            ("server-address", format!("127.0.0.1:{}", self.ports.kwok)),
-            ("tls-cert-file", path(&pki.serving_cert)),
-            ("tls-private-key-file", path(&pki.serving_key)),
-            // Standalone kwok defaults to 0, and nodes then flap to Unknown every ~50 s.
-            ("node-lease-duration-seconds", "40".into()),
-            ("cidr", POD_CIDR.into()),
-        ])
-    }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use futures::future::try_join_all;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::wait::conditions;
 use serde::Deserialize;
 
 use crate::tools::{ARGO, ManifestSource, PROMETHEUS_OPERATOR, TEKTON};
-use crate::{Error, gobuild};
+use crate::{Error, gobuild, wait};
 
 /// Field manager of everything the test environment applies.
 pub const FIELD_MANAGER: &str = "agents-testenv";
@@ -107,15 +107,9 @@ pub async fn apply(client: &kube::Client, crds: Vec<CustomResourceDefinition>) -
             api.patch(&name, &params, &Patch::Apply(&crd))
                 .await
                 .map_err(|e| Error::kube(format!("apply the CRD {name}"), e))?;
-            let established = await_condition(api, &name, conditions::is_crd_established());
-            tokio::time::timeout(Duration::from_secs(60), established)
-                .await
-                .map_err(|_| Error::Timeout {
-                    what: format!("the CRD {name} to become Established"),
-                    hint: "the API server may be overloaded; see its log in the cluster directory".into(),
-                })?
-                .map_err(|e| Error::Wait(format!("the CRD {name}: {e}")))?;
-            Ok::<_, Error>(())
+            let what = format!("the CRD {name} to become Established");
+            let hint = "the API server may be overloaded; see its log in the cluster directory";
+            wait::until(api, &name, conditions::is_crd_established(), Duration::from_secs(60), what, hint).await
         }
     }))
     .await?;

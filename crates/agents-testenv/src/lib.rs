@@ -13,6 +13,7 @@
 //! ```
 
 mod cluster;
+mod components;
 pub mod crds;
 mod error;
 mod fsutil;
@@ -24,6 +25,7 @@ mod namespace;
 mod pki;
 mod process;
 pub mod tools;
+mod wait;
 
 pub use cluster::{Cluster, Options, cache_dir};
 pub use error::Error;

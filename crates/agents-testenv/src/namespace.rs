@@ -3,9 +3,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::wait::await_condition;
 use serde_json::json;
 
 use crate::Error;
@@ -35,15 +34,8 @@ impl TestNamespace {
             .create(&PostParams::default(), &namespace)
             .await
             .map_err(|e| Error::kube(format!("create the namespace {name}"), e))?;
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
-        let default_account = await_condition(accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
-        tokio::time::timeout(Duration::from_secs(30), default_account)
-            .await
-            .map_err(|_| Error::Timeout {
-                what: format!("the default ServiceAccount of {name}"),
-                hint: "kube-controller-manager is not creating ServiceAccounts; see its log".into(),
-            })?
-            .map_err(|e| Error::Wait(format!("the default ServiceAccount of {name}: {e}")))?;
+        let hint = "kube-controller-manager is not creating ServiceAccounts; see its log in the cluster directory";
+        crate::wait::default_service_account(client, &name, Duration::from_secs(30), hint).await?;
         Ok(TestNamespace { name, client: client.clone() })
     }
 

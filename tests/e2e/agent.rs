@@ -16,7 +16,7 @@ use kube::runtime::wait::conditions;
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::support::{Ctx, Env, trials};
+use crate::support::{Ctx, Env, phase_is, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -64,10 +64,6 @@ spec:
   replicas: 2
   healthCheck: {path: /health, intervalSeconds: 15}
 "#;
-
-fn phase_is(phase: AgentPhase) -> impl Fn(Option<&Agent>) -> bool {
-    move |agent| agent.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(phase)
-}
 
 fn ready_condition(agent: &Agent) -> (String, String) {
     let status = agent.status.as_ref().expect("a status");

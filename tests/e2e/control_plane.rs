@@ -1,10 +1,9 @@
 //! The control plane is real: Deployments roll out on KWOK nodes, pod logs are served through the
 //! API server, and Tekton's and Argo's own schemas accept what is valid and reject what is not.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -14,7 +13,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::support::{Ctx, DEADLINE, Env, binaries_dir, run_ok, trials};
+use crate::support::{Ctx, Env, binaries_dir, output_within, read_lines, run_ok, trials, wait_for_line};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -70,25 +69,17 @@ async fn deployment_rolls_out_and_pods_log(ctx: Ctx) -> anyhow::Result<()> {
 
     // `logs -f` streams lines written after it started.
     let mut follow = ctx.kubectl().args(["logs", "-f", "-n", &ctx.ns, &pod]).stdout(Stdio::piped()).spawn()?;
-    let mut lines = BufReader::new(follow.stdout.take().context("no stdout")?).lines();
-    let first = lines.next().context("logs -f ended at once")??;
-    ensure!(first.contains("agent container started"), "logs -f began with {first:?}");
+    let (lines, _reader) = read_lines(follow.stdout.take().context("no stdout")?);
+    let started = wait_for_line(&lines, "from logs -f", |l| l.contains("agent container started")).await;
     let marker = format!("followed line {}", ctx.ns);
     let stamp = k8s_openapi::jiff::Timestamp::now();
     let mut file = std::fs::OpenOptions::new().append(true).open(ctx.cluster.container_log())?;
     file.write_all(format!("{stamp} stdout F {marker}\n").as_bytes())?;
-    let reader = std::thread::spawn(move || lines.map_while(Result::ok).find(|l| l.contains(&marker)));
-    let found = tokio::time::timeout(DEADLINE, async {
-        while !reader.is_finished() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    let followed = wait_for_line(&lines, "appended while following", |l| l.contains(&marker)).await;
     follow.kill()?;
     follow.wait()?;
-    ensure!(found.is_ok(), "logs -f did not stream the appended line within {DEADLINE:?}");
-    ensure!(reader.join().ok().flatten().is_some(), "logs -f ended before the appended line");
-    Ok(())
+    started?;
+    followed
 }
 
 fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
@@ -209,7 +200,7 @@ async fn testenv_cli_up_status_down(ctx: Ctx) -> anyhow::Result<()> {
     .await;
     run_ok(testenv().arg("down"))?;
     result?;
-    let status = testenv().arg("status").output()?;
+    let status = output_within(testenv().arg("status"))?;
     ensure!(status.status.code() == Some(3), "status after down exited with {:?}", status.status);
     Ok(())
 }

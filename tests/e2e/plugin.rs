@@ -14,7 +14,7 @@ use kube::api::{Api, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
-use crate::support::{Ctx, DEADLINE, Env, run_ok, trials};
+use crate::support::{Ctx, DEADLINE, Env, output_within, phase_is, run_ok, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -45,18 +45,10 @@ impl Ctx {
 
     /// Runs a command that must fail; returns its stderr.
     fn agents_err(&self, args: &[&str]) -> anyhow::Result<String> {
-        let output = self.agents(args).output()?;
+        let output = output_within(&mut self.agents(args))?;
         ensure!(!output.status.success(), "`kubectl agents {}` succeeded:\n{}", args.join(" "), text(&output.stdout));
         Ok(text(&output.stderr))
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn phase_is(phase: AgentPhase) -> impl Fn(Option<&Agent>) -> bool {
-    move |agent| agent.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(phase)
 }
 
 async fn a_tour_from_scaffold_to_delete(ctx: Ctx) -> anyhow::Result<()> {
@@ -298,7 +290,7 @@ async fn apply_wait_fails_with_the_reason(ctx: Ctx) -> anyhow::Result<()> {
         &file,
         "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: blocked}\nspec: {image: x:1}\n",
     )?;
-    let output = ctx.agents(&["apply", "-f", file.to_str().unwrap(), "--wait"]).output()?;
+    let output = output_within(&mut ctx.agents(&["apply", "-f", file.to_str().unwrap(), "--wait"]))?;
     let stderr = text(&output.stderr);
     ensure!(output.status.code() == Some(1), "exit {:?}: {stderr}", output.status);
     ensure!(
@@ -311,7 +303,8 @@ async fn apply_wait_fails_with_the_reason(ctx: Ctx) -> anyhow::Result<()> {
         &waiting,
         "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: lonely}\nspec: {image: x:1, peers: [{name: nobody}]}\n",
     )?;
-    let output = ctx.agents(&["apply", "-f", waiting.to_str().unwrap(), "--wait", "--timeout", "5s"]).output()?;
+    let output =
+        output_within(&mut ctx.agents(&["apply", "-f", waiting.to_str().unwrap(), "--wait", "--timeout", "5s"]))?;
     let stderr = text(&output.stderr);
     ensure!(output.status.code() == Some(1), "exit {:?}: {stderr}", output.status);
     ensure!(

@@ -20,7 +20,7 @@ use libtest_mimic::Trial;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::support::{Ctx, Env, trials};
+use crate::support::{Ctx, Env, output_within, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -46,10 +46,6 @@ const APPLIED: [&str; 8] = [
     "rolebinding.rbac.authorization.k8s.io/agents-operator-leader-election applied",
     "deployment.apps/agents-operator applied",
 ];
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The whole story of a command, for failure messages.
 fn story(output: &Output) -> String {
@@ -128,7 +124,7 @@ impl Private<'_> {
 
     fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
         let mut command = self.agents(args);
-        command.output().with_context(|| format!("running {command:?}"))
+        output_within(&mut command)
     }
 
     /// Runs `kubectl agents ARGS`, expecting this exit code.
@@ -252,7 +248,7 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
     dead["clusters"][0]["cluster"]["server"] = json!("https://127.0.0.1:9");
     let dead_path = p.cluster.dir().join("unreachable.kubeconfig");
     std::fs::write(&dead_path, serde_norway::to_string(&dead)?)?;
-    let offline = p.agents_with(&dead_path, &["install", "--dry-run"]).output()?;
+    let offline = output_within(&mut p.agents_with(&dead_path, &["install", "--dry-run"]))?;
     ensure!(
         offline.status.success() && offline.stdout == output.stdout,
         "dry run without a server: {}",
@@ -462,12 +458,12 @@ async fn check_reports_what_it_may_not_see(ctx: Ctx) -> anyhow::Result<()> {
     std::fs::write(&kubeconfig, serde_norway::to_string(&document)?)?;
     let kubeconfig = kubeconfig.to_str().context("a UTF-8 path")?;
 
-    let output = ctx.kubectl().args(["agents", "check", "--kubeconfig", kubeconfig]).output()?;
+    let output = output_within(ctx.kubectl().args(["agents", "check", "--kubeconfig", kubeconfig]))?;
     let table = text(&output.stdout);
     ensure!(output.status.code() == Some(1) && output.stderr.is_empty(), "{}", story(&output));
     ensure!(table.matches("UNKNOWN").count() == 6 && table.contains("forbidden"), "{table}");
 
-    let output = ctx.kubectl().args(["agents", "check", "-o", "json", "--kubeconfig", kubeconfig]).output()?;
+    let output = output_within(ctx.kubectl().args(["agents", "check", "-o", "json", "--kubeconfig", kubeconfig]))?;
     ensure!(output.status.code() == Some(1), "{}", story(&output));
     let report: Value = serde_json::from_slice(&output.stdout)?;
     for check in report["checks"].as_array().context("no checks")? {

@@ -2,8 +2,8 @@
 //! (every simulated container logs `ctx.cluster.container_log()`): every replica with its prefix,
 //! the flags, the errors, and `-f` following a rollout until Ctrl-C.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::io::Write;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use crate::support::{Ctx, DEADLINE, Env, trials};
+use crate::support::{Ctx, DEADLINE, Env, output_within, read_lines, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -52,32 +52,13 @@ fn logs(ctx: &Ctx, args: &[&str]) -> Command {
     command
 }
 
-/// Runs a command to its end, killing it (and failing) if that takes longer than [`DEADLINE`].
-fn finish(command: &mut Command) -> anyhow::Result<Output> {
-    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("starting kubectl")?;
-    let pid = Pid::from_raw(child.id() as i32);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || sender.send(child.wait_with_output()));
-    match receiver.recv_timeout(DEADLINE) {
-        Ok(output) => Ok(output?),
-        Err(_) => {
-            let _ = kill(pid, Signal::SIGKILL);
-            bail!("{command:?} did not finish within {DEADLINE:?}")
-        }
-    }
-}
-
 fn lines_of(out: &str) -> Vec<String> {
     out.lines().map(str::to_string).collect()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Stdout of a command that must succeed, with nothing on stderr.
 fn quiet_ok(command: &mut Command) -> anyhow::Result<String> {
-    let output = finish(command)?;
+    let output = output_within(command)?;
     ensure!(
         output.status.success() && output.stderr.is_empty(),
         "{command:?} exited with {}\nstdout:\n{}\nstderr:\n{}",
@@ -171,7 +152,7 @@ async fn every_replica_is_printed_with_its_pod(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(!out.contains(STARTED), "--since=1s printed an old line:\n{out}");
 
     // --previous: the containers never restarted, which is said, and is not a failure.
-    let output = finish(&mut logs(&ctx, &["chat", "--previous"]))?;
+    let output = output_within(&mut logs(&ctx, &["chat", "--previous"]))?;
     let stderr = text(&output.stderr);
     ensure!(output.status.success() && output.stdout.is_empty(), "--previous: {}\n{stderr}", output.status);
     ensure!(stderr.lines().count() == 2 && stderr.contains("no previous instance"), "--previous: {stderr}");
@@ -181,19 +162,19 @@ async fn every_replica_is_printed_with_its_pod(ctx: Ctx) -> anyhow::Result<()> {
     let expected: Vec<String> = pods.iter().map(|p| format!("[{p}/agent]")).collect();
     let got: Vec<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
     ensure!(got == expected, "-c agent printed:\n{out}");
-    let output = finish(&mut logs(&ctx, &["chat", "-c", "sidecar"]))?;
+    let output = output_within(&mut logs(&ctx, &["chat", "-c", "sidecar"]))?;
     ensure!(!output.status.success(), "-c sidecar succeeded:\n{}", text(&output.stdout));
     ensure!(text(&output.stderr).contains("\"sidecar\""), "-c sidecar: {}", text(&output.stderr));
 
     // More streams than --max-log-requests allows: an error that names the flag.
-    let output = finish(&mut logs(&ctx, &["chat", "-f", "--max-log-requests=1"]))?;
+    let output = output_within(&mut logs(&ctx, &["chat", "-f", "--max-log-requests=1"]))?;
     ensure!(!output.status.success(), "-f --max-log-requests=1 with 2 pods succeeded");
     ensure!(text(&output.stderr).contains("--max-log-requests"), "the limit's error: {}", text(&output.stderr));
     Ok(())
 }
 
 async fn unknown_and_stopped_agents_are_explained(ctx: Ctx) -> anyhow::Result<()> {
-    let output = finish(&mut logs(&ctx, &["ghost"]))?;
+    let output = output_within(&mut logs(&ctx, &["ghost"]))?;
     let stderr = text(&output.stderr);
     ensure!(!output.status.success(), "logs of an unknown agent succeeded");
     ensure!(output.stdout.is_empty(), "logs of an unknown agent printed {:?}", text(&output.stdout));
@@ -201,7 +182,7 @@ async fn unknown_and_stopped_agents_are_explained(ctx: Ctx) -> anyhow::Result<()
 
     // Stopped: nothing to show, said on stderr, and that is not a failure.
     ctx.apply_yaml(&CHAT.replace("replicas: 2", "replicas: 0")).await?;
-    let output = finish(&mut logs(&ctx, &["chat"]))?;
+    let output = output_within(&mut logs(&ctx, &["chat"]))?;
     let stderr = text(&output.stderr);
     ensure!(output.status.success(), "logs of a stopped agent exited with {}: {stderr}", output.status);
     ensure!(output.stdout.is_empty(), "logs of a stopped agent printed {:?}", text(&output.stdout));
@@ -219,8 +200,8 @@ struct Following {
 impl Following {
     fn start(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Self> {
         let mut child = logs(ctx, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-        let lines = collect(child.stdout.take().context("no stdout")?);
-        let stderr = collect(child.stderr.take().context("no stderr")?);
+        let lines = read_lines(child.stdout.take().context("no stdout")?).0;
+        let stderr = read_lines(child.stderr.take().context("no stderr")?).0;
         Ok(Following { child, lines, stderr })
     }
 
@@ -270,17 +251,6 @@ impl Drop for Following {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn collect(output: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(output).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    lines
 }
 
 async fn follow_tracks_a_rollout_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {

@@ -90,16 +90,65 @@ impl Ctx {
 
 /// Runs a command and returns its output, failing with both streams if it exits non-zero.
 pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
-    let output = command.output().with_context(|| format!("running {command:?}"))?;
+    let output = output_within(command)?;
     if !output.status.success() {
         bail!(
             "{command:?} exited with {}\nstdout:\n{}\nstderr:\n{}",
             output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+            text(&output.stdout),
+            text(&output.stderr)
         );
     }
     Ok(output)
+}
+
+/// Runs a command to its end and returns its output; one still running after [`DEADLINE`] is
+/// killed and fails the test, so a hanging binary cannot hang the suite.
+pub fn output_within(command: &mut Command) -> anyhow::Result<Output> {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {command:?}"))?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(DEADLINE) {
+        Ok(output) => Ok(output?),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            bail!("{command:?} did not finish within {DEADLINE:?}")
+        }
+    }
+}
+
+/// Bytes a command printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A `wait_for` condition: the Agent reports `phase`.
+pub fn phase_is(phase: agents_api::AgentPhase) -> impl Fn(Option<&agents_api::Agent>) -> bool {
+    move |agent| agent.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(phase)
+}
+
+/// Waits until a line collected by [`read_lines`] satisfies `wanted`.
+pub async fn wait_for_line(
+    lines: &std::sync::Mutex<Vec<String>>,
+    what: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        if lines.lock().expect("never poisoned").iter().any(|l| wanted(l)) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            let seen = lines.lock().expect("never poisoned").join("\n");
+            bail!("no line {what} within {DEADLINE:?}; the output was:\n{seen}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl Ctx {

@@ -65,7 +65,14 @@ fn describe(version: &Option<String>, missing: &str) -> String {
 /// The version label of the Agent CRD ("unknown" when it has none).
 async fn crd_version(session: &Session) -> anyhow::Result<Option<String>> {
     let crds: Api<CustomResourceDefinition> = Api::all(session.client.clone());
-    Ok(crds.get_opt("agents.agents.dev").await?.map(|crd| {
+    let crd = match crds.get_opt("agents.agents.dev").await {
+        Ok(crd) => crd,
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Ok(Some("unknown (you may not read CustomResourceDefinitions)".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(crd.map(|crd| {
         crd.metadata.labels.and_then(|l| l.get(VERSION_LABEL).cloned()).unwrap_or_else(|| "unknown version".into())
     }))
 }
@@ -73,7 +80,14 @@ async fn crd_version(session: &Session) -> anyhow::Result<Option<String>> {
 /// The operator's Deployment, wherever it was installed: its version label and namespace.
 async fn operator_version(session: &Session) -> anyhow::Result<Option<String>> {
     let deployments: Api<Deployment> = Api::all(session.client.clone());
-    let found = deployments.list(&ListParams::default().labels("app.kubernetes.io/name=agents-operator")).await?;
+    let found = match deployments.list(&ListParams::default().labels("app.kubernetes.io/name=agents-operator")).await {
+        Ok(found) => found,
+        // A user who may not list Deployments everywhere still gets the rest of the answer.
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            return Ok(Some("unknown (you may not list Deployments in all namespaces)".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(found.items.first().map(|d| {
         let version = d.metadata.labels.as_ref().and_then(|l| l.get(VERSION_LABEL).cloned());
         let namespace = d.metadata.namespace.clone().unwrap_or_default();

@@ -20,6 +20,9 @@ use tokio::sync::OnceCell;
 /// How long a test waits for anything before it fails and dumps what it was waiting for.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// How long the suite gives cargo to build the binaries it drives.
+const BUILD_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
 /// The run's shared state: the tokio runtime and the control plane, started by the first test
 /// that needs it and stopped by `main` when the run ends.
 pub struct Env {
@@ -90,7 +93,12 @@ impl Ctx {
 
 /// Runs a command and returns its output, failing with both streams if it exits non-zero.
 pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
-    let output = output_within(command)?;
+    run_ok_within(command, DEADLINE)
+}
+
+/// [`run_ok`] with a deadline of its own, for the few commands that legitimately take long.
+pub fn run_ok_within(command: &mut Command, deadline: Duration) -> anyhow::Result<Output> {
+    let output = output_before(command, deadline)?;
     if !output.status.success() {
         bail!(
             "{command:?} exited with {}\nstdout:\n{}\nstderr:\n{}",
@@ -105,6 +113,10 @@ pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
 /// Runs a command to its end and returns its output; one still running after [`DEADLINE`] is
 /// killed and fails the test, so a hanging binary cannot hang the suite.
 pub fn output_within(command: &mut Command) -> anyhow::Result<Output> {
+    output_before(command, DEADLINE)
+}
+
+fn output_before(command: &mut Command, deadline: Duration) -> anyhow::Result<Output> {
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -113,11 +125,11 @@ pub fn output_within(command: &mut Command) -> anyhow::Result<Output> {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send(child.wait_with_output()));
-    match receiver.recv_timeout(DEADLINE) {
+    match receiver.recv_timeout(deadline) {
         Ok(output) => Ok(output?),
         Err(_) => {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            bail!("{command:?} did not finish within {DEADLINE:?}")
+            bail!("{command:?} did not finish within {deadline:?}")
         }
     }
 }
@@ -274,7 +286,10 @@ fn build_binaries() -> anyhow::Result<()> {
             command.args(["--profile", profile]);
         }
     }
-    run_ok(command.current_dir(env!("CARGO_MANIFEST_DIR"))).context("building the binaries under test")?;
+    // A cold build of the three binaries takes minutes on CI's two cores; `cargo test` has
+    // already built their dependencies, so this bounds a hang rather than a slow compile.
+    run_ok_within(command.current_dir(env!("CARGO_MANIFEST_DIR")), BUILD_DEADLINE)
+        .context("building the binaries under test")?;
     Ok(())
 }
 

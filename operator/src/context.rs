@@ -7,6 +7,7 @@ use std::time::Duration;
 use agents_api::Agent;
 use anyhow::bail;
 use kube::api::{Api, ListParams};
+use kube::core::DynamicObject;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 
@@ -20,7 +21,7 @@ pub struct Context {
     pub agent_concurrency: u16,
     /// The one namespace reconciled, or `None` for all.
     pub namespace: Option<String>,
-    failures: Mutex<HashMap<ObjectRef<Agent>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
 }
 
 impl Context {
@@ -49,16 +50,16 @@ impl Context {
         }
     }
 
-    /// Exponential backoff per object: 1 s, 2 s, 4 s, ... up to 5 minutes.
-    pub fn backoff(&self, object: ObjectRef<Agent>) -> Duration {
+    /// Exponential backoff per object, of any kind: 1 s, 2 s, 4 s, ... up to 5 minutes.
+    pub fn backoff<K: kube::Resource>(&self, object: ObjectRef<K>) -> Duration {
         let mut failures = self.failures.lock().expect("the backoff map is never poisoned");
-        let count = failures.entry(object).or_insert(0);
+        let count = failures.entry(object.erase()).or_insert(0);
         *count = (*count + 1).min(20);
         Duration::from_secs(1u64 << (*count - 1).min(9)).min(Duration::from_secs(300))
     }
 
-    pub fn succeeded(&self, object: &ObjectRef<Agent>) {
-        self.failures.lock().expect("the backoff map is never poisoned").remove(object);
+    pub fn succeeded<K: kube::Resource>(&self, object: ObjectRef<K>) {
+        self.failures.lock().expect("the backoff map is never poisoned").remove(&object.erase());
     }
 }
 

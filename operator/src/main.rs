@@ -14,6 +14,7 @@ mod telemetry;
 use std::process::ExitCode;
 
 use clap::Parser;
+use futures::FutureExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,8 +46,13 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
             None => std::future::pending().await,
         }
     };
+    // Every controller stops on the same signal; each drains its in-flight reconciles first.
+    let shutdown = shutdown_signal().boxed().shared();
+    let controllers = async {
+        tokio::join!(agent::run(ctx.clone(), shutdown.clone()));
+    };
     tokio::select! {
-        () = agent::run(ctx, shutdown_signal()) => {
+        () = controllers => {
             tracing::info!("controllers stopped");
         }
         () = lost => {

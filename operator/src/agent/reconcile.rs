@@ -179,7 +179,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         }
     }
     synced?;
-    ctx.succeeded(&ObjectRef::from_obj(agent.as_ref()));
+    ctx.succeeded(ObjectRef::from_obj(agent.as_ref()));
     if !conflicts.is_empty() {
         // The conflicting object is not ours, so its removal triggers nothing: look again soon.
         return Ok(Action::requeue(CONFLICT_RECHECK));

@@ -5,10 +5,16 @@
 pub mod agent;
 pub mod conditions;
 pub mod crd;
+pub mod mcp_server;
+pub mod model_api;
+pub mod phase;
 pub mod refs;
 mod schema;
 
 pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
+pub use mcp_server::{MCPServer, MCPServerSpec, MCPServerStatus};
+pub use model_api::{ModelAPI, ModelAPIMode, ModelAPISpec, ModelAPIStatus};
+pub use phase::ServerPhase;
 pub use refs::{LocalRef, SecretKeyRef};
 
 /// API group of every kind this project defines.

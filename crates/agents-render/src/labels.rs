@@ -38,3 +38,23 @@ pub fn agent_labels(name: &str) -> BTreeMap<String, String> {
 pub fn to_selector_string(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
+
+/// Selects a ModelAPI's pods and labels its children.
+pub const MODEL_API: &str = "agents.dev/modelapi";
+/// Selects an MCPServer's pods and labels its children.
+pub const MCP_SERVER: &str = "agents.dev/mcpserver";
+
+/// All labels of a server's (ModelAPI's, MCPServer's) children and pods; `selector_key` is the
+/// kind's selector label and `component` the kind in lowercase.
+pub fn server_labels(selector_key: &str, component: &str, name: &str) -> BTreeMap<String, String> {
+    [
+        (selector_key, name),
+        ("app.kubernetes.io/name", component),
+        ("app.kubernetes.io/instance", name),
+        ("app.kubernetes.io/component", component),
+        ("app.kubernetes.io/part-of", "kubectl-agents"),
+        (MANAGED_BY, MANAGER),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into()
+}

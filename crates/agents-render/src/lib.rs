@@ -5,7 +5,11 @@
 pub mod agent;
 pub mod hash;
 pub mod labels;
+pub mod mcp_server;
+pub mod model_api;
+pub mod rollout;
 pub mod security;
+pub mod server;
 
 /// The field manager of everything the operator applies.
 pub const FIELD_MANAGER: &str = "agents-operator";

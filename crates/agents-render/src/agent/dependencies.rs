@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use agents_api::Agent;
+use agents_api::{Agent, MCPServer, ModelAPI, SecretKeyRef, ServerPhase};
+use kube::ResourceExt;
 
 /// The observed state of one dependency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct Dependencies {
     pub model_api: Option<(String, Dependency)>,
     pub mcp_servers: BTreeMap<String, Dependency>,
     pub peers: BTreeMap<String, Dependency>,
+    /// The key an External ModelAPI asks its callers to send, once that ModelAPI is ready.
+    pub model_api_key: Option<SecretKeyRef>,
 }
 
 impl Dependencies {
@@ -77,6 +80,41 @@ impl Dependencies {
     }
 }
 
+/// A ModelAPI is usable once it serves (Ready, or Degraded with some pods ready) and its status
+/// carries the endpoint: the URL Agents receive is the one its controller published.
+pub fn model_api(model_api: Option<&ModelAPI>) -> Dependency {
+    let Some(model_api) = model_api else { return Dependency::Missing };
+    server_dependency(model_api, model_api.status.as_ref().map(|s| (s.phase, s.endpoint.clone(), &s.conditions)))
+}
+
+/// An MCPServer is usable on the same terms as a ModelAPI.
+pub fn mcp_server(mcp: Option<&MCPServer>) -> Dependency {
+    let Some(mcp) = mcp else { return Dependency::Missing };
+    server_dependency(mcp, mcp.status.as_ref().map(|s| (s.phase, s.endpoint.clone(), &s.conditions)))
+}
+
+type ServerState<'a> =
+    (Option<ServerPhase>, Option<String>, &'a Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>);
+
+fn server_dependency<K: kube::Resource>(object: &K, state: Option<ServerState<'_>>) -> Dependency {
+    if object.meta().deletion_timestamp.is_some() {
+        return Dependency::NotReady("it is being deleted".into());
+    }
+    let Some((phase, endpoint, conditions)) = state else {
+        return Dependency::NotReady(format!("the operator has not reported on {} yet", object.name_any()));
+    };
+    match (crate::server::serves(phase), endpoint) {
+        (true, Some(url)) => Dependency::Ready(url),
+        _ => {
+            let phase = phase.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
+            let why = agents_api::conditions::find(conditions, agents_api::conditions::types::READY)
+                .map(|c| format!(" ({})", c.message))
+                .unwrap_or_default();
+            Dependency::NotReady(format!("its phase is {phase}{why}"))
+        }
+    }
+}
+
 /// A peer is usable once it exists and has a Service: its readiness is not awaited, so two
 /// agents that list each other both come up.
 pub fn peer(peer: Option<&Agent>) -> Dependency {
@@ -111,6 +149,37 @@ mod tests {
                 "ModelAPI litellm cannot be resolved: this operator version does not support ModelAPI references yet",
                 "Agent writer does not exist in this namespace",
             ]
+        );
+    }
+
+    #[test]
+    fn servers_are_usable_once_they_serve_and_publish_an_endpoint() {
+        let model_api = |status: serde_json::Value| -> ModelAPI {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "gateway", "namespace": "a"},
+                "spec": {"mode": "External", "external": {"url": "https://x"}},
+                "status": status,
+            }))
+            .unwrap()
+        };
+        assert_eq!(super::model_api(None), Dependency::Missing);
+        assert_eq!(
+            super::model_api(Some(&model_api(serde_json::json!({"phase": "Ready", "endpoint": "https://x"})))),
+            Dependency::Ready("https://x".into())
+        );
+        assert_eq!(
+            super::model_api(Some(&model_api(serde_json::json!({"phase": "Degraded", "endpoint": "http://g"})))),
+            Dependency::Ready("http://g".into())
+        );
+        let pending = model_api(serde_json::json!({
+            "phase": "Pending",
+            "endpoint": "http://g",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "PodsStarting", "message": "0/1 pods ready",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+        }));
+        assert_eq!(
+            super::model_api(Some(&pending)),
+            Dependency::NotReady("its phase is Pending (0/1 pods ready)".into())
         );
     }
 

@@ -1,6 +1,6 @@
 //! The agent container's environment (seed 001's mapping, documented in docs/api.md).
 
-use agents_api::Agent;
+use agents_api::{Agent, SecretKeyRef};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector};
 
 use super::config::{FILE, MOUNT_PATH};
@@ -12,6 +12,21 @@ fn literal(name: &str, value: impl ToString) -> EnvVar {
 
 fn from(name: &str, source: EnvVarSource) -> EnvVar {
     EnvVar { name: name.into(), value_from: Some(source), ..Default::default() }
+}
+
+/// A variable read from a Secret by the kubelet: the value is never copied.
+fn secret(name: &str, key: &SecretKeyRef) -> EnvVar {
+    from(
+        name,
+        EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: key.name.clone(),
+                key: key.key.clone(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        },
+    )
 }
 
 /// `PEER_AGENT_<NAME>_CARD_URL` for a peer: upper case, `-` becomes `_`.
@@ -44,21 +59,13 @@ pub fn env(agent: &Agent, dependencies: &Dependencies) -> Vec<EnvVar> {
         env.push(literal("MODEL_NAME", &model.name));
         env.extend(model.max_tokens.map(|t| literal("MODEL_MAX_TOKENS", t)));
         env.extend(model.temperature.map(|t| literal("MODEL_TEMPERATURE", t)));
-        if let Some(key) = &model.api_key_secret_ref {
-            env.push(from(
-                "MODEL_API_KEY",
-                EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: key.name.clone(),
-                        key: key.key.clone(),
-                        optional: Some(false),
-                    }),
-                    ..Default::default()
-                },
-            ));
-        }
+        env.extend(model.api_key_secret_ref.as_ref().map(|key| secret("MODEL_API_KEY", key)));
     }
     env.extend(dependencies.model_api_url().map(|url| literal("MODEL_API_URL", url)));
+    // An External ModelAPI's key, which callers must send (the schema forbids a key of the Agent's own then).
+    env.extend(
+        dependencies.model_api_url().and(dependencies.model_api_key.as_ref()).map(|key| secret("MODEL_API_KEY", key)),
+    );
     if let Some(agentic) = &spec.agentic_loop {
         env.extend(agentic.max_steps.map(|n| literal("AGENTIC_LOOP_MAX_STEPS", n)));
         env.extend(agentic.enable_tools.map(|b| literal("AGENTIC_LOOP_ENABLE_TOOLS", b)));

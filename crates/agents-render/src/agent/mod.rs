@@ -66,7 +66,7 @@ pub struct Incomplete(pub &'static str);
 
 impl std::fmt::Display for Incomplete {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the Agent has no {} (was it read from the API server?)", self.0)
+        write!(f, "the object has no {} (was it read from the API server?)", self.0)
     }
 }
 

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{Dependencies, deployment};
 use crate::labels;
+use crate::rollout::{self, RolloutState};
 
 /// What the operator saw while reconciling one Agent.
 #[derive(Debug, Clone, Copy)]
@@ -128,52 +129,15 @@ pub fn assess(observed: Observed<'_>) -> Assessment {
 }
 
 fn deployment_assessment(deployment: &Deployment) -> Assessment {
-    let desired = deployment.spec.replicas.unwrap_or(1);
-    let status = deployment.status.clone().unwrap_or_default();
-    let ready = status.ready_replicas.unwrap_or(0);
-    let updated = status.updated_replicas.unwrap_or(0);
-    let current = status.replicas.unwrap_or(0);
-    let generation_seen = status.observed_generation >= deployment.metadata.generation;
-    let condition = |type_: &str| status.conditions.iter().flatten().find(|c| c.type_.as_deref() == Some(type_));
-    let counts = format!("{ready}/{desired} pods ready");
-
-    if desired == 0 {
-        return if current == 0 {
-            Assessment::new(AgentPhase::Stopped, reasons::STOPPED, "scaled to 0 replicas")
-        } else {
-            Assessment::new(
-                AgentPhase::Stopped,
-                reasons::STOPPED,
-                format!("scaling to 0: {current} pods still running"),
-            )
-        };
-    }
-    if let Some(failure) = condition("ReplicaFailure").filter(|c| c.status.as_deref() == Some("True")) {
-        let why = failure.message.clone().unwrap_or_default();
-        let phase = if ready == 0 { AgentPhase::Failed } else { AgentPhase::Degraded };
-        return Assessment::new(phase, reasons::PODS_CANNOT_BE_CREATED, format!("{counts}: {why}"));
-    }
-    if let Some(stuck) = condition("Progressing")
-        .filter(|c| c.status.as_deref() == Some("False") && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
-    {
-        let why = stuck.message.clone().unwrap_or_default();
-        let phase = if ready == 0 { AgentPhase::Failed } else { AgentPhase::Degraded };
-        return Assessment::new(phase, reasons::ROLLOUT_FAILED, format!("{counts}: {why}"));
-    }
-    if ready == 0 {
-        return Assessment::new(AgentPhase::Pending, reasons::PODS_STARTING, counts);
-    }
-    if ready < desired {
-        return Assessment::new(AgentPhase::Degraded, reasons::PODS_NOT_READY, counts);
-    }
-    if !generation_seen || updated < desired || current > desired {
-        return Assessment::new(
-            AgentPhase::Ready,
-            reasons::ROLLOUT_IN_PROGRESS,
-            format!("{counts}, rolling out an update"),
-        );
-    }
-    Assessment::new(AgentPhase::Ready, reasons::READY, counts)
+    let rollout = rollout::assess(deployment);
+    let phase = match rollout.state {
+        RolloutState::Stopped => AgentPhase::Stopped,
+        RolloutState::Starting => AgentPhase::Pending,
+        RolloutState::Degraded => AgentPhase::Degraded,
+        RolloutState::Failed => AgentPhase::Failed,
+        RolloutState::Ready => AgentPhase::Ready,
+    };
+    Assessment::new(phase, rollout.reason, rollout.message)
 }
 
 #[cfg(test)]

@@ -1,0 +1,248 @@
+//! `ModelAPI`: the model endpoint Agents call. A LiteLLM proxy in front of providers (`Proxy`),
+//! Ollama serving open models in the cluster (`Hosted`), or a gateway that already runs
+//! elsewhere (`External`).
+
+use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::phase::ServerPhase;
+use crate::refs::SecretKeyRef;
+
+/// The desired state of a ModelAPI.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "agents.dev",
+    version = "v1alpha1",
+    kind = "ModelAPI",
+    plural = "modelapis",
+    namespaced,
+    status = "ModelAPIStatus",
+    shortname = "mapi",
+    category = "agents",
+    derive = "PartialEq",
+    doc = "A model endpoint for Agents: a LiteLLM proxy, an Ollama server, or an external gateway.",
+    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpoint"),
+    printcolumn(name = "Models", type_ = "string", json_path = ".status.models", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")
+        .message("metadata.name: a ModelAPI's name becomes its Service's DNS name: use at most 63 lowercase letters, digits and '-', starting with a letter")
+)]
+#[x_kube(
+    validation = Rule::new("self.mode != 'Proxy' || has(self.proxy)")
+        .message("mode Proxy needs spec.proxy: list the models to serve in spec.proxy.models, or name your own LiteLLM config with spec.proxy.configMapRef"),
+    validation = Rule::new("self.mode != 'Hosted' || has(self.hosted)")
+        .message("mode Hosted needs spec.hosted.models: the models Ollama pulls when it starts, such as llama3.2"),
+    validation = Rule::new("self.mode != 'External' || has(self.external)")
+        .message("mode External needs spec.external.url: the URL of the model gateway or provider endpoint"),
+    validation = Rule::new("[has(self.proxy), has(self.hosted), has(self.external)].filter(x, x).size() <= 1")
+        .message("set only the section of the chosen mode: spec.proxy for Proxy, spec.hosted for Hosted, spec.external for External"),
+    validation = Rule::new("self.mode != 'External' || (!has(self.image) && !has(self.replicas) && !has(self.resources) && !has(self.port) && !has(self.env))")
+        .message("mode External runs nothing in the cluster: remove spec.image, spec.replicas, spec.resources, spec.port and spec.env")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelAPISpec {
+    /// What runs: `Proxy` (LiteLLM), `Hosted` (Ollama) or `External` (nothing; a URL).
+    pub mode: ModelAPIMode,
+
+    /// The LiteLLM proxy's models (mode Proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxySpec>,
+
+    /// The models Ollama serves (mode Hosted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted: Option<HostedSpec>,
+
+    /// The endpoint that already runs elsewhere (mode External).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalSpec>,
+
+    /// The server's image; defaults to a pinned LiteLLM (Proxy) or Ollama (Hosted) release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = ("self.matches('^[^\\\\s]+$')", "must be a container image reference without spaces"))]
+    pub image: Option<String>,
+
+    /// Number of pods (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: Option<i32>,
+
+    /// CPU and memory for the server's container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Port the server listens on and its Service exposes (default 8000 for Proxy, 11434 for Hosted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
+
+    /// Extra environment variables for the server. Reference secrets with `valueFrom.secretKeyRef`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub env: Vec<EnvVar>,
+}
+
+/// What a ModelAPI runs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ModelAPIMode {
+    Proxy,
+    Hosted,
+    External,
+}
+
+/// A LiteLLM proxy: its model list, or the user's own LiteLLM configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.models) && size(self.models) > 0) != has(self.configMapRef)")
+    .message("set exactly one of proxy.models (the models to serve) or proxy.configMapRef (a ConfigMap holding your own LiteLLM config)"))]
+pub struct ProxySpec {
+    /// The models the proxy serves. An entry named `*` passes any model through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(
+        merge_strategy = ListMerge::Map(vec!["name".into()]),
+        validation = Rule::new("self.all(m, m.name != '*' || !has(m.apiBase))")
+            .message("the wildcard entry '*' passes models to their providers' default endpoints: remove its apiBase")
+    )]
+    pub models: Vec<ProxyModel>,
+
+    /// A ConfigMap (in this namespace) with a complete LiteLLM config, used as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<ConfigMapKeyRef>,
+}
+
+/// One model of a LiteLLM proxy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyModel {
+    /// The name Agents ask for (`model_name` in LiteLLM), or `*` for any.
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = (
+        "self == '*' || self.matches('^[A-Za-z0-9][-A-Za-z0-9_.:/@]*$')",
+        "must be a model name such as gpt-4o or claude-sonnet-4 (letters, digits, '-', '_', '.', ':', '/', '@'), or '*' for any model"
+    ))]
+    pub name: String,
+
+    /// The provider's model in LiteLLM's `provider/model` form, e.g. `openai/gpt-4o`; defaults to `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = (
+        "self == '*' || self.matches('^[A-Za-z0-9][-A-Za-z0-9_.:/@*]*$')",
+        "must be a LiteLLM model such as openai/gpt-4o or anthropic/claude-sonnet-4"
+    ))]
+    pub model: Option<String>,
+
+    /// The provider API key (reaches the pod as a `secretKeyRef`; never copied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret_ref: Option<SecretKeyRef>,
+
+    /// The provider's base URL, for self-hosted or regional endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    #[x_kube(validation = ("self.matches('^https?://[^\\\\s]+$')", "must be an http:// or https:// URL"))]
+    pub api_base: Option<String>,
+}
+
+/// A key of a ConfigMap in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapKeyRef {
+    /// Name of the ConfigMap.
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
+        "must be the name of a ConfigMap in this namespace: lowercase letters, digits, '-' and '.'"
+    ))]
+    pub name: String,
+    /// Key holding the LiteLLM config (default `config.yaml`).
+    #[serde(default = "default_config_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = ("self.matches('^[-._a-zA-Z0-9]+$')", "must be a key of the ConfigMap: letters, digits, '-', '_' and '.'"))]
+    pub key: String,
+}
+
+fn default_config_key() -> String {
+    "config.yaml".into()
+}
+
+/// Ollama in the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.models) && size(self.models) > 0")
+    .message("hosted.models must name at least one model for Ollama to pull, such as llama3.2"))]
+pub struct HostedSpec {
+    /// Models pulled when the server starts; it is ready only once all are pulled.
+    #[serde(default)]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 128)))]
+    #[x_kube(validation = Rule::new("self.all(m, m.matches('^[a-z0-9][-a-z0-9_.]*(/[a-z0-9][-a-z0-9_.]*)*(:[A-Za-z0-9][-A-Za-z0-9_.]*)?$'))")
+        .message("each model must be an Ollama model name such as llama3.2 or qwen2.5:7b"))]
+    pub models: Vec<String>,
+
+    /// Where the models are kept: a PersistentVolumeClaim when set, an emptyDir (lost with the pod) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<ModelStorage>,
+}
+
+/// A PersistentVolumeClaim for Ollama's models.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelStorage {
+    /// Size of the claim, e.g. `20Gi`.
+    #[schemars(length(min = 1, max = 32))]
+    #[x_kube(validation = ("self.matches('^[0-9]+(\\\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$')", "must be a quantity such as 20Gi"))]
+    pub size: String,
+    /// StorageClass of the claim; the cluster's default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+}
+
+/// A model endpoint that runs outside this ModelAPI.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSpec {
+    /// The endpoint's base URL, given to Agents as `MODEL_API_URL`.
+    #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = (
+        "self.matches('^https?://[^\\\\s/]+(/[^\\\\s]*)?$')",
+        "must be an http:// or https:// URL such as https://llm-gateway.platform.svc:8080/v1"
+    ))]
+    pub url: String,
+
+    /// A key for the endpoint; Agents receive it as `MODEL_API_KEY` through a `secretKeyRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret_ref: Option<SecretKeyRef>,
+
+    /// The models the endpoint serves, if you want them listed in status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub models: Vec<String>,
+}
+
+/// The observed state of a ModelAPI.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelAPIStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<ServerPhase>,
+    /// The URL Agents call, as `MODEL_API_URL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The models served, when the spec names them (not known for a user's own LiteLLM config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// Pods that are ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema::conditions")]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,37 @@
+//! The phase of the kinds that run a server for Agents (ModelAPI, MCPServer).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One word summing up a server's state.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+pub enum ServerPhase {
+    /// Accepted; its pods are starting.
+    Pending,
+    /// It serves: every desired pod is ready (or, for an external endpoint, its fields are valid).
+    Ready,
+    /// Some pods are ready, fewer than desired.
+    Degraded,
+    /// It cannot run as specified; the Ready condition says why.
+    Failed,
+    /// Scaled to zero on purpose.
+    Stopped,
+}
+
+impl ServerPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerPhase::Pending => "Pending",
+            ServerPhase::Ready => "Ready",
+            ServerPhase::Degraded => "Degraded",
+            ServerPhase::Failed => "Failed",
+            ServerPhase::Stopped => "Stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for ServerPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

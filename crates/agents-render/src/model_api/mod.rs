@@ -1,0 +1,177 @@
+//! A ModelAPI's children and status.
+//!
+//! | mode | children | port |
+//! | --- | --- | --- |
+//! | Proxy | ConfigMap `config.yaml` (unless the user brings one), Deployment (LiteLLM), Service | 8000 |
+//! | Hosted | Deployment (Ollama), Service, PersistentVolumeClaim when `hosted.storage` is set | 11434 |
+//! | External | none: the status carries the URL | — |
+
+mod litellm;
+mod ollama;
+
+use agents_api::{ModelAPI, ModelAPIMode, ModelAPIStatus};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+pub use litellm::{DEFAULT_IMAGE as LITELLM_IMAGE, PORT as PROXY_PORT};
+pub use ollama::{DEFAULT_IMAGE as OLLAMA_IMAGE, PORT as HOSTED_PORT};
+
+use crate::agent::Incomplete;
+use crate::{labels, server};
+
+/// Everything a ModelAPI should own. `None` means "must not exist".
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Children {
+    pub config_map: Option<ConfigMap>,
+    pub deployment: Option<Deployment>,
+    pub service: Option<Service>,
+    pub claim: Option<PersistentVolumeClaim>,
+}
+
+/// The labels of a ModelAPI's children and pods.
+pub fn labels(name: &str) -> std::collections::BTreeMap<String, String> {
+    labels::server_labels(labels::MODEL_API, "modelapi", name)
+}
+
+/// The labels that select a ModelAPI's pods.
+pub fn selector(name: &str) -> std::collections::BTreeMap<String, String> {
+    [(labels::MODEL_API.to_string(), name.to_string())].into()
+}
+
+/// The port the server listens on and its Service exposes.
+pub fn port(model_api: &ModelAPI) -> Option<i32> {
+    match model_api.spec.mode {
+        ModelAPIMode::Proxy => Some(model_api.spec.port.unwrap_or(litellm::PORT)),
+        ModelAPIMode::Hosted => Some(model_api.spec.port.unwrap_or(ollama::PORT)),
+        ModelAPIMode::External => None,
+    }
+}
+
+pub fn children(model_api: &ModelAPI) -> Result<Children, Incomplete> {
+    let name = model_api.metadata.name.clone().unwrap_or_default();
+    let meta = server::child_meta(model_api, labels(&name))?;
+    let Some(port) = port(model_api) else {
+        return Ok(Children::default());
+    };
+    let service = Some(server::service(meta.clone(), selector(&name), port));
+    Ok(match model_api.spec.mode {
+        ModelAPIMode::Proxy => {
+            let (config_map, pod) = litellm::render(model_api, port, &meta);
+            Children {
+                config_map,
+                deployment: Some(server::deployment(meta, selector(&name), pod)),
+                service,
+                claim: None,
+            }
+        }
+        ModelAPIMode::Hosted => {
+            let (claim, pod) = ollama::render(model_api, port, &meta);
+            Children {
+                config_map: None,
+                deployment: Some(server::deployment(meta, selector(&name), pod)),
+                service,
+                claim,
+            }
+        }
+        ModelAPIMode::External => Children::default(),
+    })
+}
+
+/// The URL Agents call: the Service's, or the external one.
+pub fn endpoint(model_api: &ModelAPI) -> Option<String> {
+    match (&model_api.spec.external, port(model_api)) {
+        (Some(external), _) if model_api.spec.mode == ModelAPIMode::External => Some(external.url.clone()),
+        (_, Some(port)) => server::service_url(&model_api.metadata, port),
+        _ => None,
+    }
+}
+
+/// The models the ModelAPI serves, when its spec names them.
+pub fn models(model_api: &ModelAPI) -> Vec<String> {
+    let spec = &model_api.spec;
+    match spec.mode {
+        ModelAPIMode::Proxy => spec.proxy.iter().flat_map(|p| p.models.iter().map(|m| m.name.clone())).collect(),
+        ModelAPIMode::Hosted => spec.hosted.iter().flat_map(|h| h.models.clone()).collect(),
+        ModelAPIMode::External => spec.external.iter().flat_map(|e| e.models.clone()).collect(),
+    }
+}
+
+/// The whole status; unchanged input gives a status equal to the current one.
+pub fn status(model_api: &ModelAPI, observed: server::Observed<'_>, now: &Time) -> ModelAPIStatus {
+    let assessment = server::assess(observed);
+    let existing = model_api.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    ModelAPIStatus {
+        phase: Some(assessment.0),
+        endpoint: endpoint(model_api),
+        models: models(model_api),
+        ready_replicas: observed
+            .runs_pods
+            .then(|| observed.deployment.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0)),
+        observed_generation: model_api.metadata.generation,
+        conditions: server::ready_condition(existing, &assessment, model_api.metadata.generation, now),
+    }
+}
+
+/// The name of a Hosted ModelAPI's claim.
+pub fn claim_name(meta: &ObjectMeta) -> String {
+    format!("{}-models", meta.name.as_deref().unwrap_or_default())
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use agents_api::ModelAPI;
+
+    /// A ModelAPI as the API server returns it, from a spec in YAML.
+    pub fn model_api(spec_yaml: &str) -> ModelAPI {
+        let spec: serde_json::Value = serde_norway::from_str(spec_yaml).expect("valid YAML");
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "agents.dev/v1alpha1",
+            "kind": "ModelAPI",
+            "metadata": {"name": "gateway", "namespace": "team-a", "uid": "9", "generation": 2},
+            "spec": spec,
+        }))
+        .expect("a valid ModelAPI")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::model_api;
+    use super::*;
+
+    #[test]
+    fn endpoints_follow_the_mode() {
+        let proxy = model_api("mode: Proxy\nproxy: {models: [{name: gpt-4o, model: openai/gpt-4o}]}\n");
+        assert_eq!(endpoint(&proxy).as_deref(), Some("http://gateway.team-a.svc.cluster.local:8000"));
+        let hosted = model_api("mode: Hosted\nhosted: {models: [llama3.2]}\nport: 9000\n");
+        assert_eq!(endpoint(&hosted).as_deref(), Some("http://gateway.team-a.svc.cluster.local:9000"));
+        let external = model_api("mode: External\nexternal: {url: 'https://llm.example.com/v1'}\n");
+        assert_eq!(endpoint(&external).as_deref(), Some("https://llm.example.com/v1"));
+    }
+
+    #[test]
+    fn an_external_endpoint_runs_nothing_and_is_ready() {
+        let external = model_api("mode: External\nexternal: {url: 'https://llm.example.com/v1', models: [gpt-4o]}\n");
+        assert_eq!(children(&external).unwrap(), Children::default());
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let status = status(&external, server::Observed { runs_pods: false, ..Default::default() }, &now);
+        assert_eq!(status.phase, Some(agents_api::ServerPhase::Ready));
+        assert_eq!(status.models, ["gpt-4o"]);
+        assert_eq!(status.ready_replicas, None);
+    }
+
+    #[test]
+    fn children_are_owned_by_the_model_api_and_selected_by_its_label() {
+        let proxy = model_api("mode: Proxy\nproxy: {models: [{name: '*'}]}\n");
+        let children = children(&proxy).unwrap();
+        let deployment = children.deployment.unwrap();
+        let owner = &deployment.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("ModelAPI", "gateway", Some(true)));
+        assert_eq!(deployment.spec.selector.match_labels, Some(selector("gateway")));
+        let service = children.service.unwrap().spec.unwrap();
+        assert_eq!(service.ports.unwrap()[0].port, 8000);
+        assert!(children.config_map.is_some());
+        assert!(children.claim.is_none());
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use futures::Stream;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolumeClaim, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -22,16 +22,19 @@ use serde::de::DeserializeOwned;
 use crate::context::Context;
 use crate::error::Error;
 
-/// Watches only what the operator created (by label): a cluster's other ConfigMaps or
-/// Deployments never reach its memory.
-pub fn watch_config() -> watcher::Config {
-    watcher::Config::default().labels(&agents_render::labels::managed_selector()).any_semantic()
+/// Watches only what the operator created for one kind of owner (by label, e.g.
+/// `agents.dev/agent`): a cluster's other ConfigMaps or Deployments never reach its memory, and
+/// each controller caches only its own children.
+pub fn watch_config(owner_label: &str) -> watcher::Config {
+    let selector = format!("{},{owner_label}", agents_render::labels::managed_selector());
+    watcher::Config::default().labels(&selector).any_semantic()
 }
 
-/// A cache of `K`'s children and the stream of their changes (for `Controller::owns_stream`).
-/// `prune` drops what the operator never reads before an object is cached.
+/// A cache of the children of one kind of owner and the stream of their changes (for
+/// `Controller::owns_stream`). `prune` drops what the operator never reads before an object is cached.
 pub fn reflector<K>(
     api: Api<K>,
+    owner_label: &str,
     prune: fn(&mut K),
 ) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
@@ -39,7 +42,8 @@ where
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watch_config()).default_backoff().modify(prune).reflect(writer).touched_objects();
+    let stream =
+        watcher(api, watch_config(owner_label)).default_backoff().modify(prune).reflect(writer).touched_objects();
     (store, stream)
 }
 
@@ -93,6 +97,7 @@ macro_rules! typed_children {
 }
 
 typed_children!(
+    PersistentVolumeClaim,
     ServiceAccount,
     ConfigMap,
     Service,

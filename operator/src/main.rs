@@ -8,6 +8,7 @@ mod error;
 mod leader;
 mod metrics;
 mod server;
+mod servers;
 mod service_monitor;
 mod telemetry;
 
@@ -49,7 +50,11 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
     // Every controller stops on the same signal; each drains its in-flight reconciles first.
     let shutdown = shutdown_signal().boxed().shared();
     let controllers = async {
-        tokio::join!(agent::run(ctx.clone(), shutdown.clone()));
+        tokio::join!(
+            agent::run(ctx.clone(), shutdown.clone()),
+            servers::run::<agents_api::ModelAPI>(ctx.clone(), shutdown.clone()),
+            servers::run::<agents_api::MCPServer>(ctx.clone(), shutdown.clone()),
+        );
     };
     tokio::select! {
         () = controllers => {

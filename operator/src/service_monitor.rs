@@ -101,19 +101,20 @@ fn cache(
     writer: Writer<PartialObjectMeta<DynamicObject>>,
 ) -> (Store<PartialObjectMeta<DynamicObject>>, impl Stream<Item = ObjectRef<Agent>> + Send + 'static) {
     let store = writer.as_reader();
-    let changes =
-        watcher(api, children::watch_config()).default_backoff().reflect(writer).touched_objects().filter_map(
-            |object| async move {
-                let object = object.ok()?;
-                let owner = object
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .find(|r| r.controller == Some(true) && r.kind == "Agent")?;
-                Some(ObjectRef::new(&owner.name).within(object.metadata.namespace.as_deref()?))
-            },
-        );
+    let changes = watcher(api, children::watch_config(agents_render::labels::AGENT))
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .filter_map(|object| async move {
+            let object = object.ok()?;
+            let owner = object
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|r| r.controller == Some(true) && r.kind == "Agent")?;
+            Some(ObjectRef::new(&owner.name).within(object.metadata.namespace.as_deref()?))
+        });
     (store, changes)
 }
 

@@ -5,6 +5,7 @@
 
 mod agent;
 mod control_plane;
+mod dependencies;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let trials = [
         control_plane::tests(&env),
         agent::tests(&env),
+        dependencies::tests(&env),
         validation::tests(&env),
         operator_lifecycle::tests(&env),
         plugin::tests(&env),

@@ -9,7 +9,7 @@ use libtest_mimic::Trial;
 use crate::support::{Ctx, Env, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    trials!(env, "validation", [invalid_agents_are_rejected,])
+    trials!(env, "validation", [invalid_agents_are_rejected, invalid_servers_are_rejected])
 }
 
 /// (what is wrong, the Agent's metadata + spec in YAML, a fragment the rejection must contain)
@@ -137,5 +137,144 @@ async fn invalid_agents_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1}\n")
         .await
         .context("a valid Agent")?;
+    Ok(())
+}
+
+/// (kind, what is wrong, metadata + spec in YAML, a fragment the rejection must contain)
+const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "ModelAPI",
+        "a proxy without models or config",
+        "metadata: {name: m}\nspec: {mode: Proxy}",
+        "mode Proxy needs spec.proxy: list the models to serve in spec.proxy.models",
+    ),
+    (
+        "ModelAPI",
+        "a proxy with an empty model list",
+        "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: []}}",
+        "set exactly one of proxy.models (the models to serve) or proxy.configMapRef",
+    ),
+    (
+        "ModelAPI",
+        "a proxy with both models and a config",
+        "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: x}], configMapRef: {name: c}}}",
+        "set exactly one of proxy.models",
+    ),
+    (
+        "ModelAPI",
+        "a hosted ModelAPI without models",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {}}",
+        "hosted.models must name at least one model for Ollama to pull",
+    ),
+    (
+        "ModelAPI",
+        "a hosted model name with spaces",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [\"llama 3\"]}}",
+        "each model must be an Ollama model name such as llama3.2",
+    ),
+    (
+        "ModelAPI",
+        "an external ModelAPI without a URL",
+        "metadata: {name: m}\nspec: {mode: External}",
+        "mode External needs spec.external.url",
+    ),
+    (
+        "ModelAPI",
+        "an external URL that is not http(s)",
+        "metadata: {name: m}\nspec: {mode: External, external: {url: \"ftp://models\"}}",
+        "must be an http:// or https:// URL",
+    ),
+    (
+        "ModelAPI",
+        "an external ModelAPI with pods",
+        "metadata: {name: m}\nspec: {mode: External, external: {url: \"https://x\"}, replicas: 2}",
+        "mode External runs nothing in the cluster",
+    ),
+    (
+        "ModelAPI",
+        "the section of another mode",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [a]}, external: {url: \"https://x\"}}",
+        "set only the section of the chosen mode",
+    ),
+    (
+        "ModelAPI",
+        "an unknown mode",
+        "metadata: {name: m}\nspec: {mode: Cloud}",
+        "supported values: \"Proxy\", \"Hosted\", \"External\"",
+    ),
+    (
+        "MCPServer",
+        "neither package nor image",
+        "metadata: {name: t}\nspec: {port: 8000}",
+        "set exactly one of spec.package (a PyPI or npm package run with uvx or npx) or spec.image",
+    ),
+    (
+        "MCPServer",
+        "both package and image",
+        "metadata: {name: t}\nspec: {image: x:1, package: {runtime: uvx, name: mcp-server-fetch}}",
+        "set exactly one of spec.package",
+    ),
+    (
+        "MCPServer",
+        "a version inside a PyPI package name",
+        "metadata: {name: t}\nspec: {package: {runtime: uvx, name: \"mcp-server-fetch==1.0\"}}",
+        "package.name must be a PyPI project name such as mcp-server-fetch",
+    ),
+    (
+        "MCPServer",
+        "an npm package name in capitals",
+        "metadata: {name: t}\nspec: {package: {runtime: npx, name: \"@MCP/Server\"}}",
+        "package.name must be an npm package name",
+    ),
+    (
+        "MCPServer",
+        "a version range",
+        "metadata: {name: t}\nspec: {package: {runtime: npx, name: server-everything, version: \"^1.0\"}}",
+        "must be an exact version such as 1.2.3",
+    ),
+    (
+        "MCPServer",
+        "an unknown runtime",
+        "metadata: {name: t}\nspec: {package: {runtime: pip, name: x}}",
+        "supported values: \"uvx\", \"npx\"",
+    ),
+    (
+        "MCPServer",
+        "a package with image arguments",
+        "metadata: {name: t}\nspec: {package: {runtime: uvx, name: x}, args: [--verbose]}",
+        "spec.command and spec.args are for spec.image",
+    ),
+    (
+        "MCPServer",
+        "a package server on SSE",
+        "metadata: {name: t}\nspec: {package: {runtime: uvx, name: x}, transport: sse}",
+        "a package server is bridged from stdio to streamable HTTP",
+    ),
+];
+
+async fn invalid_servers_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
+    let mut failures = Vec::new();
+    for (kind, what, body, expected) in SERVER_CASES {
+        let yaml = format!("apiVersion: agents.dev/v1alpha1\nkind: {kind}\n{body}\n");
+        match ctx.apply_yaml(&yaml).await {
+            Ok(()) => failures.push(format!("{kind}, {what}: accepted")),
+            Err(e) => {
+                let message = format!("{e:#}");
+                if !message.contains(expected) {
+                    failures.push(format!("{kind}, {what}: rejected with {message:?}, which lacks {expected:?}"));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{} of {} cases went wrong:\n{}", failures.len(), SERVER_CASES.len(), failures.join("\n"));
+    }
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: ModelAPI\nmetadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: '*'}]}}\n\
+         ---\napiVersion: agents.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: t}\n\
+         spec: {package: {runtime: uvx, name: mcp-server-fetch, version: '2025.4.7'}}\n",
+    )
+    .await
+    .context("a valid ModelAPI and MCPServer")?;
     Ok(())
 }

@@ -8,8 +8,8 @@ use agents_api::ServerPhase;
 use agents_api::conditions::{self, Desired, reasons, types};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount,
+    ConfigMap, Container, ContainerPort, EmptyDirVolumeSource, PersistentVolumeClaim, PodSpec, PodTemplateSpec,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -22,6 +22,15 @@ use crate::security;
 /// Name of the server's container and of its port.
 pub const CONTAINER: &str = "server";
 const PORT_NAME: &str = "http";
+
+/// Everything a server should own. `None` means "must not exist".
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Children {
+    pub config_map: Option<ConfigMap>,
+    pub deployment: Option<Deployment>,
+    pub service: Option<Service>,
+    pub claim: Option<PersistentVolumeClaim>,
+}
 
 /// Name, namespace, labels and controller reference of every child of `owner`.
 pub fn child_meta<K: Resource<DynamicType = ()>>(

@@ -7,7 +7,7 @@ mod reconcile;
 use std::future::Future;
 use std::sync::Arc;
 
-use agents_api::Agent;
+use agents_api::{Agent, MCPServer, ModelAPI};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -18,6 +18,8 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, watcher};
+
+use agents_render::labels::AGENT;
 
 use crate::children;
 use crate::context::Context;
@@ -38,18 +40,37 @@ pub struct ChildStores {
 /// What the Agent reconciler reads besides the Agent itself.
 pub struct State {
     pub ctx: Arc<Context>,
-    pub agents: Store<Agent>,
+    /// Agents, ModelAPIs and MCPServers, to resolve references.
+    pub referenced: dependencies::Referenced,
     pub children: ChildStores,
 }
 
+/// A cache of a kind Agents reference, and the stream of its changes.
+fn referenced<K>(
+    api: kube::Api<K>,
+) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(children::prune_metadata)
+        .reflect(writer)
+        .touched_objects();
+    (store, stream)
+}
+
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (service_accounts, service_account_changes) = children::reflector(ctx.api(), children::prune_metadata);
-    let (config_maps, config_map_changes) = children::reflector(ctx.api::<ConfigMap>(), children::prune_metadata);
-    let (services, service_changes) = children::reflector(ctx.api(), children::prune_metadata);
-    let (deployments, deployment_changes) = children::reflector(ctx.api(), children::prune_deployment);
-    let (autoscalers, autoscaler_changes) = children::reflector(ctx.api(), children::prune_metadata);
-    let (disruption_budgets, disruption_budget_changes) = children::reflector(ctx.api(), children::prune_metadata);
-    let (network_policies, network_policy_changes) = children::reflector(ctx.api(), children::prune_metadata);
+    let (service_accounts, service_account_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
+    let (config_maps, config_map_changes) =
+        children::reflector(ctx.api::<ConfigMap>(), AGENT, children::prune_metadata);
+    let (services, service_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
+    let (deployments, deployment_changes) = children::reflector(ctx.api(), AGENT, children::prune_deployment);
+    let (autoscalers, autoscaler_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
+    let (disruption_budgets, disruption_budget_changes) =
+        children::reflector(ctx.api(), AGENT, children::prune_metadata);
+    let (network_policies, network_policy_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
 
@@ -75,9 +96,20 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             predicates::generation.combine(predicates::labels).combine(predicates::annotations),
             Default::default(),
         );
+    // What Agents reference: a change to one reconciles the Agents that name it (no polling).
+    let (model_apis, model_api_changes) = referenced(ctx.api::<ModelAPI>());
+    let (mcp_servers, mcp_server_changes) = referenced(ctx.api::<MCPServer>());
+    let users_of_model_api = {
+        let agents = agents.clone();
+        move |changed: ModelAPI| dependencies::users_of_model_api(&changed, &agents)
+    };
+    let users_of_mcp_server = {
+        let agents = agents.clone();
+        move |changed: MCPServer| dependencies::users_of_mcp_server(&changed, &agents)
+    };
     let state = Arc::new(State {
         ctx: ctx.clone(),
-        agents: agents.clone(),
+        referenced: dependencies::Referenced { agents: agents.clone(), model_apis, mcp_servers },
         children: ChildStores {
             service_accounts,
             config_maps,
@@ -99,6 +131,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns_stream(disruption_budget_changes)
         .owns_stream(network_policy_changes)
         .reconcile_on(dependents_rx)
+        .watches_stream(model_api_changes, users_of_model_api)
+        .watches_stream(mcp_server_changes, users_of_mcp_server)
         .reconcile_all_on(monitors_came_or_went)
         .reconcile_on(monitor_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))

@@ -93,7 +93,7 @@ mod tests {
     use crate::mcp_server::fixtures::mcp_server;
 
     fn command(yaml: &str) -> (String, Vec<String>) {
-        let deployment = children(&mcp_server(yaml)).unwrap().deployment;
+        let deployment = children(&mcp_server(yaml)).unwrap().deployment.unwrap();
         let container = deployment.spec.template.spec.unwrap().containers.remove(0);
         (container.image.unwrap(), container.command.unwrap())
     }

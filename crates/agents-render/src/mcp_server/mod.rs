@@ -14,22 +14,15 @@ mod bridge;
 
 use agents_api::mcp_server::McpTransport;
 use agents_api::{MCPServer, MCPServerStatus};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Probe, Service, TCPSocketAction};
+use k8s_openapi::api::core::v1::{Container, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub use bridge::{NODE_IMAGE, UV_IMAGE};
 
 use crate::agent::Incomplete;
+use crate::server::Children;
 use crate::{hash, labels, server};
-
-/// Everything an MCPServer owns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Children {
-    pub deployment: Deployment,
-    pub service: Service,
-}
 
 pub fn labels(name: &str) -> std::collections::BTreeMap<String, String> {
     labels::server_labels(labels::MCP_SERVER, "mcpserver", name)
@@ -68,8 +61,9 @@ pub fn children(mcp: &MCPServer) -> Result<Children, Incomplete> {
         annotations: [(hash::CONFIG_HASH_ANNOTATION.to_string(), hash::of(&source(mcp)))].into(),
     };
     Ok(Children {
-        service: server::service(meta.clone(), selector(&name), spec.port),
-        deployment: server::deployment(meta, selector(&name), pod),
+        service: Some(server::service(meta.clone(), selector(&name), spec.port)),
+        deployment: Some(server::deployment(meta, selector(&name), pod)),
+        ..Default::default()
     })
 }
 
@@ -137,10 +131,11 @@ mod tests {
     fn an_image_server_runs_as_given_behind_its_service() {
         let mcp = mcp_server("image: ghcr.io/acme/tools:1.2\nargs: [--port, '9000']\nport: 9000\ntransport: sse\n");
         let children = children(&mcp).unwrap();
-        let container = &children.deployment.spec.template.spec.as_ref().unwrap().containers[0];
+        let deployment = children.deployment.unwrap();
+        let container = &deployment.spec.template.spec.as_ref().unwrap().containers[0];
         assert_eq!(container.image.as_deref(), Some("ghcr.io/acme/tools:1.2"));
         assert_eq!(container.args.as_deref(), Some(&["--port".to_string(), "9000".to_string()][..]));
-        assert_eq!(children.service.spec.unwrap().ports.unwrap()[0].port, 9000);
+        assert_eq!(children.service.unwrap().spec.unwrap().ports.unwrap()[0].port, 9000);
         assert_eq!(endpoint(&mcp).as_deref(), Some("http://fetch.team-a.svc.cluster.local:9000/sse"));
         assert_eq!(source(&mcp), "ghcr.io/acme/tools:1.2");
     }

@@ -10,24 +10,14 @@ mod litellm;
 mod ollama;
 
 use agents_api::{ModelAPI, ModelAPIMode, ModelAPIStatus};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 pub use litellm::{DEFAULT_IMAGE as LITELLM_IMAGE, PORT as PROXY_PORT};
 pub use ollama::{DEFAULT_IMAGE as OLLAMA_IMAGE, PORT as HOSTED_PORT};
 
 use crate::agent::Incomplete;
+use crate::server::Children;
 use crate::{labels, server};
-
-/// Everything a ModelAPI should own. `None` means "must not exist".
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Children {
-    pub config_map: Option<ConfigMap>,
-    pub deployment: Option<Deployment>,
-    pub service: Option<Service>,
-    pub claim: Option<PersistentVolumeClaim>,
-}
 
 /// The labels of a ModelAPI's children and pods.
 pub fn labels(name: &str) -> std::collections::BTreeMap<String, String> {

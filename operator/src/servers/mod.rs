@@ -1,0 +1,98 @@
+//! The controller of the kinds that run a server for Agents: ModelAPI and MCPServer. Both own
+//! the same kinds of children (Deployment, Service, and for a ModelAPI a ConfigMap and a claim)
+//! and report the same kind of status, so one generic controller serves both; `kinds.rs` says
+//! what differs.
+
+mod kinds;
+mod reconcile;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use agents_render::server::{Children, Observed};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::Store;
+use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, reflector, watcher};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::children;
+use crate::context::Context;
+
+/// What differs between the server kinds.
+pub trait ServerKind:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: &'static str;
+    /// The label that selects this kind's children (e.g. `agents.dev/modelapi`).
+    const OWNER_LABEL: &'static str;
+    type Status: Serialize + PartialEq + Debug + Send + Sync;
+
+    fn children(&self) -> Result<Children, agents_render::agent::Incomplete>;
+    /// Whether it runs pods at all (an External ModelAPI does not).
+    fn runs_pods(&self) -> bool;
+    fn status(&self, observed: Observed<'_>, now: &Time) -> Self::Status;
+    fn current_status(&self) -> Option<&Self::Status>;
+    fn phase(status: &Self::Status) -> Option<agents_api::ServerPhase>;
+}
+
+/// Caches of everything a server owns.
+pub struct ChildStores {
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub deployments: Store<Deployment>,
+    pub services: Store<PartialObjectMeta<Service>>,
+    pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
+}
+
+pub struct State {
+    pub ctx: Arc<Context>,
+    pub children: ChildStores,
+}
+
+pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let label = K::OWNER_LABEL;
+    let (config_maps, config_map_changes) = children::reflector(ctx.api(), label, children::prune_metadata);
+    let (deployments, deployment_changes) = children::reflector(ctx.api(), label, children::prune_deployment);
+    let (services, service_changes) = children::reflector(ctx.api(), label, children::prune_metadata);
+    let (claims, claim_changes) = children::reflector(ctx.api(), label, children::prune_metadata);
+    let (servers, writer) = reflector::store();
+    // Status-only changes (the operator's own writes) trigger nothing.
+    let changes = watcher(ctx.api::<K>(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(children::prune_metadata)
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
+            Default::default(),
+        );
+    let state =
+        Arc::new(State { ctx: ctx.clone(), children: ChildStores { config_maps, deployments, services, claims } });
+    tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
+    Controller::for_stream(changes, servers)
+        .owns_stream(config_map_changes)
+        .owns_stream(deployment_changes)
+        .owns_stream(service_changes)
+        .owns_stream(claim_changes)
+        .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(kind = K::KIND, "controller: {e}");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,133 @@
+//! One reconcile of one server: render, apply what changed, delete what is no longer wanted, and
+//! write the status if it changed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agents_api::ServerPhase;
+use agents_render::agent::drift;
+use agents_render::server::Observed;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use serde_json::json;
+
+use super::{ServerKind, State};
+use crate::children::{Live, Outcome, cached, cached_live, execute, plan};
+use crate::error::Error;
+
+/// A safety net: reconciled this often even when nothing happens (writing nothing then).
+const RESYNC: Duration = Duration::from_secs(30 * 60);
+/// How soon a server blocked by an object it does not own looks again.
+const CONFLICT_RECHECK: Duration = Duration::from_secs(15);
+
+pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Result<Action, Error> {
+    let ctx = &state.ctx;
+    let _timer = ctx.metrics.reconcile(K::KIND);
+    if server.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let namespace = server.namespace().unwrap_or_default();
+    let name = server.name_any();
+    let uid = server.uid().unwrap_or_default();
+    let desired = server.children()?;
+    let stores = &state.children;
+    let claim_name = desired.claim.as_ref().map(|c| c.name_any()).unwrap_or_else(|| format!("{name}-models"));
+    let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| Live {
+        meta: live.metadata.clone(),
+        drifted: desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live)),
+    });
+    let synced: Result<Vec<Outcome>, Error> = async {
+        let (config, service, claim, deployment) = tokio::try_join!(
+            plan::<ConfigMap>(ctx, desired.config_map, cached_live(&stores.config_maps, &namespace, &name), &uid, &()),
+            plan::<Service>(ctx, desired.service, cached_live(&stores.services, &namespace, &name), &uid, &()),
+            plan::<PersistentVolumeClaim>(
+                ctx,
+                desired.claim,
+                cached_live(&stores.claims, &namespace, &claim_name),
+                &uid,
+                &()
+            ),
+            plan::<Deployment>(ctx, desired.deployment, deployment_live, &uid, &()),
+        )?;
+        // What the pods mount comes before the pods.
+        let (config, claim) = tokio::try_join!(execute(ctx, config, &()), execute(ctx, claim, &()))?;
+        let (service, deployment) = tokio::try_join!(execute(ctx, service, &()), execute(ctx, deployment, &()))?;
+        Ok(vec![config, claim, service, deployment])
+    }
+    .await;
+    let (conflicts, failure) = match &synced {
+        Ok(outcomes) => (
+            outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Conflict(why) => Some(why.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let live_deployment = stores.deployments.get(&ObjectRef::new(&name).within(&namespace));
+    let observed = Observed {
+        deployment: live_deployment.as_deref(),
+        runs_pods: server.runs_pods(),
+        conflicts: &conflicts,
+        failure: failure.as_deref(),
+    };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let status = server.status(observed, &now);
+    if server.current_status() != Some(&status) {
+        let patch = json!({
+            "apiVersion": agents_api::API_VERSION,
+            "kind": K::KIND,
+            "status": status,
+        });
+        Api::<K>::namespaced(ctx.client.clone(), &namespace)
+            .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
+            .await
+            .map_err(|source| Error::Status { name: name.clone(), source })?;
+        ctx.metrics.write(K::KIND, "status");
+        let previous = server.current_status().and_then(K::phase);
+        if let Some(next) = K::phase(&status).filter(|next| previous.is_some_and(|p| p != *next)) {
+            publish_transition(&state, server.as_ref(), next).await;
+        }
+    }
+    synced?;
+    ctx.succeeded(ObjectRef::from_obj(server.as_ref()));
+    Ok(Action::requeue(if conflicts.is_empty() { RESYNC } else { CONFLICT_RECHECK }))
+}
+
+/// An Event when an existing server changes phase (its first phase is not news).
+async fn publish_transition<K: ServerKind>(state: &State, server: &K, phase: ServerPhase) {
+    let type_ = if matches!(phase, ServerPhase::Failed | ServerPhase::Degraded) {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
+    let event = Event { type_, reason: phase.to_string(), note: None, action: "Reconcile".into(), secondary: None };
+    if let Err(e) = state.ctx.recorder.publish(&event, &server.object_ref(&())).await {
+        tracing::warn!(kind = K::KIND, name = %server.name_any(), "could not publish an event: {e}");
+    } else {
+        state.ctx.metrics.write("Event", "create");
+    }
+}
+
+pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State>) -> Action {
+    state.ctx.metrics.failure(K::KIND, error.metric_label());
+    let delay = state.ctx.backoff(ObjectRef::from_obj(server.as_ref()));
+    tracing::warn!(
+        kind = K::KIND,
+        name = %server.name_any(),
+        namespace = %server.namespace().unwrap_or_default(),
+        retry_in = ?delay,
+        "{error}"
+    );
+    Action::requeue(delay)
+}

@@ -1,0 +1,199 @@
+//! ModelAPIs and MCPServers run as their own workloads, and Agents wait for them: applied in any
+//! order, an Agent comes up as soon as what it references serves, and goes back to waiting when
+//! that goes away.
+
+use std::sync::Arc;
+
+use agents_api::{Agent, AgentPhase, MCPServer, ModelAPI, ServerPhase};
+use anyhow::{Context, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PersistentVolumeClaim, Service};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use libtest_mimic::Trial;
+use serde_json::json;
+
+use crate::support::{Ctx, Env, phase_is, trials};
+
+pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
+    trials!(
+        env,
+        "dependencies",
+        [an_agent_waits_for_its_model_api_and_tools_in_any_order, model_apis_run_what_their_mode_says]
+    )
+}
+
+const AGENT: &str = "apiVersion: agents.dev/v1alpha1
+kind: Agent
+metadata: {name: researcher}
+spec:
+  image: ghcr.io/example/agent:v1
+  model: {name: gpt-4o, modelAPIRef: {name: gateway}}
+  mcpServers: [{name: fetch}]
+";
+
+const MCP_SERVER: &str = "apiVersion: agents.dev/v1alpha1
+kind: MCPServer
+metadata: {name: fetch}
+spec:
+  package: {runtime: uvx, name: mcp-server-fetch, version: '2025.4.7'}
+";
+
+const MODEL_API: &str = "apiVersion: agents.dev/v1alpha1
+kind: ModelAPI
+metadata: {name: gateway}
+spec:
+  mode: Proxy
+  proxy:
+    models:
+    - {name: gpt-4o, model: openai/gpt-4o, apiKeySecretRef: {name: openai, key: api-key}}
+";
+
+fn server_phase_is<K>(phase: ServerPhase) -> impl Fn(Option<&K>) -> bool
+where
+    K: serde::Serialize,
+{
+    move |object| {
+        object.and_then(|o| serde_json::to_value(o).ok()).is_some_and(|v| v["status"]["phase"] == json!(phase.as_str()))
+    }
+}
+
+fn ready_message(agent: &Agent) -> String {
+    let status = agent.status.as_ref().expect("a status");
+    agents_api::conditions::find(&status.conditions, "Ready").map(|c| c.message.clone()).unwrap_or_default()
+}
+
+fn env_of(deployment: &Deployment) -> Vec<EnvVar> {
+    deployment.spec.template.spec.as_ref().unwrap().containers[0].env.clone().unwrap_or_default()
+}
+
+fn env_value<'a>(env: &'a [EnvVar], name: &str) -> Option<&'a str> {
+    env.iter().find(|e| e.name == name).and_then(|e| e.value.as_deref())
+}
+
+async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let agents: Api<Agent> = ctx.api();
+
+    // The Agent first: it waits, naming both of what it lacks, and runs nothing.
+    ctx.apply_yaml(AGENT).await?;
+    let waiting = ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
+    let message = ready_message(&waiting);
+    ensure!(
+        message.contains("ModelAPI gateway does not exist") && message.contains("MCPServer fetch does not exist"),
+        "{message}"
+    );
+    ensure!(ctx.api::<Deployment>().get_opt("researcher").await?.is_none(), "a Deployment before its dependencies");
+
+    // Then its tool server: once it serves, only the ModelAPI is missing.
+    ctx.apply_yaml(MCP_SERVER).await?;
+    let servers: Api<MCPServer> = ctx.api();
+    let server = ctx.wait_for(&servers, "fetch", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
+    let mcp_url = format!("http://fetch.{}.svc.cluster.local:8000/mcp", ctx.ns);
+    ensure!(server.status.as_ref().and_then(|s| s.endpoint.as_deref()) == Some(mcp_url.as_str()));
+    ctx.wait_for(&agents, "researcher", "only the ModelAPI missing", |a: Option<&Agent>| {
+        a.is_some_and(|a| {
+            let message = ready_message(a);
+            message.contains("ModelAPI gateway") && !message.contains("MCPServer fetch")
+        })
+    })
+    .await?;
+
+    // Then its model gateway: the Agent comes up with both URLs in its environment.
+    ctx.apply_yaml(MODEL_API).await?;
+    let model_apis: Api<ModelAPI> = ctx.api();
+    ctx.wait_for(&model_apis, "gateway", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
+    ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    let env = env_of(&ctx.api::<Deployment>().get("researcher").await?);
+    let model_url = format!("http://gateway.{}.svc.cluster.local:8000", ctx.ns);
+    ensure!(env_value(&env, "MODEL_API_URL") == Some(model_url.as_str()), "{env:?}");
+    let servers_json: serde_json::Value =
+        serde_json::from_str(env_value(&env, "MCP_SERVERS").context("MCP_SERVERS is set")?)?;
+    ensure!(servers_json == json!({"fetch": mcp_url}), "MCP_SERVERS is {servers_json}");
+    ensure!(env.iter().all(|e| e.name != "MODEL_API_KEY"), "the gateway holds the provider key, not the agent");
+
+    // The ModelAPI goes: the Agent waits again, and keeps running what it ran.
+    model_apis.delete("gateway", &DeleteParams::default()).await?;
+    let waiting = ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
+    ensure!(ready_message(&waiting).contains("ModelAPI gateway does not exist"), "{}", ready_message(&waiting));
+    ensure!(ctx.api::<Deployment>().get_opt("researcher").await?.is_some(), "the running Deployment was removed");
+
+    // It comes back: Ready again without anything else changing.
+    ctx.apply_yaml(MODEL_API).await?;
+    ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    Ok(())
+}
+
+async fn model_apis_run_what_their_mode_says(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let model_apis: Api<ModelAPI> = ctx.api();
+
+    // Proxy: a LiteLLM config naming the key's variable, never the key; the key as a secretKeyRef.
+    ctx.apply_yaml(MODEL_API).await?;
+    let gateway = ctx.wait_for(&model_apis, "gateway", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
+    ensure!(gateway.status.as_ref().map(|s| s.models.clone()) == Some(vec!["gpt-4o".to_string()]));
+    let config = ctx.api::<ConfigMap>().get("gateway").await?;
+    let litellm = config.data.as_ref().and_then(|d| d.get("config.yaml")).context("config.yaml")?;
+    ensure!(litellm.contains("os.environ/MODEL_0_API_KEY") && litellm.contains("openai/gpt-4o"), "{litellm}");
+    let deployment = ctx.api::<Deployment>().get("gateway").await?;
+    let key = env_of(&deployment).into_iter().find(|e| e.name == "MODEL_0_API_KEY").context("the key variable")?;
+    let selector = key.value_from.and_then(|v| v.secret_key_ref).context("a secretKeyRef")?;
+    ensure!(key.value.is_none() && selector.name == "openai" && selector.key == "api-key");
+    let ports = |service: Service| service.spec.and_then(|s| s.ports).unwrap_or_default();
+    ensure!(ports(ctx.api::<Service>().get("gateway").await?)[0].port == 8000);
+
+    // A config change rolls the pods: the template's config hash follows the model list.
+    let hash = |d: &Deployment| {
+        d.spec.template.metadata.as_ref().and_then(|m| m.annotations.clone()).unwrap_or_default()
+            ["agents.dev/config-hash"]
+            .clone()
+    };
+    let before = hash(&deployment);
+    model_apis
+        .patch(
+            "gateway",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"proxy": {"models": [{"name": "gpt-4.1", "model": "openai/gpt-4.1"}]}}})),
+        )
+        .await?;
+    let deployments: Api<Deployment> = ctx.api();
+    ctx.wait_for(&deployments, "gateway", "a new config hash", |d: Option<&Deployment>| {
+        d.is_some_and(|d| hash(d) != before)
+    })
+    .await?;
+
+    // Hosted: Ollama on 11434 with a claim for its models.
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: ModelAPI\nmetadata: {name: local}\n\
+         spec: {mode: Hosted, hosted: {models: [llama3.2], storage: {size: 20Gi}}}\n",
+    )
+    .await?;
+    let claims: Api<PersistentVolumeClaim> = ctx.api();
+    ctx.wait_for(&claims, "local-models", "the models claim", |c: Option<&PersistentVolumeClaim>| c.is_some()).await?;
+    let local = ctx
+        .wait_for(&model_apis, "local", "an endpoint", |m: Option<&ModelAPI>| {
+            m.and_then(|m| m.status.as_ref()).is_some_and(|s| s.endpoint.is_some())
+        })
+        .await?;
+    let url = format!("http://local.{}.svc.cluster.local:11434", ctx.ns);
+    ensure!(local.status.and_then(|s| s.endpoint) == Some(url));
+    ensure!(ports(ctx.api::<Service>().get("local").await?)[0].port == 11434);
+
+    // External: nothing runs; an Agent using it gets its URL and its key as a secretKeyRef.
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: ModelAPI\nmetadata: {name: platform}\n\
+         spec: {mode: External, external: {url: 'https://llm.platform.example/v1', apiKeySecretRef: {name: gw, key: token}}}\n\
+         ---\napiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: caller}\n\
+         spec: {image: ghcr.io/example/agent:v1, model: {name: m, modelAPIRef: {name: platform}}}\n",
+    )
+    .await?;
+    ctx.wait_for(&model_apis, "platform", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
+    ensure!(deployments.get_opt("platform").await?.is_none(), "an External ModelAPI runs nothing");
+    let agents: Api<Agent> = ctx.api();
+    ctx.wait_for(&agents, "caller", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    let env = env_of(&deployments.get("caller").await?);
+    ensure!(env_value(&env, "MODEL_API_URL") == Some("https://llm.platform.example/v1"), "{env:?}");
+    let key = env.iter().find(|e| e.name == "MODEL_API_KEY").context("MODEL_API_KEY")?;
+    let selector = key.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).context("a secretKeyRef")?;
+    ensure!(key.value.is_none() && selector.name == "gw" && selector.key == "token");
+    Ok(())
+}

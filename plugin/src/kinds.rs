@@ -4,21 +4,27 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Agent,
+    ModelAPI,
+    MCPServer,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 1] = [Kind::Agent];
+    pub const ALL: [Kind; 3] = [Kind::Agent, Kind::ModelAPI, Kind::MCPServer];
 
     /// Singular, plural and short names, as `kubectl get` accepts them.
     pub fn names(self) -> &'static [&'static str] {
         match self {
             Kind::Agent => &["agent", "agents", "ag"],
+            Kind::ModelAPI => &["modelapi", "modelapis", "mapi"],
+            Kind::MCPServer => &["mcpserver", "mcpservers", "mcp"],
         }
     }
 
     pub fn kind(self) -> &'static str {
         match self {
             Kind::Agent => "Agent",
+            Kind::ModelAPI => "ModelAPI",
+            Kind::MCPServer => "MCPServer",
         }
     }
 
@@ -49,6 +55,9 @@ mod tests {
             assert_eq!(Kind::parse(name), Some(Kind::Agent), "{name}");
         }
         assert_eq!(Kind::parse("research"), None);
+        assert_eq!(Kind::parse("ModelAPIs"), Some(Kind::ModelAPI));
+        assert_eq!(Kind::parse("mcp"), Some(Kind::MCPServer));
+        assert_eq!(Kind::parse("mcpservers.agents.dev"), Some(Kind::MCPServer));
     }
 
     #[test]

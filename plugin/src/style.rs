@@ -27,15 +27,21 @@ pub fn warning_label() -> String {
 
 /// A phase, coloured by how good it is.
 pub fn phase(phase: Option<AgentPhase>, colour: bool) -> String {
-    let text = phase.map(|p| p.to_string()).unwrap_or_else(|| "Unknown".into());
+    phase_word(phase.map(|p| p.as_str()), colour)
+}
+
+/// Any kind's phase, coloured by what the word means: green when it serves or succeeded, yellow
+/// while on its way, red when failed, grey when stopped or unknown.
+pub fn phase_word(phase: Option<&str>, colour: bool) -> String {
+    let text = phase.unwrap_or("Unknown").to_string();
     if !colour {
         return text;
     }
     let colour = match phase {
-        Some(AgentPhase::Ready) => Color::Green,
-        Some(AgentPhase::Degraded | AgentPhase::Waiting | AgentPhase::Pending) => Color::Yellow,
-        Some(AgentPhase::Failed) => Color::Red,
-        Some(AgentPhase::Stopped) | None => Color::DarkGrey,
+        Some("Ready" | "Succeeded") => Color::Green,
+        Some("Degraded" | "Waiting" | "Pending" | "Running" | "AwaitingApproval") => Color::Yellow,
+        Some("Failed") => Color::Red,
+        _ => Color::DarkGrey,
     };
     text.with(colour).to_string()
 }

@@ -18,7 +18,11 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
         env,
         "dependencies",
-        [an_agent_waits_for_its_model_api_and_tools_in_any_order, model_apis_run_what_their_mode_says]
+        [
+            an_agent_waits_for_its_model_api_and_tools_in_any_order,
+            model_apis_run_what_their_mode_says,
+            the_plugin_scaffolds_lists_and_describes_them,
+        ]
     )
 }
 
@@ -195,5 +199,62 @@ async fn model_apis_run_what_their_mode_says(ctx: Ctx) -> anyhow::Result<()> {
     let key = env.iter().find(|e| e.name == "MODEL_API_KEY").context("MODEL_API_KEY")?;
     let selector = key.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).context("a secretKeyRef")?;
     ensure!(key.value.is_none() && selector.name == "gw" && selector.key == "token");
+    Ok(())
+}
+
+/// `kubectl agents` for the server kinds: create (printed, then for real), apply --wait, get in
+/// a table, and describe pages that show the dependency tree from both ends.
+async fn the_plugin_scaffolds_lists_and_describes_them(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let scaffold = ["create", "modelapi", "gateway", "--mode", "proxy", "--model", "gpt-4o=openai/gpt-4o"];
+    let printed = ctx.agents_ok(
+        &[&scaffold[..], &["--api-key-secret", "openai:api-key", "--dry-run=client", "-o", "yaml"]].concat(),
+    )?;
+    let manifest: serde_json::Value = serde_norway::from_str(&printed)?;
+    ensure!(
+        manifest["spec"]["proxy"]["models"][0]
+            == json!({"name": "gpt-4o", "model": "openai/gpt-4o", "apiKeySecretRef": {"name": "openai", "key": "api-key"}}),
+        "{printed}"
+    );
+    ensure!(ctx.api::<ModelAPI>().get_opt("gateway").await?.is_none(), "a client dry run created it");
+    let missing = ctx.agents_err(&["create", "modelapi", "gateway", "--mode", "hosted"])?;
+    ensure!(missing.contains("--model llama3.2"), "{missing}");
+
+    // Apply the printed manifest with --wait: it returns once the ModelAPI serves.
+    let file = ctx.cluster.dir().join(format!("{}-gateway.yaml", ctx.ns));
+    std::fs::write(&file, &printed)?;
+    let applied = ctx.agents_ok(&["apply", "-f", file.to_str().unwrap(), "--wait"])?;
+    ensure!(applied.contains("modelapi.agents.dev/gateway Ready"), "{applied}");
+
+    let created = ctx.agents_ok(&["create", "mcpserver", "fetch", "--uvx", "mcp-server-fetch@2025.4.7"])?;
+    ensure!(created.trim() == "mcpserver.agents.dev/fetch created", "{created}");
+    ctx.apply_yaml(AGENT).await?;
+    let agents: Api<Agent> = ctx.api();
+    ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+
+    let table = ctx.agents_ok(&["get", "modelapis"])?;
+    let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
+    ensure!(header == ["NAME", "MODE", "PHASE", "ENDPOINT", "MODELS", "AGE"], "{table}");
+    let row: Vec<&str> = table.lines().nth(1).unwrap_or_default().split_whitespace().collect();
+    let url = format!("http://gateway.{}.svc.cluster.local:8000", ctx.ns);
+    ensure!(row[..5] == ["gateway", "Proxy", "Ready", url.as_str(), "gpt-4o"], "{table}");
+    let servers = ctx.agents_ok(&["get", "mcp", "-o", "name"])?;
+    ensure!(servers.trim() == "mcpserver.agents.dev/fetch", "{servers}");
+
+    // The Agent's page lists each dependency with its state; the server's lists who uses it.
+    let page = ctx.agents_ok(&["describe", "researcher"])?;
+    let dependency =
+        |kind: &str| page.lines().find(|l| l.trim_start().starts_with(kind)).unwrap_or_default().to_string();
+    ensure!(dependency("ModelAPI").contains(&format!("ready: {url}")), "{page}");
+    ensure!(dependency("MCPServer").contains("ready: http://fetch."), "{page}");
+    let page = ctx.agents_ok(&["describe", "modelapi", "gateway"])?;
+    ensure!(page.contains("gpt-4o -> openai/gpt-4o, key from Secret openai/api-key"), "{page}");
+    ensure!(page.lines().any(|l| l.contains("agent/researcher") && l.contains("Ready")), "{page}");
+    let page = ctx.agents_ok(&["describe", "mcpserver", "fetch"])?;
+    ensure!(page.contains("uvx:mcp-server-fetch@2025.4.7") && page.contains("Tools:"), "{page}");
+
+    let deleted = ctx.agents_ok(&["delete", "modelapi", "gateway", "--yes"])?;
+    ensure!(deleted.trim() == "modelapi.agents.dev/gateway deleted", "{deleted}");
+    ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
     Ok(())
 }

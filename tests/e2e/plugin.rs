@@ -33,18 +33,18 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
 
 impl Ctx {
     /// `kubectl agents ARGS… -n <this test's namespace>`.
-    fn agents(&self, args: &[&str]) -> Command {
+    pub(crate) fn agents(&self, args: &[&str]) -> Command {
         let mut command = self.kubectl();
         command.arg("agents").args(args).args(["-n", &self.ns]);
         command
     }
 
-    fn agents_ok(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub(crate) fn agents_ok(&self, args: &[&str]) -> anyhow::Result<String> {
         Ok(String::from_utf8(run_ok(&mut self.agents(args))?.stdout)?)
     }
 
     /// Runs a command that must fail; returns its stderr.
-    fn agents_err(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub(crate) fn agents_err(&self, args: &[&str]) -> anyhow::Result<String> {
         let output = output_within(&mut self.agents(args))?;
         ensure!(!output.status.success(), "`kubectl agents {}` succeeded:\n{}", args.join(" "), text(&output.stdout));
         Ok(text(&output.stderr))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use agents_api::{Agent, AgentPhase};
+use agents_api::Agent;
 use anyhow::Context;
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -58,15 +58,22 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     params.dry_run = args.dry_run;
     let mut discovered: HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)> = HashMap::new();
     let mut failures = 0;
-    let mut agents = Vec::new();
+    let mut waited = Vec::new();
     for manifest in &manifests {
         match apply_one(session, manifest, &params, &mut discovered).await {
             Ok(applied) => {
                 let suffix = if args.dry_run { " (server dry run)" } else { "" };
                 println!("{} applied{suffix}", applied.label);
-                if applied.gvk.group == agents_api::GROUP && applied.gvk.kind == "Agent" {
-                    warn_missing_secrets(session, &applied.namespace, &manifest.object).await;
-                    agents.push((applied.namespace, applied.name));
+                if applied.gvk.group == agents_api::GROUP {
+                    if applied.gvk.kind == "Agent" {
+                        warn_missing_secrets(session, &applied.namespace, &manifest.object).await;
+                    }
+                    let (resource, _) = &discovered[&applied.gvk];
+                    waited.push(Waited {
+                        resource: resource.clone(),
+                        namespace: applied.namespace,
+                        name: applied.name,
+                    });
                 }
             }
             Err(e) => {
@@ -75,8 +82,8 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if args.wait && !args.dry_run && !agents.is_empty() {
-        failures += wait_for_agents(session, &agents, args.timeout).await?;
+    if args.wait && !args.dry_run && !waited.is_empty() {
+        failures += wait_for(session, &waited, args.timeout).await?;
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -195,92 +202,131 @@ async fn apply_one(
     Ok(Applied { gvk, namespace, name, label })
 }
 
-/// What one Agent is doing, as printed while waiting.
-fn progress_line(agent: &Agent) -> (Option<AgentPhase>, String) {
-    let status = agent.status.clone().unwrap_or_default();
-    let current = status.observed_generation.is_some() && status.observed_generation == agent.metadata.generation;
-    let phase = if current { status.phase } else { None };
-    let message = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY)
-        .filter(|_| current)
-        .map(|c| format!("{}: {}", c.reason, c.message))
+/// An agents.dev object `--wait` follows.
+struct Waited {
+    resource: ApiResource,
+    namespace: String,
+    name: String,
+}
+
+/// Every kind of the API reports `phase`, a `Ready` condition and `observedGeneration`: the
+/// phase (once it describes the current spec) and the condition's reason and message.
+fn progress_line(object: &DynamicObject) -> (Option<String>, String) {
+    let status = &object.data["status"];
+    let current = status["observedGeneration"].as_i64().is_some()
+        && status["observedGeneration"].as_i64() == object.metadata.generation;
+    let phase = status["phase"].as_str().filter(|_| current).map(String::from);
+    let ready = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == agents_api::conditions::types::READY)
+        .filter(|_| current);
+    let message = ready
+        .map(|c| format!("{}: {}", c["reason"].as_str().unwrap_or_default(), c["message"].as_str().unwrap_or_default()))
         .unwrap_or_else(|| "waiting for the operator".into());
     (phase, message)
 }
 
-/// Waits until every Agent is settled. Returns how many failed (Failed, or not settled in time).
-async fn wait_for_agents(session: &Session, agents: &[(String, String)], timeout: Duration) -> anyhow::Result<usize> {
+/// Whether a phase ends the wait: `Some(true)` done, `Some(false)` failed, `None` not yet.
+fn settled(phase: Option<&str>) -> Option<bool> {
+    match phase? {
+        "Ready" | "Stopped" | "Succeeded" => Some(true),
+        "Failed" => Some(false),
+        _ => None,
+    }
+}
+
+/// Waits until every object is settled. Returns how many failed (Failed, or not settled in time).
+async fn wait_for(session: &Session, objects: &[Waited], timeout: Duration) -> anyhow::Result<usize> {
     let terminal = std::io::stderr().is_terminal();
     let bars = indicatif::MultiProgress::new();
-    let mut pending: HashMap<(String, String), indicatif::ProgressBar> = HashMap::new();
-    for key in agents {
+    let label = |o: &Waited| format!("{}/{}", o.resource.kind.to_lowercase(), o.name);
+    let mut pending: HashMap<String, indicatif::ProgressBar> = HashMap::new();
+    for object in objects {
         let bar = if terminal {
             let bar = bars.add(indicatif::ProgressBar::new_spinner());
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}").expect("a valid template"),
             );
-            bar.set_prefix(format!("agent/{}", key.1));
+            bar.set_prefix(label(object));
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         } else {
             indicatif::ProgressBar::hidden()
         };
-        pending.insert(key.clone(), bar);
+        pending.insert(format!("{}/{}", object.namespace, label(object)), bar);
     }
-    let namespaces: std::collections::BTreeSet<&String> = agents.iter().map(|(ns, _)| ns).collect();
-    let api: Api<Agent> = match namespaces.len() {
-        1 => Api::namespaced(session.client.clone(), namespaces.iter().next().expect("one namespace")),
-        _ => Api::all(session.client.clone()),
-    };
-    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).boxed());
+    // One watch per kind (and namespace, when they are all in one), merged.
+    let namespaces: std::collections::BTreeSet<&String> = objects.iter().map(|o| &o.namespace).collect();
+    let mut kinds: Vec<&ApiResource> = objects.iter().map(|o| &o.resource).collect();
+    kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+    kinds.dedup_by(|a, b| a.kind == b.kind);
+    let watches = kinds.into_iter().map(|resource| {
+        let api: Api<DynamicObject> = match namespaces.len() {
+            1 => {
+                Api::namespaced_with(session.client.clone(), namespaces.iter().next().expect("one namespace"), resource)
+            }
+            _ => Api::all_with(session.client.clone(), resource),
+        };
+        watcher(api, watcher::Config::default()).boxed()
+    });
+    let mut events = futures::stream::select_all(watches);
     let deadline = Instant::now() + timeout;
     let mut failed = 0;
-    let mut last: HashMap<(String, String), String> = HashMap::new();
+    let mut last: HashMap<String, String> = HashMap::new();
     while !pending.is_empty() {
         let next = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), events.next()).await;
-        let agent = match next {
+        let object = match next {
             Err(_) => break,
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 tracing::debug!("watch: {e}");
                 continue;
             }
-            Ok(Some(Ok(watcher::Event::Apply(agent) | watcher::Event::InitApply(agent)))) => agent,
+            Ok(Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)))) => object,
             Ok(Some(Ok(_))) => continue,
         };
-        let key =
-            (agent.metadata.namespace.clone().unwrap_or_default(), agent.metadata.name.clone().unwrap_or_default());
+        let kind = object.types.as_ref().map(|t| t.kind.to_lowercase()).unwrap_or_default();
+        let shown = format!("{kind}/{}", object.metadata.name.clone().unwrap_or_default());
+        let key = format!("{}/{shown}", object.metadata.namespace.clone().unwrap_or_default());
         let Some(bar) = pending.get(&key) else { continue };
-        let (phase, message) = progress_line(&agent);
-        let line = format!("{}: {message}", style::phase(phase, terminal && style::colour_enabled_on_stderr()));
+        let (phase, message) = progress_line(&object);
+        let line = format!(
+            "{}: {message}",
+            style::phase_word(phase.as_deref(), terminal && style::colour_enabled_on_stderr())
+        );
         if last.get(&key) != Some(&line) {
             if terminal {
                 bar.set_message(line.clone());
             } else {
-                eprintln!("agent/{}: {line}", key.1);
+                eprintln!("{shown}: {line}");
             }
             last.insert(key.clone(), line.clone());
         }
-        match phase {
-            Some(AgentPhase::Ready | AgentPhase::Stopped) => {
+        match settled(phase.as_deref()) {
+            Some(true) => {
                 let bar = pending.remove(&key).expect("present");
                 bar.finish_with_message(line.clone());
                 if !terminal {
-                    println!("agent.agents.dev/{} {}", key.1, phase.map(|p| p.to_string()).unwrap_or_default());
+                    let (kind, name) = shown.split_once('/').unwrap_or_default();
+                    println!("{kind}.agents.dev/{name} {}", phase.unwrap_or_default());
                 }
             }
-            Some(AgentPhase::Failed) => {
+            Some(false) => {
                 let bar = pending.remove(&key).expect("present");
                 bar.abandon_with_message(line.clone());
-                eprintln!("{} agent {} failed: {message}", style::error_label(), key.1);
+                eprintln!("{} {} failed: {message}", style::error_label(), shown.replace('/', " "));
                 failed += 1;
             }
-            _ => {}
+            None => {}
         }
     }
     for (key, bar) in pending {
         bar.abandon();
         let why = last.get(&key).cloned().unwrap_or_else(|| "no status yet: is the operator running?".into());
-        eprintln!("{} agent {} did not become Ready within {timeout:?} ({why})", style::error_label(), key.1);
+        let shown = key.split_once('/').map(|(_, rest)| rest.replace('/', " ")).unwrap_or_default();
+        eprintln!("{} {shown} did not become Ready within {timeout:?} ({why})", style::error_label());
         failed += 1;
     }
     Ok(failed)

@@ -4,10 +4,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agents_api::Agent;
+use agents_api::{Agent, MCPServer, ModelAPI};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::wait::{await_condition, conditions};
 
+use super::get::Listed;
 use crate::error::Explained;
 use crate::kinds::{Kind, split_kind};
 use crate::session::Session;
@@ -33,20 +35,27 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     if names.is_empty() {
         return Err(Explained(format!("name the {} to delete: kubectl agents delete NAME", kind.kind())).into());
     }
-    let Kind::Agent = kind;
-    let api: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
+    match kind {
+        Kind::Agent => delete::<Agent>(session, &args, names).await,
+        Kind::ModelAPI => delete::<ModelAPI>(session, &args, names).await,
+        Kind::MCPServer => delete::<MCPServer>(session, &args, names).await,
+    }
+}
+
+async fn delete<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
+    let api: Api<K> = Api::namespaced(session.client.clone(), &session.namespace);
     // Check them all first, so a typo deletes nothing.
-    let mut agents = Vec::new();
+    let mut found = Vec::new();
     for name in names {
         match api.get_opt(name).await? {
-            Some(agent) => agents.push(agent),
-            None => return Err(super::get::not_found(session, name).into()),
+            Some(object) => found.push(object),
+            None => return Err(super::get::not_found_kind(session, K::SINGULAR, name).into()),
         }
     }
     if !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         let prompt = format!(
             "Delete {} {} in namespace {} (with their Deployments, Services and ConfigMaps)?",
-            if names.len() == 1 { "agent" } else { "agents" },
+            if names.len() == 1 { K::SINGULAR } else { K::PLURAL },
             names.join(", "),
             session.namespace
         );
@@ -57,20 +66,22 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     }
     // Foreground: the Agent goes once its children are gone, so waiting on it waits on them.
     let params = if args.wait { DeleteParams::foreground() } else { DeleteParams::background() };
-    for agent in &agents {
-        let name = agent.metadata.name.clone().unwrap_or_default();
+    for object in &found {
+        let name = object.name_any();
         api.delete(&name, &params).await?;
-        println!("agent.agents.dev/{name} deleted");
+        println!("{}.agents.dev/{name} deleted", K::SINGULAR);
     }
     if args.wait {
-        for agent in &agents {
-            let name = agent.metadata.name.clone().unwrap_or_default();
-            let uid = agent.metadata.uid.clone().unwrap_or_default();
+        for object in &found {
+            let name = object.name_any();
+            let uid = object.uid().unwrap_or_default();
             let gone = await_condition(api.clone(), &name, conditions::is_deleted(&uid));
             tokio::time::timeout(args.timeout, gone).await.map_err(|_| {
                 Explained(format!(
-                    "agent {name:?} is still being deleted after {:?}: its children may be held by finalizers; see `kubectl agents describe {name}`",
-                    args.timeout
+                    "{} {name:?} is still being deleted after {:?}: its children may be held by finalizers; see `kubectl agents describe {} {name}`",
+                    K::SINGULAR,
+                    args.timeout,
+                    K::SINGULAR
                 ))
             })??;
         }

@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use agents_api::{Agent, AgentStatus};
+use agents_api::{Agent, AgentStatus, MCPServer, ModelAPI, ModelAPIMode};
+use agents_render::{mcp_server, model_api};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ListParams};
@@ -37,50 +38,70 @@ pub struct Args {
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
     match kind {
-        Kind::Agent => agents(session, &args, names).await,
+        Kind::Agent => list::<Agent>(session, &args, names).await,
+        Kind::ModelAPI => list::<ModelAPI>(session, &args, names).await,
+        Kind::MCPServer => list::<MCPServer>(session, &args, names).await,
     }
 }
 
-async fn agents(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
-    let api: Api<Agent> = if args.all_namespaces {
+/// A kind `get` prints: its table's columns, and one row per object.
+pub trait Listed:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The kind in lowercase, as in `agent.agents.dev/NAME` and messages.
+    const SINGULAR: &'static str;
+    const PLURAL: &'static str;
+    fn header(wide: bool) -> Vec<&'static str>;
+    fn row(&self, wide: bool, colour: bool) -> Vec<String>;
+}
+
+async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
+    let api: Api<K> = if args.all_namespaces {
         Api::all(session.client.clone())
     } else {
         Api::namespaced(session.client.clone(), &session.namespace)
     };
-    let mut agents = if names.is_empty() {
+    let mut objects = if names.is_empty() {
         let mut params = ListParams::default().limit(500);
         if let Some(selector) = &args.selector {
             params = params.labels(selector);
         }
         let listed = list_all(&api, params).await?;
-        tracing::debug!(count = listed.len(), "listed agents");
+        tracing::debug!(count = listed.len(), kind = K::PLURAL, "listed");
         listed
     } else {
         let mut found = Vec::new();
         for name in names {
             match api.get_opt(name).await? {
-                Some(agent) => found.push(agent),
-                None => return Err(not_found(session, name).into()),
+                Some(object) => found.push(object),
+                None => return Err(not_found_kind(session, K::SINGULAR, name).into()),
             }
         }
         found
     };
-    agents.iter_mut().for_each(|a| a.metadata.managed_fields = None);
+    objects.iter_mut().for_each(|o| o.meta_mut().managed_fields = None);
     let wide = args.output == Format::Wide;
     let colour = style::colour_enabled_on_stdout();
     let mut widths = Vec::new();
     match args.output {
-        Format::Json | Format::Yaml => output::print_objects(&agents, !names.is_empty(), args.output)?,
-        Format::Name => agents.iter().for_each(|a| println!("agent.agents.dev/{}", a.name_any())),
+        Format::Json | Format::Yaml => output::print_objects(&objects, !names.is_empty(), args.output)?,
+        Format::Name => objects.iter().for_each(|o| println!("{}.agents.dev/{}", K::SINGULAR, o.name_any())),
         Format::Table | Format::Wide => {
-            if agents.is_empty() && !args.watch {
+            if objects.is_empty() && !args.watch {
                 let scope =
                     if args.all_namespaces { String::new() } else { format!(" in namespace {}", session.namespace) };
-                eprintln!("No agents found{scope}.");
+                eprintln!("No {} found{scope}.", K::PLURAL);
             } else {
-                let mut table = output::table(header(args.all_namespaces, wide));
-                for agent in &agents {
-                    table.add_row(row(agent, args.all_namespaces, wide, colour));
+                let mut table = output::table(header::<K>(args.all_namespaces, wide));
+                for object in &objects {
+                    table.add_row(row(object, args.all_namespaces, wide, colour));
                 }
                 output::print_table(&table, true)?;
                 widths = output::column_widths(&table);
@@ -95,11 +116,11 @@ async fn agents(session: &Session, args: &Args, names: &[String]) -> anyhow::Res
 }
 
 /// Lists page by page (500 at a time, as kubectl does).
-async fn list_all(api: &Api<Agent>, params: ListParams) -> anyhow::Result<Vec<Agent>> {
+async fn list_all<K: Listed>(api: &Api<K>, params: ListParams) -> anyhow::Result<Vec<K>> {
     let mut items = Vec::new();
     let mut params = params;
     loop {
-        let page = api.list(&params).await.context("listing agents")?;
+        let page = api.list(&params).await.with_context(|| format!("listing {}", K::PLURAL))?;
         items.extend(page.items);
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
@@ -110,7 +131,13 @@ async fn list_all(api: &Api<Agent>, params: ListParams) -> anyhow::Result<Vec<Ag
 
 /// Prints every change after the listing, one line per change (kubectl's -w).
 /// Rows keep the columns of the listing above them (`widths`), as kubectl's do.
-async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool, widths: &[usize]) -> anyhow::Result<()> {
+async fn watch<K: Listed>(
+    api: &Api<K>,
+    args: &Args,
+    names: &[String],
+    colour: bool,
+    widths: &[usize],
+) -> anyhow::Result<()> {
     let mut config = watcher::Config::default();
     if let [name] = names {
         config = config.fields(&format!("metadata.name={name}"));
@@ -121,7 +148,7 @@ async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool, wi
     let mut stream = std::pin::pin!(watcher(api.clone(), config).boxed());
     let mut initial = true;
     while let Some(event) = stream.try_next().await? {
-        let agent = match event {
+        let object = match event {
             watcher::Event::Init => {
                 initial = true;
                 continue;
@@ -132,19 +159,21 @@ async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool, wi
             }
             // The listing above showed these already.
             watcher::Event::InitApply(_) if initial => continue,
-            watcher::Event::InitApply(agent) | watcher::Event::Apply(agent) | watcher::Event::Delete(agent) => agent,
+            watcher::Event::InitApply(object) | watcher::Event::Apply(object) | watcher::Event::Delete(object) => {
+                object
+            }
         };
-        if !names.is_empty() && !names.contains(&agent.name_any()) {
+        if !names.is_empty() && !names.contains(&object.name_any()) {
             continue;
         }
         match args.output {
-            Format::Json | Format::Yaml => output::print_objects(std::slice::from_ref(&agent), true, args.output)?,
-            Format::Name => println!("agent.agents.dev/{}", agent.name_any()),
+            Format::Json | Format::Yaml => output::print_objects(std::slice::from_ref(&object), true, args.output)?,
+            Format::Name => println!("{}.agents.dev/{}", K::SINGULAR, object.name_any()),
             Format::Table | Format::Wide => {
-                let cells = row(&agent, args.all_namespaces, args.output == Format::Wide, colour);
+                let cells = row(&object, args.all_namespaces, args.output == Format::Wide, colour);
                 if widths.is_empty() {
                     output::print_table(
-                        output::table(header(args.all_namespaces, args.output == Format::Wide)).add_row(cells),
+                        output::table(header::<K>(args.all_namespaces, args.output == Format::Wide)).add_row(cells),
                         true,
                     )?;
                 } else {
@@ -156,23 +185,36 @@ async fn watch(api: &Api<Agent>, args: &Args, names: &[String], colour: bool, wi
     Ok(())
 }
 
-pub fn not_found(session: &Session, name: &str) -> Explained {
-    Explained(format!(
-        "agent {name:?} not found in namespace {:?}: list them with `kubectl agents get -A`, or pass -n NAMESPACE",
-        session.namespace
-    ))
-}
-
-fn header(all_namespaces: bool, wide: bool) -> Vec<&'static str> {
+fn header<K: Listed>(all_namespaces: bool, wide: bool) -> Vec<&'static str> {
     let mut header = Vec::new();
     if all_namespaces {
         header.push("NAMESPACE");
     }
-    header.extend(["NAME", "PHASE", "READY", "MODEL", "IMAGE", "ENDPOINT", "AGE"]);
-    if wide {
-        header.extend(["PROVIDER", "PEERS", "REASON"]);
-    }
+    header.extend(K::header(wide));
     header
+}
+
+fn row<K: Listed>(object: &K, all_namespaces: bool, wide: bool, colour: bool) -> Vec<String> {
+    let mut row = Vec::new();
+    if all_namespaces {
+        row.push(object.namespace().unwrap_or_default());
+    }
+    row.extend(object.row(wide, colour));
+    row
+}
+
+/// No `kind` called `name` in the session's namespace, and how to find one.
+pub fn not_found_kind(session: &Session, kind: &str, name: &str) -> Explained {
+    // Agents are what `get` lists when no kind is named.
+    let list = if kind == Agent::SINGULAR { "get -A".to_string() } else { format!("get {kind} -A") };
+    Explained(format!(
+        "{kind} {name:?} not found in namespace {:?}: list them with `kubectl agents {list}`, or pass -n NAMESPACE",
+        session.namespace
+    ))
+}
+
+pub fn not_found(session: &Session, name: &str) -> Explained {
+    not_found_kind(session, Agent::SINGULAR, name)
 }
 
 /// `ready/desired`, where desired is the spec's count, else the Deployment's.
@@ -182,30 +224,114 @@ pub fn ready(agent: &Agent) -> String {
     format!("{}/{}", status.ready_replicas.unwrap_or(0), desired)
 }
 
-fn row(agent: &Agent, all_namespaces: bool, wide: bool, colour: bool) -> Vec<String> {
-    let status: AgentStatus = agent.status.clone().unwrap_or_default();
-    let mut row = Vec::new();
-    if all_namespaces {
-        row.push(agent.namespace().unwrap_or_default());
+impl Listed for Agent {
+    const SINGULAR: &'static str = "agent";
+    const PLURAL: &'static str = "agents";
+
+    fn header(wide: bool) -> Vec<&'static str> {
+        let mut header = vec!["NAME", "PHASE", "READY", "MODEL", "IMAGE", "ENDPOINT", "AGE"];
+        if wide {
+            header.extend(["PROVIDER", "PEERS", "REASON"]);
+        }
+        header
     }
-    row.extend([
-        agent.name_any(),
-        style::phase(status.phase, colour),
-        ready(agent),
-        output::or_none(agent.spec.model.as_ref().map(|m| m.name.clone())),
-        output::or_none(status.image.clone().or_else(|| agent.spec.image.clone())),
-        output::or_none(status.endpoint.clone()),
-        output::age(agent.meta().creation_timestamp.as_ref()),
-    ]);
-    if wide {
-        let reason = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY)
-            .map(|c| c.reason.clone());
-        let peers: Vec<&str> = agent.spec.peers.iter().map(|p| p.name.as_str()).collect();
-        row.extend([
-            output::or_none(agent.spec.model.as_ref().and_then(|m| m.provider.clone())),
-            output::or_none(Some(peers.join(","))),
-            output::or_none(reason),
-        ]);
+
+    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+        let agent = self;
+        let status: AgentStatus = agent.status.clone().unwrap_or_default();
+        let mut row = vec![
+            agent.name_any(),
+            style::phase(status.phase, colour),
+            ready(agent),
+            output::or_none(agent.spec.model.as_ref().map(|m| m.name.clone())),
+            output::or_none(status.image.clone().or_else(|| agent.spec.image.clone())),
+            output::or_none(status.endpoint.clone()),
+            output::age(agent.meta().creation_timestamp.as_ref()),
+        ];
+        if wide {
+            let peers: Vec<&str> = agent.spec.peers.iter().map(|p| p.name.as_str()).collect();
+            row.extend([
+                output::or_none(agent.spec.model.as_ref().and_then(|m| m.provider.clone())),
+                output::or_none(Some(peers.join(","))),
+                output::or_none(ready_reason(&status.conditions)),
+            ]);
+        }
+        row
     }
-    row
+}
+
+impl Listed for ModelAPI {
+    const SINGULAR: &'static str = "modelapi";
+    const PLURAL: &'static str = "modelapis";
+
+    fn header(wide: bool) -> Vec<&'static str> {
+        let mut header = vec!["NAME", "MODE", "PHASE", "ENDPOINT", "MODELS", "AGE"];
+        if wide {
+            header.extend(["READY", "IMAGE", "REASON"]);
+        }
+        header
+    }
+
+    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        let mode = format!("{:?}", self.spec.mode);
+        let mut row = vec![
+            self.name_any(),
+            mode,
+            style::phase_word(status.phase.map(|p| p.as_str()), colour),
+            output::or_none(status.endpoint.clone()),
+            output::or_none(Some(status.models.join(","))),
+            output::age(self.meta().creation_timestamp.as_ref()),
+        ];
+        if wide {
+            let image = match self.spec.mode {
+                ModelAPIMode::Proxy => Some(self.spec.image.clone().unwrap_or_else(|| model_api::LITELLM_IMAGE.into())),
+                ModelAPIMode::Hosted => Some(self.spec.image.clone().unwrap_or_else(|| model_api::OLLAMA_IMAGE.into())),
+                ModelAPIMode::External => None,
+            };
+            row.extend([
+                output::or_none(status.ready_replicas.map(|r| format!("{r}/{}", self.spec.replicas.unwrap_or(1)))),
+                output::or_none(image),
+                output::or_none(ready_reason(&status.conditions)),
+            ]);
+        }
+        row
+    }
+}
+
+impl Listed for MCPServer {
+    const SINGULAR: &'static str = "mcpserver";
+    const PLURAL: &'static str = "mcpservers";
+
+    fn header(wide: bool) -> Vec<&'static str> {
+        let mut header = vec!["NAME", "SOURCE", "PHASE", "ENDPOINT", "AGE"];
+        if wide {
+            header.extend(["READY", "TOOLS", "REASON"]);
+        }
+        header
+    }
+
+    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        let mut row = vec![
+            self.name_any(),
+            mcp_server::source(self),
+            style::phase_word(status.phase.map(|p| p.as_str()), colour),
+            output::or_none(status.endpoint.clone()),
+            output::age(self.meta().creation_timestamp.as_ref()),
+        ];
+        if wide {
+            row.extend([
+                output::or_none(status.ready_replicas.map(|r| format!("{r}/{}", self.spec.replicas.unwrap_or(1)))),
+                output::or_none(status.tools.as_ref().map(|t| t.join(","))),
+                output::or_none(ready_reason(&status.conditions)),
+            ]);
+        }
+        row
+    }
+}
+
+/// The reason of the `Ready` condition, which says more than the phase.
+fn ready_reason(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> Option<String> {
+    agents_api::conditions::find(conditions, agents_api::conditions::types::READY).map(|c| c.reason.clone())
 }

@@ -1,101 +1,24 @@
-//! `kubectl agents describe [KIND] NAME`: one readable page: what the spec asks, what the
-//! status says, the children and their state, the dependencies, the pods and recent Events.
-//! What cannot be read (RBAC, say) is listed at the end instead of aborting the page.
+//! `describe agent`: the spec, the children, the dependencies and the Secrets of an Agent.
 
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
-use agents_api::Agent;
+use agents_api::{Agent, MCPServer, ModelAPI};
 use agents_render::agent::dependencies::{self, Dependency};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
-use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
-use crate::error::Explained;
-use crate::kinds::split_kind;
+use super::{Page, mark};
 use crate::output;
 use crate::session::Session;
 use crate::style;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// `[KIND] NAME`: what to describe.
-    #[arg(value_name = "KIND|NAME", required = true)]
-    pub names: Vec<String>,
-}
-
-pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let (_, names) = split_kind(&args.names);
-    let [name] = names else {
-        return Err(Explained("describe one agent at a time: kubectl agents describe NAME".into()).into());
-    };
-    let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
-    let agent = agents.get_opt(name).await?.ok_or_else(|| super::get::not_found(session, name))?;
-    let mut page = Page { text: String::new(), problems: Vec::new(), colour: style::colour_enabled_on_stdout() };
-    page.summary(&agent);
-    page.spec(&agent);
-    page.conditions(&agent);
-    page.children(session, &agent).await;
-    page.dependencies(session, &agent).await;
-    page.secrets(session, &agent).await;
-    page.pods(session, &agent).await;
-    page.events(session, &agent).await;
-    print!("{}", page.text);
-    if !page.problems.is_empty() {
-        println!("\nWarnings:");
-        for problem in &page.problems {
-            println!("  {problem}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-struct Page {
-    text: String,
-    problems: Vec<String>,
-    colour: bool,
-}
-
 impl Page {
-    fn field(&mut self, label: &str, value: impl std::fmt::Display) {
-        let _ = writeln!(self.text, "{:<14}{value}", format!("{label}:"));
-    }
-
-    fn section(&mut self, title: &str) {
-        let _ = writeln!(self.text, "\n{title}:");
-    }
-
-    fn table(&mut self, header: Vec<&str>, rows: Vec<Vec<String>>, empty: &str) {
-        if rows.is_empty() {
-            let _ = writeln!(self.text, "  {empty}");
-            return;
-        }
-        let mut table = output::table(header);
-        for row in rows {
-            table.add_row(row);
-        }
-        for line in table.lines() {
-            let _ = writeln!(self.text, "  {}", line.trim_end());
-        }
-    }
-
-    /// Runs a read; a failure becomes a line at the end of the page.
-    fn read<T>(&mut self, what: &str, result: Result<T, kube::Error>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(e) => {
-                self.problems.push(format!("{what}: {}", crate::error::explain(&anyhow::Error::new(e))));
-                None
-            }
-        }
-    }
-
-    fn summary(&mut self, agent: &Agent) {
+    pub(super) fn summary(&mut self, agent: &Agent) {
         let status = agent.status.clone().unwrap_or_default();
         self.field("Name", agent.name_any());
         self.field("Namespace", agent.namespace().unwrap_or_default());
@@ -110,12 +33,12 @@ impl Page {
             Some(c) => self.field("Phase", format!("{phase} ({}: {})", c.reason, c.message)),
             None => self.field("Phase", format!("{phase} (the operator has not reported yet: is it running?)")),
         }
-        self.field("Ready", super::get::ready(agent));
+        self.field("Ready", super::super::get::ready(agent));
         self.field("Endpoint", output::or_none(status.endpoint));
         self.field("Image", output::or_none(status.image.or_else(|| agent.spec.image.clone())));
     }
 
-    fn spec(&mut self, agent: &Agent) {
+    pub(super) fn spec(&mut self, agent: &Agent) {
         let spec = &agent.spec;
         self.section("Spec");
         let mut lines: Vec<(&str, String)> = Vec::new();
@@ -198,26 +121,7 @@ impl Page {
         }
     }
 
-    fn conditions(&mut self, agent: &Agent) {
-        self.section("Conditions");
-        let rows = agent
-            .status
-            .iter()
-            .flat_map(|s| s.conditions.iter())
-            .map(|c| {
-                vec![
-                    c.type_.clone(),
-                    c.status.clone(),
-                    c.reason.clone(),
-                    output::age(Some(&c.last_transition_time)),
-                    c.message.clone(),
-                ]
-            })
-            .collect();
-        self.table(vec!["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows, "none reported yet");
-    }
-
-    async fn children(&mut self, session: &Session, agent: &Agent) {
+    pub(super) async fn children(&mut self, session: &Session, agent: &Agent) {
         self.section("Children");
         let name = agent.name_any();
         let uid = agent.uid().unwrap_or_default();
@@ -301,7 +205,7 @@ impl Page {
         self.table(vec!["KIND", "NAME", "STATE"], rows, "none");
     }
 
-    async fn dependencies(&mut self, session: &Session, agent: &Agent) {
+    pub(super) async fn dependencies(&mut self, session: &Session, agent: &Agent) {
         let spec = &agent.spec;
         let model_api = spec.model.as_ref().and_then(|m| m.model_api_ref.as_ref());
         if spec.peers.is_empty() && spec.mcp_servers.is_empty() && model_api.is_none() && spec.build_ref.is_none() {
@@ -314,20 +218,23 @@ impl Page {
             let found = self.read("peer Agent", agents.get_opt(&peer.name).await).flatten();
             rows.push(vec!["Agent".into(), peer.name.clone(), state(&dependencies::peer(found.as_ref()))]);
         }
-        let unresolved = "not resolved by this operator version yet".to_string();
         if let Some(gateway) = model_api {
-            rows.push(vec!["ModelAPI".into(), gateway.name.clone(), unresolved.clone()]);
+            let api: Api<ModelAPI> = Api::namespaced(session.client.clone(), &session.namespace);
+            let found = self.read("ModelAPI", api.get_opt(&gateway.name).await).flatten();
+            rows.push(vec!["ModelAPI".into(), gateway.name.clone(), state(&dependencies::model_api(found.as_ref()))]);
         }
+        let servers: Api<MCPServer> = Api::namespaced(session.client.clone(), &session.namespace);
         for server in &spec.mcp_servers {
-            rows.push(vec!["MCPServer".into(), server.name.clone(), unresolved.clone()]);
+            let found = self.read("MCPServer", servers.get_opt(&server.name).await).flatten();
+            rows.push(vec!["MCPServer".into(), server.name.clone(), state(&dependencies::mcp_server(found.as_ref()))]);
         }
         if let Some(build) = &spec.build_ref {
-            rows.push(vec!["AgentBuild".into(), build.name.clone(), unresolved]);
+            rows.push(vec!["AgentBuild".into(), build.name.clone(), state(&Dependency::NotSupported)]);
         }
         self.table(vec!["KIND", "NAME", "STATE"], rows, "none");
     }
 
-    async fn secrets(&mut self, session: &Session, agent: &Agent) {
+    pub(super) async fn secrets(&mut self, session: &Session, agent: &Agent) {
         let references = crate::secrets::references(agent);
         if references.is_empty() {
             return;
@@ -349,87 +256,6 @@ impl Page {
         self.table(vec!["SECRET", "KEY", "STATE"], rows, "none");
         self.problems.extend(missing);
     }
-
-    async fn pods(&mut self, session: &Session, agent: &Agent) {
-        self.section("Pods");
-        let pods: Api<Pod> = Api::namespaced(session.client.clone(), &session.namespace);
-        let selector = format!("{}={}", agents_render::labels::AGENT, agent.name_any());
-        let Some(list) = self.read("Pods", pods.list(&ListParams::default().labels(&selector)).await) else { return };
-        let rows = list
-            .items
-            .iter()
-            .map(|pod| {
-                let status = pod.status.clone().unwrap_or_default();
-                let containers = status.container_statuses.clone().unwrap_or_default();
-                let ready = containers.iter().filter(|c| c.ready).count();
-                let restarts: i32 = containers.iter().map(|c| c.restart_count).sum();
-                vec![
-                    pod.name_any(),
-                    format!("{ready}/{}", pod.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0)),
-                    status.phase.unwrap_or_default(),
-                    restarts.to_string(),
-                    output::age(pod.meta().creation_timestamp.as_ref()),
-                    output::or_none(pod.spec.as_ref().and_then(|s| s.node_name.clone())),
-                ]
-            })
-            .collect();
-        self.table(vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"], rows, "none");
-    }
-
-    /// Events about the Agent, its children (same name) and its ReplicaSets and pods (prefixed).
-    async fn events(&mut self, session: &Session, agent: &Agent) {
-        self.section("Events");
-        let name = agent.name_any();
-        let events: Api<Event> = Api::namespaced(session.client.clone(), &session.namespace);
-        let Some(list) = self.read("Events", events.list(&ListParams::default()).await) else { return };
-        let prefix = format!("{name}-");
-        let mut about: Vec<&Event> = list
-            .items
-            .iter()
-            .filter(|e| {
-                let regarding = e.regarding.as_ref().and_then(|r| r.name.as_deref()).unwrap_or_default();
-                regarding == name || regarding.starts_with(&prefix)
-            })
-            .collect();
-        about.sort_by_key(|e| event_time(e));
-        let rows = about
-            .iter()
-            .rev()
-            .take(15)
-            .rev()
-            .map(|e| {
-                let regarding = e.regarding.as_ref();
-                let object = format!(
-                    "{}/{}",
-                    regarding.and_then(|r| r.kind.clone()).unwrap_or_default().to_lowercase(),
-                    regarding.and_then(|r| r.name.clone()).unwrap_or_default()
-                );
-                vec![
-                    output::age(event_time(e).as_ref()),
-                    e.type_.clone().unwrap_or_default(),
-                    e.reason.clone().unwrap_or_default(),
-                    object,
-                    e.note.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        self.table(vec!["AGE", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows, "none");
-    }
-}
-
-fn event_time(event: &Event) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
-    event
-        .series
-        .as_ref()
-        .map(|s| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(s.last_observed_time.0))
-        .or_else(|| event.event_time.as_ref().map(|t| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t.0)))
-        .or_else(|| event.deprecated_last_timestamp.clone())
-        .or_else(|| event.metadata.creation_timestamp.clone())
-}
-
-/// A child that exists but belongs to someone else says so.
-fn mark(owned: bool, state: String) -> String {
-    if owned { state } else { format!("{state} (NOT owned by this agent)") }
 }
 
 fn state(dependency: &Dependency) -> String {

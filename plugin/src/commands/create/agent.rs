@@ -1,42 +1,14 @@
-//! `kubectl agents create agent NAME [flags]`: a short wizard on a terminal when no flags are
-//! given, flags otherwise. `--dry-run=client -o yaml` prints the manifest.
+//! `kubectl agents create agent NAME [flags]`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use agents_api::Agent;
-use anyhow::Context;
-use clap::{Subcommand, ValueEnum};
 use dialoguer::{Confirm, Input, Select};
-use kube::api::{Api, PostParams};
 use serde_json::{Map, Value, json};
 
+use super::{Common, env_entries, interactive, parse_env, parse_secret_key, submit};
 use crate::error::Explained;
-use crate::output::{self, Format};
 use crate::session::Session;
-
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    pub kind: Kind,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Kind {
-    /// An Agent: a Deployment running an image, a Service reaching it.
-    #[command(visible_alias = "ag")]
-    Agent(AgentArgs),
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DryRun {
-    #[default]
-    None,
-    /// Print what would be sent; contact nothing.
-    Client,
-    /// Ask the API server to validate it without storing it.
-    Server,
-}
 
 #[derive(clap::Args, Debug, Default)]
 pub struct AgentArgs {
@@ -81,33 +53,13 @@ pub struct AgentArgs {
     /// Extra environment variables, NAME=VALUE (repeatable; reference secrets in a manifest instead).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
-    /// client: print without sending; server: validate on the API server without storing.
-    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: DryRun,
-    /// Print the created object instead of a one-line summary.
-    #[arg(short = 'o', long, value_enum)]
-    pub output: Option<Format>,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-fn parse_secret_key(text: &str) -> Result<(String, String), String> {
-    match text.split_once(':') {
-        Some((secret, key)) if !secret.is_empty() && !key.is_empty() => Ok((secret.into(), key.into())),
-        _ => Err(format!("{text:?} is not SECRET:KEY, e.g. openai:api-key")),
-    }
-}
-
-fn parse_env(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.into(), value.into())),
-        _ => Err(format!("{text:?} is not NAME=VALUE")),
-    }
-}
-
-pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let Kind::Agent(mut agent) = args.kind;
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+pub async fn run(session: &Session, mut agent: AgentArgs) -> anyhow::Result<ExitCode> {
     if agent.image.is_none() && agent.build.is_none() {
-        if !interactive {
+        if !interactive() {
             return Err(Explained(
                 "say what the agent runs: pass --image IMAGE (or --build AGENTBUILD); on a terminal, run it without flags for a wizard"
                     .into(),
@@ -116,43 +68,13 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         }
         wizard(&mut agent)?;
     }
-    let manifest = manifest(&agent);
-    if agent.dry_run == DryRun::Client {
-        return print(&manifest, agent.output.unwrap_or(Format::Yaml), " (dry run)");
-    }
-    let object: Agent = serde_json::from_value(manifest.clone()).context("building the Agent")?;
-    let api: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
-    let params = PostParams { dry_run: agent.dry_run == DryRun::Server, field_manager: Some("kubectl-agents".into()) };
-    let created = match api.create(&params, &object).await {
-        Err(kube::Error::Api(status)) if status.code == 409 => {
-            return Err(Explained(format!(
-                "agent {:?} already exists in namespace {:?}: change it with `kubectl agents apply -f`, or pick another name",
-                agent.name, session.namespace
-            ))
-            .into());
+    let (code, created) = submit::<Agent>(session, manifest(&agent), &agent.common).await?;
+    if let Some(created) = created {
+        for problem in crate::secrets::missing(&session.client, &session.namespace, &created).await {
+            eprintln!("{} {problem}", crate::style::warning_label());
         }
-        other => other?,
-    };
-    let mut created = serde_json::to_value(&created)?;
-    if let Some(meta) = created.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    let suffix = if agent.dry_run == DryRun::Server { " (server dry run)" } else { "" };
-    let code = print(&created, agent.output.unwrap_or(Format::Table), suffix)?;
-    for problem in crate::secrets::missing(&session.client, &session.namespace, &object).await {
-        eprintln!("{} {problem}", crate::style::warning_label());
     }
     Ok(code)
-}
-
-fn print(object: &Value, format: Format, suffix: &str) -> anyhow::Result<ExitCode> {
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    match format {
-        Format::Json | Format::Yaml => output::print_value(object, format)?,
-        Format::Name => println!("agent.agents.dev/{name}"),
-        Format::Table | Format::Wide => println!("agent.agents.dev/{name} created{suffix}"),
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The Agent manifest: only what was given, so the API server's defaults apply to the rest.
@@ -188,7 +110,7 @@ pub fn manifest(args: &AgentArgs) -> Value {
         set("peers", Some(args.peers.iter().map(|p| json!({"name": p})).collect()));
     }
     if !args.env.is_empty() {
-        set("env", Some(args.env.iter().map(|(k, v)| json!({"name": k, "value": v})).collect()));
+        set("env", Some(env_entries(&args.env)));
     }
     json!({
         "apiVersion": agents_api::API_VERSION,
@@ -284,12 +206,5 @@ mod tests {
         assert_eq!(spec["env"], json!([{"name": "LOG_LEVEL", "value": "debug"}]));
         assert!(spec.get("port").is_none() && spec.get("description").is_none());
         let _: Agent = serde_json::from_value(manifest).expect("a valid Agent");
-    }
-
-    #[test]
-    fn secret_keys_and_env_pairs_are_checked() {
-        assert_eq!(parse_secret_key("openai:api-key"), Ok(("openai".into(), "api-key".into())));
-        assert!(parse_secret_key("openai").unwrap_err().contains("SECRET:KEY"));
-        assert!(parse_env("=x").is_err());
     }
 }

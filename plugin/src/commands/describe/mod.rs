@@ -1,0 +1,205 @@
+//! `kubectl agents describe [KIND] NAME`: one readable page: what the spec asks, what the
+//! status says, the children and their state, the dependencies, the pods and recent Events.
+//! `agent.rs` and `server.rs` write what is particular to their kinds.
+//! What cannot be read (RBAC, say) is listed at the end instead of aborting the page.
+
+mod agent;
+mod server;
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use agents_api::{Agent, MCPServer, ModelAPI};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, ListParams};
+use kube::{Resource, ResourceExt};
+
+use crate::error::Explained;
+use crate::kinds::{Kind, split_kind};
+use crate::output;
+use crate::session::Session;
+use crate::style;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// `[KIND] NAME`: what to describe.
+    #[arg(value_name = "KIND|NAME", required = true)]
+    pub names: Vec<String>,
+}
+
+pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
+    let (kind, names) = split_kind(&args.names);
+    let [name] = names else {
+        return Err(Explained(format!(
+            "describe one {} at a time: kubectl agents describe {} NAME",
+            kind.kind(),
+            kind.names()[0]
+        ))
+        .into());
+    };
+    let mut page = Page { text: String::new(), problems: Vec::new(), colour: style::colour_enabled_on_stdout() };
+    match kind {
+        Kind::Agent => {
+            let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
+            let agent = agents.get_opt(name).await?.ok_or_else(|| super::get::not_found(session, name))?;
+            page.summary(&agent);
+            page.spec(&agent);
+            page.conditions(agent.status.iter().flat_map(|s| s.conditions.iter()));
+            page.children(session, &agent).await;
+            page.dependencies(session, &agent).await;
+            page.secrets(session, &agent).await;
+            page.pods(session, agents_render::labels::AGENT, name).await;
+        }
+        Kind::ModelAPI => page.server::<ModelAPI>(session, name).await?,
+        Kind::MCPServer => page.server::<MCPServer>(session, name).await?,
+    }
+    page.events(session, name).await;
+    print!("{}", page.text);
+    if !page.problems.is_empty() {
+        println!("\nWarnings:");
+        for problem in &page.problems {
+            println!("  {problem}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Page {
+    text: String,
+    problems: Vec<String>,
+    colour: bool,
+}
+
+impl Page {
+    fn field(&mut self, label: &str, value: impl std::fmt::Display) {
+        let _ = writeln!(self.text, "{:<14}{value}", format!("{label}:"));
+    }
+
+    fn section(&mut self, title: &str) {
+        let _ = writeln!(self.text, "\n{title}:");
+    }
+
+    fn table(&mut self, header: Vec<&str>, rows: Vec<Vec<String>>, empty: &str) {
+        if rows.is_empty() {
+            let _ = writeln!(self.text, "  {empty}");
+            return;
+        }
+        let mut table = output::table(header);
+        for row in rows {
+            table.add_row(row);
+        }
+        for line in table.lines() {
+            let _ = writeln!(self.text, "  {}", line.trim_end());
+        }
+    }
+
+    /// Runs a read; a failure becomes a line at the end of the page.
+    fn read<T>(&mut self, what: &str, result: Result<T, kube::Error>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.problems.push(format!("{what}: {}", crate::error::explain(&anyhow::Error::new(e))));
+                None
+            }
+        }
+    }
+
+    fn conditions<'a>(&mut self, conditions: impl Iterator<Item = &'a Condition>) {
+        self.section("Conditions");
+        let rows = conditions
+            .map(|c| {
+                vec![
+                    c.type_.clone(),
+                    c.status.clone(),
+                    c.reason.clone(),
+                    output::age(Some(&c.last_transition_time)),
+                    c.message.clone(),
+                ]
+            })
+            .collect();
+        self.table(vec!["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"], rows, "none reported yet");
+    }
+
+    /// The pods whose `label` is `name` (each kind labels its pods with its own selector label).
+    async fn pods(&mut self, session: &Session, label: &str, name: &str) {
+        self.section("Pods");
+        let pods: Api<Pod> = Api::namespaced(session.client.clone(), &session.namespace);
+        let selector = format!("{label}={name}");
+        let Some(list) = self.read("Pods", pods.list(&ListParams::default().labels(&selector)).await) else { return };
+        let rows = list
+            .items
+            .iter()
+            .map(|pod| {
+                let status = pod.status.clone().unwrap_or_default();
+                let containers = status.container_statuses.clone().unwrap_or_default();
+                let ready = containers.iter().filter(|c| c.ready).count();
+                let restarts: i32 = containers.iter().map(|c| c.restart_count).sum();
+                vec![
+                    pod.name_any(),
+                    format!("{ready}/{}", pod.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0)),
+                    status.phase.unwrap_or_default(),
+                    restarts.to_string(),
+                    output::age(pod.meta().creation_timestamp.as_ref()),
+                    output::or_none(pod.spec.as_ref().and_then(|s| s.node_name.clone())),
+                ]
+            })
+            .collect();
+        self.table(vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"], rows, "none");
+    }
+
+    /// Events about the object, its children (same name) and its ReplicaSets and pods (prefixed).
+    async fn events(&mut self, session: &Session, name: &str) {
+        self.section("Events");
+        let events: Api<Event> = Api::namespaced(session.client.clone(), &session.namespace);
+        let Some(list) = self.read("Events", events.list(&ListParams::default()).await) else { return };
+        let prefix = format!("{name}-");
+        let mut about: Vec<&Event> = list
+            .items
+            .iter()
+            .filter(|e| {
+                let regarding = e.regarding.as_ref().and_then(|r| r.name.as_deref()).unwrap_or_default();
+                regarding == name || regarding.starts_with(&prefix)
+            })
+            .collect();
+        about.sort_by_key(|e| event_time(e));
+        let rows = about
+            .iter()
+            .rev()
+            .take(15)
+            .rev()
+            .map(|e| {
+                let regarding = e.regarding.as_ref();
+                let object = format!(
+                    "{}/{}",
+                    regarding.and_then(|r| r.kind.clone()).unwrap_or_default().to_lowercase(),
+                    regarding.and_then(|r| r.name.clone()).unwrap_or_default()
+                );
+                vec![
+                    output::age(event_time(e).as_ref()),
+                    e.type_.clone().unwrap_or_default(),
+                    e.reason.clone().unwrap_or_default(),
+                    object,
+                    e.note.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        self.table(vec!["AGE", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows, "none");
+    }
+}
+
+fn event_time(event: &Event) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
+    event
+        .series
+        .as_ref()
+        .map(|s| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(s.last_observed_time.0))
+        .or_else(|| event.event_time.as_ref().map(|t| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t.0)))
+        .or_else(|| event.deprecated_last_timestamp.clone())
+        .or_else(|| event.metadata.creation_timestamp.clone())
+}
+
+/// A child that exists but belongs to someone else says so.
+pub(super) fn mark(owned: bool, state: String) -> String {
+    if owned { state } else { format!("{state} (NOT owned by this agent)") }
+}

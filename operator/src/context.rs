@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use agents_api::Agent;
 use anyhow::bail;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ListParams};
 use kube::core::DynamicObject;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 
 use crate::args::Args;
@@ -56,6 +57,20 @@ impl Context {
         let count = failures.entry(object.erase()).or_insert(0);
         *count = (*count + 1).min(20);
         Duration::from_secs(1u64 << (*count - 1).min(9)).min(Duration::from_secs(300))
+    }
+
+    /// Publishes an Event in the background: the reconcile does not wait for it, so the status
+    /// writes of the objects queued behind this one are not held up by its Event.
+    pub fn publish(self: &Arc<Self>, event: Event, regarding: ObjectReference) {
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            match ctx.recorder.publish(&event, &regarding).await {
+                Ok(()) => ctx.metrics.write("Event", "create"),
+                Err(e) => {
+                    tracing::warn!(kind = ?regarding.kind, name = ?regarding.name, "could not publish an event: {e}")
+                }
+            }
+        });
     }
 
     pub fn succeeded<K: kube::Resource>(&self, object: ObjectRef<K>) {

@@ -16,8 +16,6 @@
 //! - unloaded: 20 Agents created one at a time, each waited for, for create → Deployment latency.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +28,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
+
+mod support;
+
+use support::{build_operator, percentile, poll_until, start_operator};
 
 const UNLOADED_SAMPLES: usize = 20;
 
@@ -64,21 +66,6 @@ fn main() -> anyhow::Result<()> {
     let result = runtime.block_on(run(&cluster, &options));
     cluster.stop();
     result
-}
-
-/// The operator as shipped: `cargo bench` builds in the release profile.
-fn build_operator() -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo).args(["build", "--release", "-p", "agents-operator"]).status()?;
-    if !status.success() {
-        bail!("building agents-operator failed");
-    }
-    Ok(())
-}
-
-fn operator_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the bench has a path");
-    exe.parent().and_then(|d| d.parent()).expect("<target>/<profile>/deps").join("agents-operator")
 }
 
 async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
@@ -194,57 +181,6 @@ struct OperatorRun {
     settled_rss_kib: u64,
 }
 
-struct Operator {
-    child: Child,
-    metrics: std::net::SocketAddr,
-}
-
-impl Operator {
-    fn metrics(&self) -> anyhow::Result<String> {
-        Ok(http::get(self.metrics, "/metrics")?)
-    }
-
-    fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok()))
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_operator(cluster: &Cluster, namespace: &str, concurrency: usize) -> anyhow::Result<Operator> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let metrics: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let child = Command::new(operator_binary())
-        .args([
-            format!("--kubeconfig={}", cluster.kubeconfig().display()),
-            format!("--namespace={namespace}"),
-            format!("--metrics-bind-address={metrics}"),
-            format!("--agent-concurrency={concurrency}"),
-            "--leader-elect=false".into(),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(cluster.dir().join(format!("bench-operator-{namespace}.log")))?)
-        .spawn()?;
-    let operator = Operator { child, metrics };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http::get(metrics, "/readyz").is_ok_and(|b| b.trim() == "ok") {
-        if Instant::now() > deadline {
-            bail!("the operator did not become ready");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(operator)
-}
-
 /// Records when each Deployment of the namespace is first seen.
 fn watch_deployments(client: &kube::Client, namespace: &str) -> Arc<Mutex<HashMap<String, Instant>>> {
     let seen = Arc::new(Mutex::new(HashMap::new()));
@@ -258,21 +194,6 @@ fn watch_deployments(client: &kube::Client, namespace: &str) -> Arc<Mutex<HashMa
         }
     });
     seen
-}
-
-async fn poll_until(
-    what: &str,
-    deadline: Duration,
-    mut done: impl FnMut() -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let start = Instant::now();
-    while !done()? {
-        if start.elapsed() > deadline {
-            bail!("timed out after {deadline:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(())
 }
 
 async fn with_operator(
@@ -373,14 +294,6 @@ fn latencies(created: &HashMap<String, Instant>, seen: &HashMap<String, Instant>
         created.iter().filter_map(|(name, at)| Some(seen.get(name)?.saturating_duration_since(*at))).collect();
     all.sort();
     all
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
 }
 
 fn report(n: usize, baseline: &Baseline, run: &OperatorRun) {

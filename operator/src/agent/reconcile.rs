@@ -175,7 +175,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         ctx.metrics.write("Agent", "status");
         let previous = agent.status.as_ref().and_then(|s| s.phase);
         if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
-            publish_transition(ctx, &agent, &new_status, type_).await;
+            publish_transition(ctx, &agent, &new_status, type_);
         }
     }
     synced?;
@@ -210,7 +210,7 @@ fn event_for(previous: Option<AgentPhase>, next: AgentPhase) -> Option<EventType
 }
 
 /// One Event for a phase change that is worth one.
-async fn publish_transition(ctx: &Context, agent: &Agent, status: &agents_api::AgentStatus, type_: EventType) {
+fn publish_transition(ctx: &Arc<Context>, agent: &Agent, status: &agents_api::AgentStatus, type_: EventType) {
     let Some(phase) = status.phase else { return };
     let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
     let event = Event {
@@ -220,11 +220,7 @@ async fn publish_transition(ctx: &Context, agent: &Agent, status: &agents_api::A
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &agent.object_ref(&())).await {
-        tracing::warn!(agent = %agent.name_any(), "could not publish an event: {e}");
-    } else {
-        ctx.metrics.write("Event", "create");
-    }
+    ctx.publish(event, agent.object_ref(&()));
 }
 
 pub fn error_policy(agent: Arc<Agent>, error: &Error, state: Arc<State>) -> Action {

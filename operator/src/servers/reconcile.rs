@@ -96,7 +96,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
         ctx.metrics.write(K::KIND, "status");
         let previous = server.current_status().and_then(K::phase);
         if let Some(next) = K::phase(&status).filter(|next| previous.is_some_and(|p| p != *next)) {
-            publish_transition(&state, server.as_ref(), next).await;
+            publish_transition(&state, server.as_ref(), next);
         }
     }
     synced?;
@@ -105,18 +105,14 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
 }
 
 /// An Event when an existing server changes phase (its first phase is not news).
-async fn publish_transition<K: ServerKind>(state: &State, server: &K, phase: ServerPhase) {
+fn publish_transition<K: ServerKind>(state: &State, server: &K, phase: ServerPhase) {
     let type_ = if matches!(phase, ServerPhase::Failed | ServerPhase::Degraded) {
         EventType::Warning
     } else {
         EventType::Normal
     };
     let event = Event { type_, reason: phase.to_string(), note: None, action: "Reconcile".into(), secondary: None };
-    if let Err(e) = state.ctx.recorder.publish(&event, &server.object_ref(&())).await {
-        tracing::warn!(kind = K::KIND, name = %server.name_any(), "could not publish an event: {e}");
-    } else {
-        state.ctx.metrics.write("Event", "create");
-    }
+    state.ctx.publish(event, server.object_ref(&()));
 }
 
 pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State>) -> Action {

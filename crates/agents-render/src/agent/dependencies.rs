@@ -84,34 +84,30 @@ impl Dependencies {
 /// carries the endpoint: the URL Agents receive is the one its controller published.
 pub fn model_api(model_api: Option<&ModelAPI>) -> Dependency {
     let Some(model_api) = model_api else { return Dependency::Missing };
-    server_dependency(model_api, model_api.status.as_ref().map(|s| (s.phase, s.endpoint.clone(), &s.conditions)))
+    server_dependency(model_api, model_api.status.as_ref().map(|s| (s.phase, s.endpoint.clone())))
 }
 
 /// An MCPServer is usable on the same terms as a ModelAPI.
 pub fn mcp_server(mcp: Option<&MCPServer>) -> Dependency {
     let Some(mcp) = mcp else { return Dependency::Missing };
-    server_dependency(mcp, mcp.status.as_ref().map(|s| (s.phase, s.endpoint.clone(), &s.conditions)))
+    server_dependency(mcp, mcp.status.as_ref().map(|s| (s.phase, s.endpoint.clone())))
 }
 
-type ServerState<'a> =
-    (Option<ServerPhase>, Option<String>, &'a Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>);
-
-fn server_dependency<K: kube::Resource>(object: &K, state: Option<ServerState<'_>>) -> Dependency {
+fn server_dependency<K: kube::Resource>(
+    object: &K,
+    state: Option<(Option<ServerPhase>, Option<String>)>,
+) -> Dependency {
     if object.meta().deletion_timestamp.is_some() {
         return Dependency::NotReady("it is being deleted".into());
     }
-    let Some((phase, endpoint, conditions)) = state else {
+    let Some((phase, endpoint)) = state else {
         return Dependency::NotReady(format!("the operator has not reported on {} yet", object.name_any()));
     };
+    // Only the phase, not the server's own condition message: that changes as its pods come and
+    // go, and each change would be one more status write for every Agent that uses it.
     match (crate::server::serves(phase), endpoint) {
         (true, Some(url)) => Dependency::Ready(url),
-        _ => {
-            let phase = phase.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
-            let why = agents_api::conditions::find(conditions, agents_api::conditions::types::READY)
-                .map(|c| format!(" ({})", c.message))
-                .unwrap_or_default();
-            Dependency::NotReady(format!("its phase is {phase}{why}"))
-        }
+        _ => Dependency::NotReady(format!("its phase is {}", phase.map(|p| p.as_str()).unwrap_or("unknown"))),
     }
 }
 
@@ -177,10 +173,7 @@ mod tests {
             "conditions": [{"type": "Ready", "status": "False", "reason": "PodsStarting", "message": "0/1 pods ready",
                             "lastTransitionTime": "2026-01-01T00:00:00Z"}],
         }));
-        assert_eq!(
-            super::model_api(Some(&pending)),
-            Dependency::NotReady("its phase is Pending (0/1 pods ready)".into())
-        );
+        assert_eq!(super::model_api(Some(&pending)), Dependency::NotReady("its phase is Pending".into()));
     }
 
     #[test]

@@ -1,0 +1,208 @@
+//! Benchmark: how soon Agents follow what they depend on. N Agents (100 by default) share one
+//! ModelAPI (a LiteLLM proxy on KWOK pods); the delay from the ModelAPI turning Ready to each
+//! Agent turning Ready, measured by one watcher that sees both. It prints figures; it asserts nothing.
+//!
+//! ```sh
+//! cargo bench -p agents-e2e --bench dependencies            # 100 Agents, 5 rounds
+//! cargo bench -p agents-e2e --bench dependencies -- 300 --rounds 3
+//! ```
+//!
+//! - cold: the Agents are created first and wait; then the ModelAPI is created. The delay
+//!   includes creating each Agent's Deployment and its pods starting (KWOK's pod stages).
+//! - warm rounds: the ModelAPI is scaled to 0 (Stopped: every Agent goes back to Waiting, its
+//!   Deployment left running) and back to 1. The delay is the operator's alone: a watch event,
+//!   the mapping to the Agents that reference it, and one status write each.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agents_api::{Agent, AgentPhase, ModelAPI, ServerPhase};
+use agents_testenv::{Cluster, TestNamespace};
+use anyhow::Context;
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use support::{build_operator, percentile, poll_until, start_operator};
+
+struct Options {
+    agents: usize,
+    rounds: usize,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut options = Options { agents: 100, rounds: 5 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bench" => {}
+            "--rounds" => options.rounds = args.next().context("--rounds N")?.parse()?,
+            n => options.agents = n.parse().with_context(|| format!("not a number of Agents: {n}"))?,
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    build_operator()?;
+    let cluster = runtime.block_on(Cluster::start_for_this_process())?;
+    let result = runtime.block_on(run(&cluster, &options));
+    cluster.stop();
+    result
+}
+
+/// When the watcher saw each Agent turn Ready, and the ModelAPI.
+#[derive(Default)]
+struct Seen {
+    agents_ready: HashMap<String, Instant>,
+    gateway_ready: Option<Instant>,
+}
+
+impl Seen {
+    fn reset(&mut self) {
+        self.agents_ready.clear();
+        self.gateway_ready = None;
+    }
+
+    /// Each Agent's delay after the ModelAPI turned Ready, sorted.
+    fn delays(&self) -> Vec<Duration> {
+        let Some(gateway) = self.gateway_ready else { return Vec::new() };
+        let mut delays: Vec<Duration> =
+            self.agents_ready.values().map(|at| at.saturating_duration_since(gateway)).collect();
+        delays.sort();
+        delays
+    }
+}
+
+/// Records phase transitions to Ready as the watches deliver them.
+fn watch(client: &kube::Client, namespace: &str) -> Arc<Mutex<Seen>> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let agents: Api<Agent> = Api::namespaced(client.clone(), namespace);
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(watcher(agents, watcher::Config::default()).applied_objects());
+        while let Some(Ok(agent)) = events.next().await {
+            let now = Instant::now();
+            let mut seen = record.lock().unwrap();
+            let name = agent.metadata.name.unwrap_or_default();
+            if agent.status.and_then(|s| s.phase) == Some(AgentPhase::Ready) {
+                seen.agents_ready.entry(name).or_insert(now);
+            } else {
+                seen.agents_ready.remove(&name);
+            }
+        }
+    });
+    let model_apis: Api<ModelAPI> = Api::namespaced(client.clone(), namespace);
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(watcher(model_apis, watcher::Config::default()).applied_objects());
+        while let Some(Ok(model_api)) = events.next().await {
+            let now = Instant::now();
+            let mut seen = record.lock().unwrap();
+            if model_api.status.and_then(|s| s.phase) == Some(ServerPhase::Ready) {
+                seen.gateway_ready.get_or_insert(now);
+            } else {
+                seen.gateway_ready = None;
+            }
+        }
+    });
+    seen
+}
+
+async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
+    let client = cluster.client().await?;
+    agents_testenv::crds::apply(&client, agents_api::crd::all()).await?;
+    let n = options.agents;
+    let ns = TestNamespace::create(&client, "bench-dependencies").await?;
+    let operator = start_operator(cluster, ns.name(), 16)?;
+    let seen = watch(&client, ns.name());
+    let agents: Api<Agent> = Api::namespaced(client.clone(), ns.name());
+    let model_apis: Api<ModelAPI> = Api::namespaced(client.clone(), ns.name());
+    let deadline = Duration::from_secs(60 + n as u64 / 5);
+    println!("kubectl-agents dependency benchmark: {n} Agents on one ModelAPI, {} warm rounds", options.rounds);
+
+    let names: Vec<String> = (0..n).map(|i| format!("agent-{i}")).collect();
+    stream::iter(&names)
+        .map(|name| {
+            let agents = agents.clone();
+            async move {
+                let agent: Agent = serde_json::from_value(json!({
+                    "apiVersion": "agents.dev/v1alpha1",
+                    "kind": "Agent",
+                    "metadata": {"name": name},
+                    "spec": {"image": "ghcr.io/example/bench-agent:v1", "replicas": 1,
+                             "model": {"name": "gpt-4o", "modelAPIRef": {"name": "gateway"}}},
+                }))?;
+                agents.create(&PostParams::default(), &agent).await?;
+                Ok::<_, anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+    poll_until("every Agent to wait for the ModelAPI", deadline, || {
+        let list = futures::executor::block_on(agents.list(&Default::default()))?;
+        Ok(list.items.iter().filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Waiting)).count()
+            == n)
+    })
+    .await?;
+
+    // Cold: the ModelAPI appears; the Agents' Deployments are created and their pods start.
+    seen.lock().unwrap().reset();
+    let gateway: ModelAPI = serde_json::from_value(json!({
+        "apiVersion": "agents.dev/v1alpha1",
+        "kind": "ModelAPI",
+        "metadata": {"name": "gateway"},
+        "spec": {"mode": "Proxy", "replicas": 1, "proxy": {"models": [{"name": "*"}]}},
+    }))?;
+    model_apis.create(&PostParams::default(), &gateway).await?;
+    poll_until("every Agent Ready (cold)", deadline, || Ok(seen.lock().unwrap().agents_ready.len() == n)).await?;
+    let cold = seen.lock().unwrap().delays();
+    report("cold (Deployments created, pods start)", &cold);
+
+    // Warm rounds: the ModelAPI stops and starts again; the Agents' pods keep running.
+    let mut warm = Vec::new();
+    let scale = |replicas: i32| {
+        let model_apis = model_apis.clone();
+        async move {
+            model_apis
+                .patch("gateway", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
+                .await
+        }
+    };
+    let writes_before = support::family_sum(&operator.metrics()?);
+    for round in 1..=options.rounds {
+        scale(0).await?;
+        poll_until("every Agent back to Waiting", deadline, || Ok(seen.lock().unwrap().agents_ready.is_empty()))
+            .await?;
+        seen.lock().unwrap().reset();
+        scale(1).await?;
+        poll_until("every Agent Ready again", deadline, || Ok(seen.lock().unwrap().agents_ready.len() == n)).await?;
+        let delays = seen.lock().unwrap().delays();
+        report(&format!("warm round {round}"), &delays);
+        warm.extend(delays);
+    }
+    warm.sort();
+    report(&format!("warm, all {} rounds", options.rounds), &warm);
+    let writes = support::family_sum(&operator.metrics()?) - writes_before;
+    println!("  API writes per Agent per round (Waiting and back): {:.2}", writes / (n * options.rounds.max(1)) as f64);
+    drop(operator);
+    ns.delete().await?;
+    Ok(())
+}
+
+fn report(what: &str, delays: &[Duration]) {
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    println!(
+        "  ModelAPI Ready -> Agent Ready, {what}: p50 {}, p99 {}, max {} ({} Agents)",
+        ms(percentile(delays, 0.5)),
+        ms(percentile(delays, 0.99)),
+        ms(delays.last().copied().unwrap_or_default()),
+        delays.len()
+    );
+}

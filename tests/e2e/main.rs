@@ -5,6 +5,7 @@
 
 mod agent;
 mod control_plane;
+mod distribution;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         plugin::tests(&env),
         plugin_logs::tests(&env),
         plugin_install::tests(&env),
+        distribution::tests(&env),
     ]
     .into_iter()
     .flatten()

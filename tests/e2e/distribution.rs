@@ -125,7 +125,10 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
     let checksum_file = std::fs::read_to_string(out.join(format!("{}.sha256", archive_name(target))))?;
     ensure!(checksum_file == format!("{sum}  {}\n", archive_name(target)), "{checksum_file}");
 
-    // Without --partial, a target it cannot build (macOS, from here) means no manifest.
+    // Without --partial, a target it cannot build (macOS, from here) means no manifest, not even
+    // one left by an earlier run.
+    std::fs::create_dir_all(work.join("refused"))?;
+    std::fs::write(work.join("refused/agents.yaml"), "stale")?;
     let refused = xtask(&[
         "--target",
         target,

@@ -64,6 +64,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let root = root();
     let out = options.out.clone().unwrap_or_else(|| root.join("target/dist").join(format!("v{VERSION}")));
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // krew names a plugin after its manifest's file name. A manifest of an earlier run would
+    // name archives this run replaces: it goes first, and comes back only if this run succeeds.
+    let manifest_path = out.join("agents.yaml");
+    let _ = fs::remove_file(&manifest_path);
     let selected: Vec<Target> = if options.targets.is_empty() {
         TARGETS.to_vec()
     } else {
@@ -96,10 +100,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let template =
         fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
     let manifest = manifest::render(&template, VERSION, REPOSITORY, &archives, options.partial)?;
-    // krew names a plugin after its manifest's file name.
-    let path = out.join("agents.yaml");
-    fs::write(&path, manifest).with_context(|| format!("writing {}", path.display()))?;
-    println!("{}", path.display());
+    fs::write(&manifest_path, manifest).with_context(|| format!("writing {}", manifest_path.display()))?;
+    println!("{}", manifest_path.display());
     Ok(())
 }
 

@@ -157,8 +157,19 @@ pub fn toolchain(target: &Target, host: &Host, machine: &dyn Machine) -> Result<
         ));
     }
     // Apple's toolchain links either architecture; elsewhere another architecture needs a cross linker.
-    if target.arch == host.arch || target.os == "darwin" || machine.var(&target.linker_variable()).is_some() {
+    if target.os == "darwin" || target.os == "windows" || machine.var(&target.linker_variable()).is_some() {
         return Ok(Toolchain::default());
+    }
+    if target.arch == host.arch {
+        // Rust links musl itself; ring's C code wants a C compiler for the target, which cc-rs
+        // looks for as `x86_64-linux-musl-gcc`. musl-gcc (Debian: musl-tools) or, failing that,
+        // the host's cc compile it (ring's C needs no libc headers of musl's).
+        let musl_gcc = format!("{}-linux-musl-gcc", target.triple.split('-').next().unwrap_or_default());
+        if machine.var(&target.cc_variable()).is_some() || machine.has_program(&musl_gcc) {
+            return Ok(Toolchain::default());
+        }
+        let cc = if machine.has_program("musl-gcc") { "musl-gcc" } else { "cc" };
+        return Ok(Toolchain { env: vec![(target.cc_variable(), cc.to_string())] });
     }
     match cross_gcc(target.arch).filter(|gcc| target.os == "linux" && machine.has_program(gcc)) {
         Some(gcc) => Ok(Toolchain {
@@ -218,7 +229,12 @@ mod tests {
     #[test]
     fn linux_builds_its_own_arch_with_the_std_installed() {
         let machine = Fake { std: vec!["x86_64-unknown-linux-musl"], programs: vec![] };
-        assert_eq!(toolchain(&target("x86_64-unknown-linux-musl"), &LINUX, &machine), Ok(Toolchain::default()));
+        let cc = |cc: &str| Toolchain { env: vec![("CC_x86_64_unknown_linux_musl".into(), cc.into())] };
+        assert_eq!(toolchain(&target("x86_64-unknown-linux-musl"), &LINUX, &machine), Ok(cc("cc")));
+        let with_musl_gcc = Fake { std: vec!["x86_64-unknown-linux-musl"], programs: vec!["musl-gcc"] };
+        assert_eq!(toolchain(&target("x86_64-unknown-linux-musl"), &LINUX, &with_musl_gcc), Ok(cc("musl-gcc")));
+        let with_cross = Fake { std: vec!["x86_64-unknown-linux-musl"], programs: vec!["x86_64-linux-musl-gcc"] };
+        assert_eq!(toolchain(&target("x86_64-unknown-linux-musl"), &LINUX, &with_cross), Ok(Toolchain::default()));
         let missing = Fake { std: vec![], programs: vec![] };
         let why = toolchain(&target("x86_64-unknown-linux-musl"), &LINUX, &missing).unwrap_err();
         assert!(why.contains("rustup target add x86_64-unknown-linux-musl"), "{why}");

@@ -6,6 +6,7 @@
 mod agent;
 mod control_plane;
 mod dependencies;
+mod distribution;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         plugin::tests(&env),
         plugin_logs::tests(&env),
         plugin_install::tests(&env),
+        distribution::tests(&env),
     ]
     .into_iter()
     .flatten()

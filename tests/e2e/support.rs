@@ -116,7 +116,8 @@ pub fn output_within(command: &mut Command) -> anyhow::Result<Output> {
     output_before(command, DEADLINE)
 }
 
-fn output_before(command: &mut Command, deadline: Duration) -> anyhow::Result<Output> {
+/// [`output_within`] with a deadline of its own.
+pub fn output_before(command: &mut Command, deadline: Duration) -> anyhow::Result<Output> {
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -80,6 +80,19 @@ pub const KWOK: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// krew, the kubectl plugin manager, and krew's own manifest validator: the distribution tests
+/// install the plugin with it offline. v0.5.0 is the only version the proxy serves whole. Left
+/// unstamped on purpose: krew never runs its upgrade check (a GitHub call) in a development build.
+pub const KREW: GoTool = GoTool {
+    name: "krew",
+    module: "sigs.k8s.io/krew",
+    version: "v0.5.0",
+    packages: &["sigs.k8s.io/krew/cmd/krew", "sigs.k8s.io/krew/cmd/validate-krew-manifest"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
 /// Modules read for their manifests only (CRDs); never built.
 #[derive(Debug)]
 pub struct ManifestSource {
@@ -109,5 +122,6 @@ mod tests {
         assert_eq!(KUBERNETES.binaries(), ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]);
         assert_eq!(ETCD.binaries(), ["etcd"]);
         assert_eq!(KWOK.binaries(), ["kwok"]);
+        assert_eq!(KREW.binaries(), ["krew", "validate-krew-manifest"]);
     }
 }

@@ -47,9 +47,23 @@ pub struct Args {
     #[arg(long, env = "AGENTS_OPERATOR_AGENT_CONCURRENCY", default_value_t = 16)]
     pub agent_concurrency: u16,
 
+    /// How MCPServers are asked for their tools: `service` calls their Service by its DNS name
+    /// (the operator runs in the cluster), `pod` calls a ready pod by its IP (it runs where pod
+    /// addresses are routable), `auto` picks by where it runs, `off` never asks.
+    #[arg(long, env = "AGENTS_OPERATOR_MCP_TOOLS", value_enum, default_value_t = McpTools::Auto)]
+    pub mcp_tools: McpTools,
+
     /// Log format: text (default) or json.
     #[arg(long, env = "AGENTS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McpTools {
+    Auto,
+    Service,
+    Pod,
+    Off,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +88,14 @@ impl Args {
                 .context("no cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a pod")?,
         };
         kube::Client::try_from(config).context("building the Kubernetes client")
+    }
+
+    /// Whether the client talks to the cluster the operator runs in (its service account).
+    pub fn in_cluster(&self) -> bool {
+        self.kubeconfig.is_none()
+            && self.context.is_none()
+            && std::env::var_os("KUBECONFIG").is_none()
+            && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
     }
 
     pub fn lease_namespace(&self) -> String {

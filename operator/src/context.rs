@@ -12,8 +12,9 @@ use kube::core::DynamicObject;
 use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 
-use crate::args::Args;
+use crate::args::{Args, McpTools};
 use crate::metrics::Metrics;
+use crate::servers::ToolLister;
 
 pub struct Context {
     pub client: kube::Client,
@@ -22,6 +23,8 @@ pub struct Context {
     pub agent_concurrency: u16,
     /// The one namespace reconciled, or `None` for all.
     pub namespace: Option<String>,
+    /// How MCPServers are asked for their tools; `None` when that is off.
+    pub tools: Option<ToolLister>,
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
 }
 
@@ -29,12 +32,18 @@ impl Context {
     pub fn new(client: kube::Client, metrics: Arc<Metrics>, args: &Args) -> Arc<Self> {
         let reporter =
             Reporter { controller: agents_render::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+        let tools = match (args.mcp_tools, args.in_cluster()) {
+            (McpTools::Off, _) => None,
+            (McpTools::Service, _) | (McpTools::Auto, true) => Some(ToolLister::through_services()),
+            (McpTools::Pod, _) | (McpTools::Auto, false) => Some(ToolLister::through_pods(client.clone())),
+        };
         Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
             agent_concurrency: args.agent_concurrency,
             namespace: args.namespace.clone(),
+            tools,
             failures: Mutex::default(),
         })
     }

@@ -7,6 +7,7 @@ mod agent;
 mod control_plane;
 mod dependencies;
 mod distribution;
+mod mcp_server;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         control_plane::tests(&env),
         agent::tests(&env),
         dependencies::tests(&env),
+        mcp_server::tests(&env),
         validation::tests(&env),
         operator_lifecycle::tests(&env),
         plugin::tests(&env),

@@ -194,6 +194,24 @@ impl Ctx {
         }
     }
 
+    /// Polls `probe` until it finds a value (for what no single object's watch can tell).
+    pub async fn wait_for_value<T, F, Fut>(&self, what: &str, mut probe: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = anyhow::Result<Option<T>>>,
+    {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(value) = probe().await? {
+                return Ok(value);
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("timed out after {DEADLINE:?} waiting for {what}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the named object does not exist.
     pub async fn wait_gone<K>(&self, api: &Api<K>, name: &str) -> anyhow::Result<()>
     where

@@ -11,6 +11,8 @@ pub mod types {
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";
     /// Optional features the spec asks for are in place (e.g. the ServiceMonitor).
     pub const FEATURES_AVAILABLE: &str = "FeaturesAvailable";
+    /// An MCPServer's tools were listed by asking the running server (`status.tools`).
+    pub const TOOLS_LISTED: &str = "ToolsListed";
 }
 
 /// Condition reasons (CamelCase, stable: scripts and alerts match on them).
@@ -29,6 +31,8 @@ pub mod reasons {
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";
     pub const ALL_AVAILABLE: &str = "AllAvailable";
     pub const SERVICE_MONITOR_CRD_MISSING: &str = "ServiceMonitorCRDMissing";
+    pub const TOOLS_LISTED: &str = "ToolsListed";
+    pub const TOOLS_NOT_LISTED: &str = "ToolsNotListed";
 }
 
 /// A condition as computed by a controller, before timestamps.

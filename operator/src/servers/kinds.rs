@@ -6,7 +6,8 @@ use agents_render::server::{Children, Observed};
 use agents_render::{labels, mcp_server, model_api};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::ServerKind;
+use super::{Answer, ServerKind};
+use crate::context::Context;
 
 impl ServerKind for ModelAPI {
     const KIND: &'static str = "ModelAPI";
@@ -21,7 +22,7 @@ impl ServerKind for ModelAPI {
         model_api::port(self).is_some()
     }
 
-    fn status(&self, observed: Observed<'_>, now: &Time) -> ModelAPIStatus {
+    fn status(&self, observed: Observed<'_>, _: Option<&Answer>, now: &Time) -> ModelAPIStatus {
         model_api::status(self, observed, now)
     }
 
@@ -47,8 +48,20 @@ impl ServerKind for MCPServer {
         true
     }
 
-    fn status(&self, observed: Observed<'_>, now: &Time) -> MCPServerStatus {
-        mcp_server::status(self, observed, now)
+    async fn ask(&self, ctx: &Context, phase: ServerPhase) -> Option<Answer> {
+        let lister = ctx.tools.as_ref()?;
+        if !mcp_server::tools_wanted(self, phase) {
+            return None;
+        }
+        let answer = lister.list(self).await.map_err(|e| format!("could not list the tools: {e}"));
+        if let Err(why) = &answer {
+            tracing::debug!(name = %self.metadata.name.as_deref().unwrap_or_default(), "{why}");
+        }
+        Some(answer)
+    }
+
+    fn status(&self, observed: Observed<'_>, answer: Option<&Answer>, now: &Time) -> MCPServerStatus {
+        mcp_server::status(self, observed, answer, now)
     }
 
     fn current_status(&self) -> Option<&MCPServerStatus> {

@@ -5,11 +5,15 @@
 
 mod kinds;
 mod reconcile;
+mod tools;
+
+pub use tools::ToolLister;
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
+use agents_api::ServerPhase;
 use agents_render::server::{Children, Observed};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -43,10 +47,18 @@ pub trait ServerKind:
     fn children(&self) -> Result<Children, agents_render::agent::Incomplete>;
     /// Whether it runs pods at all (an External ModelAPI does not).
     fn runs_pods(&self) -> bool;
-    fn status(&self, observed: Observed<'_>, now: &Time) -> Self::Status;
+    /// What only the running server can tell, asked once it is in `phase` (an MCPServer's
+    /// tools); `None` when there is nothing to ask now.
+    fn ask(&self, _ctx: &Context, _phase: ServerPhase) -> impl Future<Output = Option<Answer>> + Send {
+        std::future::ready(None)
+    }
+    fn status(&self, observed: Observed<'_>, answer: Option<&Answer>, now: &Time) -> Self::Status;
     fn current_status(&self) -> Option<&Self::Status>;
-    fn phase(status: &Self::Status) -> Option<agents_api::ServerPhase>;
+    fn phase(status: &Self::Status) -> Option<ServerPhase>;
 }
+
+/// What a running server answered (its tools), or why it could not be asked.
+pub type Answer = agents_render::mcp_server::ToolsAnswer;
 
 /// Caches of everything a server owns.
 pub struct ChildStores {

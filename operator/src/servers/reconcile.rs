@@ -23,8 +23,9 @@ use crate::error::Error;
 
 /// A safety net: reconciled this often even when nothing happens (writing nothing then).
 const RESYNC: Duration = Duration::from_secs(30 * 60);
-/// How soon a server blocked by an object it does not own looks again.
-const CONFLICT_RECHECK: Duration = Duration::from_secs(15);
+/// How soon a server blocked by an object it does not own, or whose tools could not be listed,
+/// is looked at again.
+const RECHECK: Duration = Duration::from_secs(15);
 
 pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
@@ -82,7 +83,9 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
         failure: failure.as_deref(),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let status = server.status(observed, &now);
+    let phase = agents_render::server::assess(observed).0;
+    let answer = if synced.is_ok() { server.ask(ctx, phase).await } else { None };
+    let status = server.status(observed, answer.as_ref(), &now);
     if server.current_status() != Some(&status) {
         let patch = json!({
             "apiVersion": agents_api::API_VERSION,
@@ -101,7 +104,9 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
     }
     synced?;
     ctx.succeeded(ObjectRef::from_obj(server.as_ref()));
-    Ok(Action::requeue(if conflicts.is_empty() { RESYNC } else { CONFLICT_RECHECK }))
+    // A conflict's owner or a server that did not answer changes without telling the operator.
+    let recheck = !conflicts.is_empty() || matches!(answer, Some(Err(_)));
+    Ok(Action::requeue(if recheck { RECHECK } else { RESYNC }))
 }
 
 /// An Event when an existing server changes phase (its first phase is not news).

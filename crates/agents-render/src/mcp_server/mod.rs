@@ -12,8 +12,9 @@
 
 mod bridge;
 
+use agents_api::conditions::{self, Desired, reasons, types};
 use agents_api::mcp_server::McpTransport;
-use agents_api::{MCPServer, MCPServerStatus};
+use agents_api::{MCPServer, MCPServerStatus, ServerPhase};
 use k8s_openapi::api::core::v1::{Container, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -88,21 +89,63 @@ pub fn source(mcp: &MCPServer) -> String {
     }
 }
 
-/// The whole status. `tools` is carried over: only a `tools/list` answer sets it.
-pub fn status(mcp: &MCPServer, observed: server::Observed<'_>, now: &Time) -> MCPServerStatus {
+/// What asking the running server for its tools gave, this reconcile.
+pub type ToolsAnswer = Result<Vec<String>, String>;
+
+/// Whether the tools should be asked for now: the server serves streamable HTTP, is Ready, and
+/// its tools were not listed for this generation of its spec yet (a new package version may
+/// bring new tools).
+pub fn tools_wanted(mcp: &MCPServer, phase: ServerPhase) -> bool {
+    if phase != ServerPhase::Ready || mcp.spec.transport != McpTransport::StreamableHttp {
+        return false;
+    }
+    let listed = mcp.status.as_ref().and_then(|s| conditions::find(&s.conditions, types::TOOLS_LISTED));
+    !listed.is_some_and(|c| c.status == "True" && c.observed_generation == mcp.metadata.generation)
+}
+
+/// The whole status. `tools` comes only from an answer of the server: without a new one it is
+/// carried over (with its condition); a failed attempt clears it rather than keep a list that
+/// may belong to an older version.
+pub fn status(
+    mcp: &MCPServer,
+    observed: server::Observed<'_>,
+    tools: Option<&ToolsAnswer>,
+    now: &Time,
+) -> MCPServerStatus {
     let assessment = server::assess(observed);
     let current = mcp.status.as_ref();
     let existing = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let generation = mcp.metadata.generation;
+    let mut conditions = server::ready_condition(existing, &assessment, generation, now);
+    let listed = match tools {
+        None => {
+            conditions.extend(conditions::find(existing, types::TOOLS_LISTED).cloned());
+            current.and_then(|s| s.tools.clone())
+        }
+        Some(answer) => {
+            let desired = match answer {
+                Ok(tools) => Desired::new(
+                    types::TOOLS_LISTED,
+                    true,
+                    reasons::TOOLS_LISTED,
+                    format!("the server listed {} tools", tools.len()),
+                ),
+                Err(why) => Desired::new(types::TOOLS_LISTED, false, reasons::TOOLS_NOT_LISTED, why.clone()),
+            };
+            conditions.extend(conditions::merge(existing, &[desired], generation, now));
+            answer.as_ref().ok().cloned()
+        }
+    };
     MCPServerStatus {
         phase: Some(assessment.0),
         endpoint: endpoint(mcp),
         source: Some(source(mcp)),
-        tools: current.and_then(|s| s.tools.clone()),
+        tools: listed,
         ready_replicas: Some(
             observed.deployment.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0),
         ),
-        observed_generation: mcp.metadata.generation,
-        conditions: server::ready_condition(existing, &assessment, mcp.metadata.generation, now),
+        observed_generation: generation,
+        conditions,
     }
 }
 
@@ -141,11 +184,32 @@ mod tests {
     }
 
     #[test]
+    fn tools_are_asked_for_once_per_generation_and_cleared_when_asking_fails() {
+        let mut mcp = mcp_server("package: {runtime: npx, name: server-everything}\n");
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let ready = server::Observed { runs_pods: true, ..Default::default() };
+        assert!(!tools_wanted(&mcp, ServerPhase::Pending));
+        assert!(tools_wanted(&mcp, ServerPhase::Ready));
+        let listed = status(&mcp, ready, Some(&Ok(vec!["echo".into(), "add".into()])), &now);
+        assert_eq!(listed.tools, Some(vec!["echo".to_string(), "add".to_string()]));
+        mcp.status = Some(listed);
+        assert!(!tools_wanted(&mcp, ServerPhase::Ready), "listed for this generation");
+        mcp.metadata.generation = Some(2);
+        assert!(tools_wanted(&mcp, ServerPhase::Ready), "a new spec may bring new tools");
+        let failed = status(&mcp, ready, Some(&Err("could not reach it".into())), &now);
+        assert_eq!(failed.tools, None);
+        let condition = conditions::find(&failed.conditions, types::TOOLS_LISTED).unwrap();
+        assert_eq!((condition.status.as_str(), condition.message.as_str()), ("False", "could not reach it"));
+        let sse = mcp_server("image: x:1\ntransport: sse\n");
+        assert!(!tools_wanted(&sse, ServerPhase::Ready), "tools are asked over streamable HTTP only");
+    }
+
+    #[test]
     fn status_keeps_the_tools_it_learned() {
         let mut mcp = mcp_server("package: {runtime: uvx, name: mcp-server-fetch, version: '2025.4.7'}\n");
         mcp.status = Some(MCPServerStatus { tools: Some(vec!["fetch".into()]), ..Default::default() });
         let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let status = status(&mcp, server::Observed { runs_pods: true, ..Default::default() }, &now);
+        let status = status(&mcp, server::Observed { runs_pods: true, ..Default::default() }, None, &now);
         assert_eq!(status.tools, Some(vec!["fetch".to_string()]));
         assert_eq!(status.source.as_deref(), Some("uvx:mcp-server-fetch@2025.4.7"));
         assert_eq!(status.endpoint.as_deref(), Some("http://fetch.team-a.svc.cluster.local:8000/mcp"));

@@ -43,6 +43,11 @@ step kubectl agents apply -f docs/examples/research-agent.yaml --wait
 step kubectl agents get -o wide
 step kubectl agents describe research
 step kubectl agents logs research --tail 1
+# An agent with a model gateway and a tool server, applied Agent first: it waits for both.
+step kubectl agents apply -f docs/examples/gateway-and-tools.yaml --wait
+step kubectl agents get modelapis -o wide
+step kubectl agents get mcpservers
+step kubectl agents describe scout
 step_anyway kubectl agents check
 step kubectl agents version
 

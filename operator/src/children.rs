@@ -243,3 +243,21 @@ pub async fn execute<K: Child>(ctx: &Context, plan: Plan<K>, dyntype: &K::Dynami
         }
     }
 }
+
+/// What the status reports of carrying out the plans: the children that belong to something
+/// else (one sentence each), or why writing failed.
+pub fn conflicts_and_failure(synced: &Result<Vec<Outcome>, Error>) -> (Vec<String>, Option<String>) {
+    match synced {
+        Ok(outcomes) => (
+            outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Conflict(why) => Some(why.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    }
+}

@@ -19,7 +19,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::{State, dependencies};
-use crate::children::{Live, Outcome, Plan, cached, cached_live, execute, plan};
+use crate::children::{self, Live, Outcome, Plan, cached, cached_live, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
 
@@ -138,19 +138,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     }
     .await;
 
-    let (conflicts, failure) = match &synced {
-        Ok(outcomes) => (
-            outcomes
-                .iter()
-                .filter_map(|o| match o {
-                    Outcome::Conflict(why) => Some(why.clone()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    };
+    let (conflicts, failure) = children::conflicts_and_failure(&synced);
     let live_deployment = stores.deployments.get(&ObjectRef::new(&name).within(&namespace));
     let observed = Observed {
         agent: &agent,

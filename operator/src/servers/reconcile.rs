@@ -18,7 +18,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
 use super::{ServerKind, State};
-use crate::children::{Live, Outcome, cached, cached_live, execute, plan};
+use crate::children::{self, Live, Outcome, cached, cached_live, execute, plan};
 use crate::error::Error;
 
 /// A safety net: reconciled this often even when nothing happens (writing nothing then).
@@ -62,19 +62,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
         Ok(vec![config, claim, service, deployment])
     }
     .await;
-    let (conflicts, failure) = match &synced {
-        Ok(outcomes) => (
-            outcomes
-                .iter()
-                .filter_map(|o| match o {
-                    Outcome::Conflict(why) => Some(why.clone()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    };
+    let (conflicts, failure) = children::conflicts_and_failure(&synced);
     let live_deployment = stores.deployments.get(&ObjectRef::new(&name).within(&namespace));
     let observed = Observed {
         deployment: live_deployment.as_deref(),

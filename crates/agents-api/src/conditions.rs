@@ -29,6 +29,13 @@ pub mod reasons {
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";
     pub const ALL_AVAILABLE: &str = "AllAvailable";
     pub const SERVICE_MONITOR_CRD_MISSING: &str = "ServiceMonitorCRDMissing";
+    // AgentBuild
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const RUNNING: &str = "Running";
+    pub const PENDING: &str = "Pending";
+    pub const TEKTON_NOT_INSTALLED: &str = "TektonNotInstalled";
+    pub const NO_DIGEST: &str = "NoDigest";
+    pub const RUN_FAILED: &str = "RunFailed";
 }
 
 /// A condition as computed by a controller, before timestamps.

@@ -3,12 +3,14 @@
 //! and the CRD manifests generated from the types.
 
 pub mod agent;
+pub mod build;
 pub mod conditions;
 pub mod crd;
 pub mod refs;
 mod schema;
 
 pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
+pub use build::{AgentBuild, AgentBuildSpec, AgentBuildStatus, BuildPhase};
 pub use refs::{LocalRef, SecretKeyRef};
 
 /// API group of every kind this project defines.

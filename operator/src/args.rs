@@ -47,6 +47,10 @@ pub struct Args {
     #[arg(long, env = "AGENTS_OPERATOR_AGENT_CONCURRENCY", default_value_t = 16)]
     pub agent_concurrency: u16,
 
+    /// AgentBuilds reconciled at once.
+    #[arg(long, env = "AGENTS_OPERATOR_BUILD_CONCURRENCY", default_value_t = 4)]
+    pub build_concurrency: u16,
+
     /// Log format: text (default) or json.
     #[arg(long, env = "AGENTS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

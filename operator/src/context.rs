@@ -19,6 +19,7 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub agent_concurrency: u16,
+    pub build_concurrency: u16,
     /// The one namespace reconciled, or `None` for all.
     pub namespace: Option<String>,
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
@@ -33,6 +34,7 @@ impl Context {
             client,
             metrics,
             agent_concurrency: args.agent_concurrency,
+            build_concurrency: args.build_concurrency,
             namespace: args.namespace.clone(),
             failures: Mutex::default(),
         })

@@ -2,6 +2,7 @@
 
 mod agent;
 mod args;
+mod build;
 mod children;
 mod context;
 mod error;
@@ -49,7 +50,7 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
     // Every controller stops on the same signal; each drains its in-flight reconciles first.
     let shutdown = shutdown_signal().boxed().shared();
     let controllers = async {
-        tokio::join!(agent::run(ctx.clone(), shutdown.clone()));
+        tokio::join!(agent::run(ctx.clone(), shutdown.clone()), build::run(ctx.clone(), shutdown.clone()));
     };
     tokio::select! {
         () = controllers => {

@@ -4,6 +4,7 @@
 //! `cargo test -p agents-e2e -- NAME` runs the tests whose name contains NAME; `--list` lists them.
 
 mod agent;
+mod build;
 mod control_plane;
 mod operator;
 mod operator_lifecycle;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     let trials = [
         control_plane::tests(&env),
         agent::tests(&env),
+        build::tests(&env),
         validation::tests(&env),
         operator_lifecycle::tests(&env),
         plugin::tests(&env),

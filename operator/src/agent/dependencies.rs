@@ -1,6 +1,6 @@
 //! Resolves an Agent's references against the operator's caches.
 
-use agents_api::Agent;
+use agents_api::{Agent, AgentBuild};
 use agents_render::agent::dependencies::{self, Dependencies, Dependency};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -38,6 +38,27 @@ pub fn dependents_of(changed: &Agent, agents: &Store<Agent>) -> Vec<ObjectRef<Ag
         .state()
         .iter()
         .filter(|a| a.namespace() == namespace && a.spec.peers.iter().any(|p| p.name == name))
+        .map(|a| ObjectRef::from_obj(a.as_ref()))
+        .collect()
+}
+
+/// The Agent's `buildRef`, looked up in the AgentBuild cache: the image its last successful run
+/// pushed, by digest (see `agents_render::build::dependency`).
+pub fn resolve_build(agent: &Agent, builds: &Store<AgentBuild>) -> Option<(String, Dependency)> {
+    let build_ref = agent.spec.build_ref.as_ref()?;
+    let namespace = agent.namespace().unwrap_or_default();
+    let build = builds.get(&ObjectRef::new(&build_ref.name).within(&namespace));
+    Some((build_ref.name.clone(), agents_render::build::dependency(build.as_deref())))
+}
+
+/// The Agents whose `buildRef` names `changed`: they are reconciled when it changes.
+pub fn builders_of(changed: &AgentBuild, agents: &Store<Agent>) -> Vec<ObjectRef<Agent>> {
+    let name = changed.name_any();
+    let namespace = changed.namespace();
+    agents
+        .state()
+        .iter()
+        .filter(|a| a.namespace() == namespace && a.spec.build_ref.as_ref().is_some_and(|b| b.name == name))
         .map(|a| ObjectRef::from_obj(a.as_ref()))
         .collect()
 }

@@ -7,7 +7,7 @@ mod reconcile;
 use std::future::Future;
 use std::sync::Arc;
 
-use agents_api::Agent;
+use agents_api::{Agent, AgentBuild};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -39,6 +39,7 @@ pub struct ChildStores {
 pub struct State {
     pub ctx: Arc<Context>,
     pub agents: Store<Agent>,
+    pub builds: Store<AgentBuild>,
     pub children: ChildStores,
 }
 
@@ -75,9 +76,21 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             predicates::generation.combine(predicates::labels).combine(predicates::annotations),
             Default::default(),
         );
+    // AgentBuilds, for `buildRef`: a change (its status names a new image) re-resolves the
+    // Agents that name it.
+    let (builds, build_writer) = reflector::store();
+    let builders_of = agents.clone();
+    let build_changes = watcher(ctx.api::<AgentBuild>(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(children::prune_metadata)
+        .reflect(build_writer)
+        .touched_objects()
+        .filter_map(|b| async move { b.ok() })
+        .flat_map(move |b| futures::stream::iter(dependencies::builders_of(&b, &builders_of)));
     let state = Arc::new(State {
         ctx: ctx.clone(),
         agents: agents.clone(),
+        builds,
         children: ChildStores {
             service_accounts,
             config_maps,
@@ -99,6 +112,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns_stream(disruption_budget_changes)
         .owns_stream(network_policy_changes)
         .reconcile_on(dependents_rx)
+        .reconcile_on(build_changes)
         .reconcile_all_on(monitors_came_or_went)
         .reconcile_on(monitor_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))

@@ -39,7 +39,8 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     let namespace = agent.namespace().unwrap_or_default();
     let name = agent.name_any();
     let uid = agent.uid().unwrap_or_default();
-    let dependencies = dependencies::resolve(&agent, &state.agents);
+    let mut dependencies = dependencies::resolve(&agent, &state.agents);
+    dependencies.build = dependencies::resolve_build(&agent, &state.builds);
     let monitors = &state.children.service_monitors;
     let served = monitors.served();
     let desired =

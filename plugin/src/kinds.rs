@@ -4,21 +4,24 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Agent,
+    AgentBuild,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 1] = [Kind::Agent];
+    pub const ALL: [Kind; 2] = [Kind::Agent, Kind::AgentBuild];
 
     /// Singular, plural and short names, as `kubectl get` accepts them.
     pub fn names(self) -> &'static [&'static str] {
         match self {
             Kind::Agent => &["agent", "agents", "ag"],
+            Kind::AgentBuild => &["agentbuild", "agentbuilds", "ab"],
         }
     }
 
     pub fn kind(self) -> &'static str {
         match self {
             Kind::Agent => "Agent",
+            Kind::AgentBuild => "AgentBuild",
         }
     }
 
@@ -49,6 +52,8 @@ mod tests {
             assert_eq!(Kind::parse(name), Some(Kind::Agent), "{name}");
         }
         assert_eq!(Kind::parse("research"), None);
+        assert_eq!(Kind::parse("agentbuilds.agents.dev"), Some(Kind::AgentBuild));
+        assert_eq!(Kind::parse("ab"), Some(Kind::AgentBuild));
     }
 
     #[test]

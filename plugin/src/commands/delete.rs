@@ -33,7 +33,9 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     if names.is_empty() {
         return Err(Explained(format!("name the {} to delete: kubectl agents delete NAME", kind.kind())).into());
     }
-    let Kind::Agent = kind;
+    if kind == Kind::AgentBuild {
+        return delete_builds(session, names).await;
+    }
     let api: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
     // Check them all first, so a typo deletes nothing.
     let mut agents = Vec::new();
@@ -74,6 +76,19 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
                 ))
             })??;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// AgentBuilds go with their runs (owner references); all names are checked first.
+async fn delete_builds(session: &Session, names: &[String]) -> anyhow::Result<ExitCode> {
+    let api: Api<agents_api::AgentBuild> = Api::namespaced(session.client.clone(), &session.namespace);
+    for name in names {
+        super::build::get(session, name).await?;
+    }
+    for name in names {
+        api.delete(name, &DeleteParams::background()).await?;
+        println!("agentbuild.agents.dev/{name} deleted");
     }
     Ok(ExitCode::SUCCESS)
 }

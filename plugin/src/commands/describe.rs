@@ -30,7 +30,10 @@ pub struct Args {
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let (_, names) = split_kind(&args.names);
+    let (kind, names) = split_kind(&args.names);
+    if let (crate::kinds::Kind::AgentBuild, [name]) = (kind, names) {
+        return super::build::describe::run(session, name).await;
+    }
     let [name] = names else {
         return Err(Explained("describe one agent at a time: kubectl agents describe NAME".into()).into());
     };

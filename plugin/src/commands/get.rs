@@ -38,6 +38,13 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
     match kind {
         Kind::Agent => agents(session, &args, names).await,
+        Kind::AgentBuild if args.watch => {
+            Err(Explained("-w/--watch follows agents only; follow a build with `kubectl agents build NAME`".into())
+                .into())
+        }
+        Kind::AgentBuild => {
+            super::build::list::builds(session, args.all_namespaces, args.selector.as_deref(), names, args.output).await
+        }
     }
 }
 

@@ -76,7 +76,7 @@ pub async fn wait_build(
 /// The name of the run the operator started for the build's current request.
 pub async fn current_run(ctx: &Ctx, name: &str) -> anyhow::Result<String> {
     let builds: Api<AgentBuild> = ctx.api();
-    let build = builds.get(name).await?;
+    let build = ctx.wait_for(&builds, name, "to exist", |b: Option<&AgentBuild>| b.is_some()).await?;
     let expected = agents_render::build::run_name(&build);
     let wanted = expected.clone();
     wait_build(ctx, name, &format!("run {expected}"), move |s| s.run_name.as_deref() == Some(&*wanted)).await?;

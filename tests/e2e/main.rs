@@ -9,6 +9,7 @@ mod control_plane;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
+mod plugin_build;
 mod plugin_install;
 mod plugin_logs;
 mod support;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         validation::tests(&env),
         operator_lifecycle::tests(&env),
         plugin::tests(&env),
+        plugin_build::tests(&env),
         plugin_logs::tests(&env),
         plugin_install::tests(&env),
     ]

@@ -8,7 +8,7 @@ use agents_api::{AgentBuild, AgentBuildStatus, BuildPhase};
 use agents_render::build::status::{self, Observed};
 use agents_render::build::{self as render, tekton::CANCELLED, tekton::is_finished};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -38,8 +38,11 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
         if !served {
             return Ok(());
         }
-        let desired = render::pipeline_run(&build)?;
+        let mut desired = render::pipeline_run(&build)?;
         let run_name = desired.name_any();
+        let runs = state.tekton.runs_of(&namespace, &name);
+        let next = runs.iter().map(|r| render::sequence(r)).max().unwrap_or(0) + 1;
+        desired.annotations_mut().insert(render::SEQUENCE_ANNOTATION.into(), next.to_string());
         let api: Api<DynamicObject> =
             Api::namespaced_with(ctx.client.clone(), &namespace, &render::pipeline_run_resource());
         run = match state.tekton.run(&namespace, &run_name) {
@@ -66,14 +69,21 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
             ));
             run = None;
         }
-        let runs = state.tekton.runs_of(&namespace, &name);
         supersede(ctx, &api, &runs, &run_name).await?;
         prune(ctx, &api, &runs, &run_name, build.spec.history_limit).await
     }
     .await;
 
     let run_name = run.as_ref().map(|r| r.name_any());
-    let task_run = run_name.as_deref().and_then(|r| state.tekton.task_run_of(&namespace, r));
+    let mut task_run = run_name.as_deref().and_then(|r| state.tekton.task_run_of(&namespace, r));
+    if let (Some(current), Some(run_name)) = (&run, &run_name)
+        && is_finished(current)
+        && !task_run.as_deref().is_some_and(is_finished)
+    {
+        // The TaskRun explains how the run ended, but its last change may not have reached its
+        // cache yet (two watches, no order between them): read it from the API server.
+        task_run = fresh_task_run(ctx, &namespace, run_name).await.map(Arc::new).or(task_run);
+    }
     let observed = Observed {
         build: &build,
         tekton_served: served,
@@ -98,6 +108,18 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
     synced?;
     ctx.succeeded(ObjectRef::from_obj(build.as_ref()));
     Ok(Action::requeue(RESYNC))
+}
+
+async fn fresh_task_run(ctx: &Context, namespace: &str, run: &str) -> Option<DynamicObject> {
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), namespace, &render::task_run_resource());
+    let selector = format!("tekton.dev/pipelineRun={run}");
+    match api.list(&ListParams::default().labels(&selector)).await {
+        Ok(list) => list.items.into_iter().next(),
+        Err(e) => {
+            tracing::debug!(%run, "could not read the TaskRun: {e}");
+            None
+        }
+    }
 }
 
 fn controlled_by(object: &DynamicObject, uid: &str) -> bool {

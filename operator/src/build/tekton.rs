@@ -54,10 +54,7 @@ impl Tekton {
             .into_iter()
             .filter(|r| r.metadata.namespace.as_deref() == Some(namespace) && build_label(r) == Some(build))
             .collect();
-        runs.sort_by(|a, b| {
-            (a.metadata.creation_timestamp.as_ref().map(|t| t.0), &a.metadata.name)
-                .cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), &b.metadata.name))
-        });
+        agents_render::build::sort_runs(&mut runs);
         runs
     }
 

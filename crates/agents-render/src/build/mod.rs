@@ -22,6 +22,25 @@ use crate::agent::Dependency;
 /// Annotation on a run: the key of the request it carries out.
 pub const REQUEST_ANNOTATION: &str = "agents.dev/build-request";
 
+/// Annotation on a run: its number among the build's runs (1, 2, ...), so runs created within
+/// the same second (creation timestamps have seconds only) still sort oldest first.
+pub const SEQUENCE_ANNOTATION: &str = "agents.dev/build-sequence";
+
+/// A run's number (0 when it has none).
+pub fn sequence(run: &kube::api::DynamicObject) -> u64 {
+    run.annotations().get(SEQUENCE_ANNOTATION).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Sorts runs oldest first: by number, then by creation time and name.
+pub fn sort_runs<R: std::borrow::Borrow<kube::api::DynamicObject>>(runs: &mut [R]) {
+    runs.sort_by(|a, b| {
+        let key = |r: &kube::api::DynamicObject| {
+            (sequence(r), r.metadata.creation_timestamp.as_ref().map(|t| t.0), r.metadata.name.clone())
+        };
+        key(a.borrow()).cmp(&key(b.borrow()))
+    });
+}
+
 /// `tekton.dev/v1` PipelineRun.
 pub fn pipeline_run_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("tekton.dev", "v1", "PipelineRun"), "pipelineruns")
@@ -112,6 +131,19 @@ mod tests {
         let mut rebuilt = first.clone();
         rebuilt.metadata.annotations = Some([(REBUILD_ANNOTATION.to_string(), "2026-01-01T00:00:00Z".into())].into());
         assert_ne!(request_key(&rebuilt), request_key(&first));
+    }
+
+    #[test]
+    fn runs_of_the_same_second_sort_by_their_number() {
+        let run = |name: &str, sequence: &str| {
+            let mut r = kube::api::DynamicObject::new(name, &pipeline_run_resource());
+            r.metadata.annotations = Some([(SEQUENCE_ANNOTATION.to_string(), sequence.to_string())].into());
+            r
+        };
+        let mut runs = vec![run("research-ffff", "2"), run("research-aaaa", "3"), run("research-cccc", "1")];
+        sort_runs(&mut runs);
+        let names: Vec<_> = runs.iter().map(|r| r.name_any()).collect();
+        assert_eq!(names, ["research-cccc", "research-ffff", "research-aaaa"]);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub async fn runs_of(session: &Session, name: &str) -> anyhow::Result<Vec<Dynami
         Err(kube::Error::Api(status)) if status.code == 404 => return Err(tekton_missing().into()),
         Err(e) => return Err(e.into()),
     };
-    runs.sort_by_key(|r| r.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    agents_render::build::sort_runs(&mut runs);
     Ok(runs)
 }
 

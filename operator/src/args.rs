@@ -52,6 +52,9 @@ pub struct Args {
     /// addresses are routable), `auto` picks by where it runs, `off` never asks.
     #[arg(long, env = "AGENTS_OPERATOR_MCP_TOOLS", value_enum, default_value_t = McpTools::Auto)]
     pub mcp_tools: McpTools,
+    /// AgentBuilds reconciled at once.
+    #[arg(long, env = "AGENTS_OPERATOR_BUILD_CONCURRENCY", default_value_t = 4)]
+    pub build_concurrency: u16,
 
     /// Log format: text (default) or json.
     #[arg(long, env = "AGENTS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -21,6 +21,7 @@ pub struct Context {
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub agent_concurrency: u16,
+    pub build_concurrency: u16,
     /// The one namespace reconciled, or `None` for all.
     pub namespace: Option<String>,
     /// How MCPServers are asked for their tools; `None` when that is off.
@@ -42,6 +43,7 @@ impl Context {
             client,
             metrics,
             agent_concurrency: args.agent_concurrency,
+            build_concurrency: args.build_concurrency,
             namespace: args.namespace.clone(),
             tools,
             failures: Mutex::default(),

@@ -2,6 +2,7 @@
 
 mod agent;
 mod args;
+mod build;
 mod children;
 mod context;
 mod error;
@@ -52,6 +53,7 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
     let controllers = async {
         tokio::join!(
             agent::run(ctx.clone(), shutdown.clone()),
+            build::run(ctx.clone(), shutdown.clone()),
             servers::run::<agents_api::ModelAPI>(ctx.clone(), shutdown.clone()),
             servers::run::<agents_api::MCPServer>(ctx.clone(), shutdown.clone()),
         );

@@ -51,6 +51,8 @@ pub enum Command {
     Describe(commands::describe::Args),
     /// Print the logs of every replica of an agent.
     Logs(commands::logs::Args),
+    /// Build an agent's image in the cluster (Tekton): create or re-run an AgentBuild and follow it.
+    Build(Box<commands::build::Args>),
     /// Delete resources (their children go with them).
     Delete(commands::delete::Args),
     /// Set an agent's number of replicas.

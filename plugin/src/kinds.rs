@@ -4,17 +4,19 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Agent,
+    AgentBuild,
     ModelAPI,
     MCPServer,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Agent, Kind::ModelAPI, Kind::MCPServer];
+    pub const ALL: [Kind; 4] = [Kind::Agent, Kind::AgentBuild, Kind::ModelAPI, Kind::MCPServer];
 
     /// Singular, plural and short names, as `kubectl get` accepts them.
     pub fn names(self) -> &'static [&'static str] {
         match self {
             Kind::Agent => &["agent", "agents", "ag"],
+            Kind::AgentBuild => &["agentbuild", "agentbuilds", "ab"],
             Kind::ModelAPI => &["modelapi", "modelapis", "mapi"],
             Kind::MCPServer => &["mcpserver", "mcpservers", "mcp"],
         }
@@ -23,6 +25,7 @@ impl Kind {
     pub fn kind(self) -> &'static str {
         match self {
             Kind::Agent => "Agent",
+            Kind::AgentBuild => "AgentBuild",
             Kind::ModelAPI => "ModelAPI",
             Kind::MCPServer => "MCPServer",
         }
@@ -58,6 +61,8 @@ mod tests {
         assert_eq!(Kind::parse("ModelAPIs"), Some(Kind::ModelAPI));
         assert_eq!(Kind::parse("mcp"), Some(Kind::MCPServer));
         assert_eq!(Kind::parse("mcpservers.agents.dev"), Some(Kind::MCPServer));
+        assert_eq!(Kind::parse("agentbuilds.agents.dev"), Some(Kind::AgentBuild));
+        assert_eq!(Kind::parse("ab"), Some(Kind::AgentBuild));
     }
 
     #[test]

@@ -29,6 +29,7 @@ macro_rules! config {
 /// The agents.dev CRDs: applied first, and Established before anything else is applied.
 pub const CRDS: &[File] = &[
     config!("crd/agents.dev_agents.yaml"),
+    config!("crd/agents.dev_agentbuilds.yaml"),
     config!("crd/agents.dev_mcpservers.yaml"),
     config!("crd/agents.dev_modelapis.yaml"),
 ];

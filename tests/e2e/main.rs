@@ -4,6 +4,7 @@
 //! `cargo test -p agents-e2e -- NAME` runs the tests whose name contains NAME; `--list` lists them.
 
 mod agent;
+mod build;
 mod control_plane;
 mod dependencies;
 mod distribution;
@@ -11,6 +12,7 @@ mod mcp_server;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
+mod plugin_build;
 mod plugin_install;
 mod plugin_logs;
 mod support;
@@ -28,9 +30,11 @@ fn main() -> ExitCode {
         agent::tests(&env),
         dependencies::tests(&env),
         mcp_server::tests(&env),
+        build::tests(&env),
         validation::tests(&env),
         operator_lifecycle::tests(&env),
         plugin::tests(&env),
+        plugin_build::tests(&env),
         plugin_logs::tests(&env),
         plugin_install::tests(&env),
         distribution::tests(&env),

@@ -33,6 +33,13 @@ pub mod reasons {
     pub const SERVICE_MONITOR_CRD_MISSING: &str = "ServiceMonitorCRDMissing";
     pub const TOOLS_LISTED: &str = "ToolsListed";
     pub const TOOLS_NOT_LISTED: &str = "ToolsNotListed";
+    // AgentBuild
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const RUNNING: &str = "Running";
+    pub const PENDING: &str = "Pending";
+    pub const TEKTON_NOT_INSTALLED: &str = "TektonNotInstalled";
+    pub const NO_DIGEST: &str = "NoDigest";
+    pub const RUN_FAILED: &str = "RunFailed";
 }
 
 /// A condition as computed by a controller, before timestamps.

@@ -3,6 +3,7 @@
 //! and the CRD manifests generated from the types.
 
 pub mod agent;
+pub mod build;
 pub mod conditions;
 pub mod crd;
 pub mod mcp_server;
@@ -12,6 +13,7 @@ pub mod refs;
 mod schema;
 
 pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
+pub use build::{AgentBuild, AgentBuildSpec, AgentBuildStatus, BuildPhase};
 pub use mcp_server::{MCPServer, MCPServerSpec, MCPServerStatus};
 pub use model_api::{ModelAPI, ModelAPIMode, ModelAPISpec, ModelAPIStatus};
 pub use phase::ServerPhase;

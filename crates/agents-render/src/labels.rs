@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 /// Selects an Agent's pods and labels all its children.
 pub const AGENT: &str = "agents.dev/agent";
+/// Names the AgentBuild a PipelineRun (and, through Tekton, its TaskRun and pod) belongs to.
+pub const BUILD: &str = "agents.dev/build";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "agents-operator";
 
@@ -32,6 +34,20 @@ pub fn agent_labels(name: &str) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     labels
+}
+
+/// All labels of an AgentBuild's PipelineRuns (Tekton copies them onto TaskRuns and pods).
+pub fn build_labels(name: &str) -> BTreeMap<String, String> {
+    [
+        (BUILD, name),
+        ("app.kubernetes.io/name", "agent-build"),
+        ("app.kubernetes.io/instance", name),
+        ("app.kubernetes.io/component", "build"),
+        ("app.kubernetes.io/part-of", "kubectl-agents"),
+        (MANAGED_BY, MANAGER),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into()
 }
 
 /// A selector map as a label-selector string (`k=v,k2=v2`).

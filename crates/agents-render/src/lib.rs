@@ -3,6 +3,7 @@
 //! can show what the operator will create, and every rule is unit-tested.
 
 pub mod agent;
+pub mod build;
 pub mod hash;
 pub mod labels;
 pub mod mcp_server;

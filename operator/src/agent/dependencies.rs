@@ -1,21 +1,22 @@
 //! Resolves an Agent's references against the operator's caches, and finds the Agents to
 //! reconcile when something they reference changes.
 
-use agents_api::{Agent, MCPServer, ModelAPI, ModelAPIMode};
-use agents_render::agent::dependencies::{self, Dependencies, Dependency};
+use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI, ModelAPIMode};
+use agents_render::agent::dependencies::{self, Dependencies};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 /// The caches references are resolved against.
 pub struct Referenced {
     pub agents: Store<Agent>,
+    pub builds: Store<AgentBuild>,
     pub model_apis: Store<ModelAPI>,
     pub mcp_servers: Store<MCPServer>,
 }
 
-/// Peers, ModelAPIs and MCPServers are looked up in the caches (same namespace only: references
-/// carry no namespace). AgentBuild references are reported as not supported by this operator
-/// version: the Agent waits and says so, rather than running without what it asked for.
+/// Every reference is looked up in the caches, in the Agent's namespace only (references carry no
+/// namespace): its build (the image its last successful run pushed, by digest), its ModelAPI,
+/// its MCPServers and its peers.
 pub fn resolve(agent: &Agent, referenced: &Referenced) -> Dependencies {
     let namespace = agent.namespace().unwrap_or_default();
     let spec = &agent.spec;
@@ -29,7 +30,10 @@ pub fn resolve(agent: &Agent, referenced: &Referenced) -> Dependencies {
         .filter(|m| m.spec.mode == ModelAPIMode::External)
         .and_then(|m| m.spec.external.as_ref()?.api_key_secret_ref.clone());
     Dependencies {
-        build: spec.build_ref.as_ref().map(|r| (r.name.clone(), Dependency::NotSupported)),
+        build: spec.build_ref.as_ref().map(|r| {
+            let found = referenced.builds.get(&ObjectRef::new(&r.name).within(&namespace));
+            (r.name.clone(), agents_render::build::dependency(found.as_deref()))
+        }),
         model_api: model_api.map(|(name, found)| (name, dependencies::model_api(found.as_deref()))),
         mcp_servers: spec
             .mcp_servers
@@ -70,6 +74,12 @@ fn dependents(
 pub fn dependents_of(changed: &Agent, agents: &Store<Agent>) -> Vec<ObjectRef<Agent>> {
     let name = changed.name_any();
     dependents(agents, changed.namespace(), |a| a.spec.peers.iter().any(|p| p.name == name))
+}
+
+/// The Agents whose `buildRef` names `changed`: its status names the image they run.
+pub fn users_of_build(changed: &AgentBuild, agents: &Store<Agent>) -> Vec<ObjectRef<Agent>> {
+    let name = changed.name_any();
+    dependents(agents, changed.namespace(), |a| a.spec.build_ref.as_ref().is_some_and(|b| b.name == name))
 }
 
 /// The Agents whose `model.modelAPIRef` names `changed`.

@@ -7,7 +7,7 @@ mod reconcile;
 use std::future::Future;
 use std::sync::Arc;
 
-use agents_api::{Agent, MCPServer, ModelAPI};
+use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -40,7 +40,7 @@ pub struct ChildStores {
 /// What the Agent reconciler reads besides the Agent itself.
 pub struct State {
     pub ctx: Arc<Context>,
-    /// Agents, ModelAPIs and MCPServers, to resolve references.
+    /// Agents, AgentBuilds, ModelAPIs and MCPServers, to resolve references.
     pub referenced: dependencies::Referenced,
     pub children: ChildStores,
 }
@@ -97,8 +97,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             Default::default(),
         );
     // What Agents reference: a change to one reconciles the Agents that name it (no polling).
+    let (builds, build_changes) = referenced(ctx.api::<AgentBuild>());
     let (model_apis, model_api_changes) = referenced(ctx.api::<ModelAPI>());
     let (mcp_servers, mcp_server_changes) = referenced(ctx.api::<MCPServer>());
+    let users_of_build = {
+        let agents = agents.clone();
+        move |changed: AgentBuild| dependencies::users_of_build(&changed, &agents)
+    };
     let users_of_model_api = {
         let agents = agents.clone();
         move |changed: ModelAPI| dependencies::users_of_model_api(&changed, &agents)
@@ -109,7 +114,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     };
     let state = Arc::new(State {
         ctx: ctx.clone(),
-        referenced: dependencies::Referenced { agents: agents.clone(), model_apis, mcp_servers },
+        referenced: dependencies::Referenced { agents: agents.clone(), builds, model_apis, mcp_servers },
         children: ChildStores {
             service_accounts,
             config_maps,
@@ -131,6 +136,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .owns_stream(disruption_budget_changes)
         .owns_stream(network_policy_changes)
         .reconcile_on(dependents_rx)
+        .watches_stream(build_changes, users_of_build)
         .watches_stream(model_api_changes, users_of_model_api)
         .watches_stream(mcp_server_changes, users_of_mcp_server)
         .reconcile_all_on(monitors_came_or_went)

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use agents_api::{Agent, AgentStatus, MCPServer, ModelAPI, ModelAPIMode};
+use agents_api::{Agent, AgentBuild, AgentStatus, MCPServer, ModelAPI, ModelAPIMode};
 use agents_render::{mcp_server, model_api};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
@@ -39,6 +39,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
     match kind {
         Kind::Agent => list::<Agent>(session, &args, names).await,
+        Kind::AgentBuild => list::<AgentBuild>(session, &args, names).await,
         Kind::ModelAPI => list::<ModelAPI>(session, &args, names).await,
         Kind::MCPServer => list::<MCPServer>(session, &args, names).await,
     }
@@ -62,7 +63,7 @@ pub trait Listed:
     fn row(&self, wide: bool, colour: bool) -> Vec<String>;
 }
 
-async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
+pub async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
     let api: Api<K> = if args.all_namespaces {
         Api::all(session.client.clone())
     } else {
@@ -254,6 +255,38 @@ impl Listed for Agent {
                 output::or_none(agent.spec.model.as_ref().and_then(|m| m.provider.clone())),
                 output::or_none(Some(peers.join(","))),
                 output::or_none(ready_reason(&status.conditions)),
+            ]);
+        }
+        row
+    }
+}
+
+impl Listed for AgentBuild {
+    const SINGULAR: &'static str = "agentbuild";
+    const PLURAL: &'static str = "agentbuilds";
+
+    fn header(wide: bool) -> Vec<&'static str> {
+        let mut header = vec!["NAME", "PHASE", "IMAGE", "RUN", "AGE"];
+        if wide {
+            header.extend(["REPOSITORY", "REVISION", "REASON"]);
+        }
+        header
+    }
+
+    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        let mut row = vec![
+            self.name_any(),
+            style::phase_word(status.phase.map(|p| p.as_str()), colour),
+            output::or_none(status.image.clone()),
+            output::or_none(status.run_name.clone()),
+            output::age(self.meta().creation_timestamp.as_ref()),
+        ];
+        if wide {
+            row.extend([
+                self.spec.git.url.clone(),
+                self.spec.git.revision.clone(),
+                output::or_none(status.reason.clone()),
             ]);
         }
         row

@@ -1,6 +1,7 @@
 //! One module per command; each has its clap `Args` and an async `run`.
 
 pub mod apply;
+pub mod build;
 pub mod check;
 pub mod completion;
 pub mod create;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get(args) => get::run(&session, args).await,
         Command::Describe(args) => describe::run(&session, args).await,
         Command::Logs(args) => logs::run(&session, args).await,
+        Command::Build(args) => build::run(&session, *args).await,
         Command::Delete(args) => delete::run(&session, args).await,
         Command::Scale(args) => scale::run(&session, args).await,
         Command::Restart(args) => restart::run(&session, args).await,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use agents_api::{Agent, MCPServer, ModelAPI};
+use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
 use agents_render::agent::dependencies::{self, Dependency};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -229,7 +229,13 @@ impl Page {
             rows.push(vec!["MCPServer".into(), server.name.clone(), state(&dependencies::mcp_server(found.as_ref()))]);
         }
         if let Some(build) = &spec.build_ref {
-            rows.push(vec!["AgentBuild".into(), build.name.clone(), state(&Dependency::NotSupported)]);
+            let api: Api<AgentBuild> = Api::namespaced(session.client.clone(), &session.namespace);
+            let found = self.read("AgentBuild", api.get_opt(&build.name).await).flatten();
+            rows.push(vec![
+                "AgentBuild".into(),
+                build.name.clone(),
+                state(&agents_render::build::dependency(found.as_ref())),
+            ]);
         }
         self.table(vec!["KIND", "NAME", "STATE"], rows, "none");
     }

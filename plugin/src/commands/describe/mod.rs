@@ -54,6 +54,8 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         }
         Kind::ModelAPI => page.server::<ModelAPI>(session, name).await?,
         Kind::MCPServer => page.server::<MCPServer>(session, name).await?,
+        // A build's page is its runs and steps: `kubectl agents build` draws them.
+        Kind::AgentBuild => return super::build::describe::run(session, name).await,
     }
     page.events(session, name).await;
     print!("{}", page.text);

@@ -27,7 +27,7 @@ macro_rules! config {
 }
 
 /// The agents.dev CRDs: applied first, and Established before anything else is applied.
-pub const CRDS: &[File] = &[config!("crd/agents.dev_agents.yaml")];
+pub const CRDS: &[File] = &[config!("crd/agents.dev_agents.yaml"), config!("crd/agents.dev_agentworkflows.yaml")];
 
 /// The operator, in the order it is applied: its namespace, its identity and RBAC, the Deployment
 /// that runs as that identity. Uninstall removes them in the reverse order.

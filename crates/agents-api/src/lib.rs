@@ -7,9 +7,11 @@ pub mod conditions;
 pub mod crd;
 pub mod refs;
 mod schema;
+pub mod workflow;
 
 pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
 pub use refs::{LocalRef, SecretKeyRef};
+pub use workflow::{AgentWorkflow, AgentWorkflowSpec, AgentWorkflowStatus, WorkflowPhase};
 
 /// API group of every kind this project defines.
 pub const GROUP: &str = "agents.dev";

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod hash;
 pub mod labels;
 pub mod security;
+pub mod workflow;
 
 /// The field manager of everything the operator applies.
 pub const FIELD_MANAGER: &str = "agents-operator";

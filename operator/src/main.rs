@@ -1,6 +1,7 @@
 //! agents-operator: reconciles the agents.dev/v1alpha1 resources.
 
 mod agent;
+mod argo;
 mod args;
 mod children;
 mod context;
@@ -10,6 +11,7 @@ mod metrics;
 mod server;
 mod service_monitor;
 mod telemetry;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -49,7 +51,7 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
     // Every controller stops on the same signal; each drains its in-flight reconciles first.
     let shutdown = shutdown_signal().boxed().shared();
     let controllers = async {
-        tokio::join!(agent::run(ctx.clone(), shutdown.clone()));
+        tokio::join!(agent::run(ctx.clone(), shutdown.clone()), workflow::run(ctx.clone(), shutdown.clone()));
     };
     tokio::select! {
         () = controllers => {

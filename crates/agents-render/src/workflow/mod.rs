@@ -10,6 +10,7 @@
 
 pub mod argo;
 pub mod dag;
+pub mod decide;
 pub mod run;
 pub mod status;
 

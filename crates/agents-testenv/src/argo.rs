@@ -48,7 +48,8 @@ impl Controller {
         let config = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": CONFIGMAP, "namespace": NAMESPACE},
-            "data": {"metricsConfig": "enabled: false", "telemetryConfig": "enabled: false"},
+            // Argo joins single-line values as `key: value` (invalid YAML for a mapping): end each with a newline.
+            "data": {"metricsConfig": "enabled: false\n", "telemetryConfig": "enabled: false\n"},
         });
         Api::<ConfigMap>::namespaced(client, NAMESPACE)
             .patch(CONFIGMAP, &params, &Patch::Apply(config))

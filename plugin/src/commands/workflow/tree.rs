@@ -3,20 +3,28 @@
 
 use agents_api::AgentWorkflow;
 use agents_api::workflow::{StepPhase, StepType};
+use agents_render::workflow::dag::run_order;
 use agents_render::workflow::{Run, check};
 use crossterm::style::{Color, Stylize};
 
 /// One line per step, in the tree's order.
 pub fn lines(workflow: &AgentWorkflow, run: Option<&Run>, colour: bool) -> Vec<String> {
     let steps = &workflow.spec.steps;
-    let dependencies = match check(&workflow.spec) {
-        Ok(dag) => dag.dependencies,
-        Err(_) => steps.iter().map(|s| (s.name.clone(), s.depends_on.iter().cloned().collect())).collect(),
+    let (dependencies, order) = match check(&workflow.spec) {
+        Ok(dag) => {
+            let order = run_order(&workflow.spec, &dag);
+            (dag.dependencies, order)
+        }
+        Err(_) => (
+            steps.iter().map(|s| (s.name.clone(), s.depends_on.iter().cloned().collect())).collect(),
+            steps.iter().map(|s| s.name.clone()).collect(),
+        ),
     };
-    // A step hangs under its first dependency (in spec order); the others are named.
+    // A step hangs under the dependency that runs last (it is what the step waits for); the
+    // others are named.
     let parent = |step: &str| -> Option<String> {
         let deps = dependencies.get(step)?;
-        steps.iter().map(|s| &s.name).find(|s| deps.contains(*s)).cloned()
+        order.iter().rev().find(|s| deps.contains(*s)).cloned()
     };
     let width = steps.iter().map(|s| s.name.len()).max().unwrap_or(0) + 2 * depth_bound(steps.len());
     let mut out = Vec::new();
@@ -172,14 +180,14 @@ mod tests {
     }
 
     #[test]
-    fn the_dag_is_drawn_under_first_dependencies() {
+    fn a_step_hangs_under_the_dependency_that_runs_last() {
         let lines = lines(&workflow(), None, false);
-        let starts = ["research ", "└─ review ", "   └─ write ", "facts "];
+        let starts = ["research ", "facts ", "└─ review ", "   └─ write "];
         assert_eq!(lines.len(), starts.len(), "{lines:#?}");
         for (line, start) in lines.iter().zip(starts) {
             assert!(line.starts_with(start), "{line:?} should start with {start:?}");
         }
-        assert!(lines[1].contains("(also after facts)"), "{}", lines[1]);
+        assert!(lines[2].contains("(also after research)"), "{}", lines[2]);
         assert!(lines[0].contains("agent researcher"), "{}", lines[0]);
     }
 }

@@ -28,6 +28,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             invalid_workflows_are_rejected,
             a_cycle_is_reported_and_nothing_runs,
             a_schedule_becomes_a_cron_workflow_argo_runs,
+            an_approval_that_times_out_is_decided_as_the_spec_says,
         ]
     )
 }
@@ -440,5 +441,44 @@ async fn a_schedule_becomes_a_cron_workflow_argo_runs(ctx: Ctx) -> anyhow::Resul
     // Dropping the schedule removes the CronWorkflow.
     ctx.apply_yaml(PIPELINE).await?;
     until(&crons, "pipeline", "the CronWorkflow to go", |c| c.is_none()).await?;
+    Ok(())
+}
+
+async fn an_approval_that_times_out_is_decided_as_the_spec_says(ctx: Ctx) -> anyhow::Result<()> {
+    argo_controller(&ctx).await?;
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(
+        r#"
+apiVersion: agents.dev/v1alpha1
+kind: AgentWorkflow
+metadata: {name: lenient}
+spec:
+  steps:
+  - {name: sign-off, type: Approval, approval: {timeout: 2s, onTimeout: Approve}}
+---
+apiVersion: agents.dev/v1alpha1
+kind: AgentWorkflow
+metadata: {name: strict}
+spec:
+  steps:
+  - {name: sign-off, type: Approval, approval: {timeout: 2s}}
+"#,
+    )
+    .await?;
+    let workflows: Api<AgentWorkflow> = ctx.api();
+    for name in ["lenient", "strict"] {
+        ctx.wait_for(&workflows, name, "phase Ready", phase_is(WorkflowPhase::Ready)).await?;
+        run_ok(ctx.kubectl().args(["agents", "workflow", "run", name, "--no-wait", "-n", &ctx.ns]))?;
+    }
+    // Argo resumes the lenient one by itself (a suspend duration); the operator rejects the
+    // strict one when its time is up (Argo has no such option).
+    let lenient = ctx.wait_for(&workflows, "lenient", "Succeeded", phase_is(WorkflowPhase::Succeeded)).await?;
+    let decision = lenient.status.unwrap().steps[0].approval.clone().context("no decision on lenient")?;
+    ensure!(decision.decision == "Approved" && decision.by.as_deref() == Some("timeout"), "{decision:?}");
+    let strict = ctx.wait_for(&workflows, "strict", "Failed", phase_is(WorkflowPhase::Failed)).await?;
+    let step = strict.status.unwrap().steps[0].clone();
+    let decision = step.approval.clone().context("no decision on strict")?;
+    ensure!(decision.decision == "Rejected" && decision.by.as_deref() == Some("timeout"), "{decision:?}");
+    ensure!(step.message.as_deref() == Some("no decision within 2s: rejected"), "{step:?}");
     Ok(())
 }

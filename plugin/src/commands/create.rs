@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use agents_api::Agent;
+use agents_api::{Agent, AgentWorkflow};
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use dialoguer::{Confirm, Input, Select};
@@ -26,6 +26,132 @@ pub enum Kind {
     /// An Agent: a Deployment running an image, a Service reaching it.
     #[command(visible_alias = "ag")]
     Agent(AgentArgs),
+    /// An AgentWorkflow: steps that call agents (and approval steps), run as an Argo DAG.
+    #[command(visible_alias = "awf")]
+    Workflow(WorkflowArgs),
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct WorkflowArgs {
+    /// The AgentWorkflow's name.
+    pub name: String,
+    /// A step calling an agent, after the steps it depends on: NAME=AGENT[:DEP1,DEP2] (repeatable, in order).
+    #[arg(long = "step", value_name = "NAME=AGENT[:DEPS]", value_parser = parse_step)]
+    pub steps: Vec<StepFlag>,
+    /// An approval step: NAME[:DEP1,DEP2] (repeatable).
+    #[arg(long = "approval", value_name = "NAME[:DEPS]", value_parser = parse_approval)]
+    pub approvals: Vec<StepFlag>,
+    /// An argument and its default, NAME=VALUE (repeatable).
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub arguments: Vec<(String, String)>,
+    /// Run on this cron schedule, e.g. "0 */6 * * *".
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// client: print without sending; server: validate on the API server without storing.
+    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: DryRun,
+    /// Print the created object instead of a one-line summary.
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<Format>,
+}
+
+/// One `--step` or `--approval` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFlag {
+    pub name: String,
+    /// `None` for an approval step.
+    pub agent: Option<String>,
+    pub depends_on: Vec<String>,
+}
+
+fn split_deps(text: &str) -> (&str, Vec<String>) {
+    match text.split_once(':') {
+        Some((head, deps)) => (head, deps.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect()),
+        None => (text, Vec::new()),
+    }
+}
+
+fn parse_step(text: &str) -> Result<StepFlag, String> {
+    let (head, depends_on) = split_deps(text);
+    match head.split_once('=') {
+        Some((name, agent)) if !name.is_empty() && !agent.is_empty() => {
+            Ok(StepFlag { name: name.into(), agent: Some(agent.into()), depends_on })
+        }
+        _ => Err(format!("{text:?} is not NAME=AGENT[:DEP1,DEP2], e.g. summarize=writer:research")),
+    }
+}
+
+fn parse_approval(text: &str) -> Result<StepFlag, String> {
+    let (name, depends_on) = split_deps(text);
+    if name.is_empty() || name.contains('=') {
+        return Err(format!("{text:?} is not NAME[:DEP1,DEP2], e.g. review:summarize"));
+    }
+    Ok(StepFlag { name: name.into(), agent: None, depends_on })
+}
+
+/// The AgentWorkflow manifest: the steps in the order given (approvals after agent steps).
+pub fn workflow_manifest(args: &WorkflowArgs) -> Value {
+    let steps: Vec<Value> = args
+        .steps
+        .iter()
+        .chain(&args.approvals)
+        .map(|step| {
+            let mut value = json!({"name": step.name});
+            match &step.agent {
+                Some(agent) => value["agentRef"] = json!({"name": agent}),
+                None => value["type"] = json!("Approval"),
+            }
+            if !step.depends_on.is_empty() {
+                value["dependsOn"] = json!(step.depends_on);
+            }
+            value
+        })
+        .collect();
+    let mut spec = json!({"steps": steps});
+    if !args.arguments.is_empty() {
+        spec["arguments"] = args.arguments.iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
+    }
+    if let Some(cron) = &args.schedule {
+        spec["schedule"] = json!({"cron": cron});
+    }
+    json!({
+        "apiVersion": agents_api::API_VERSION,
+        "kind": "AgentWorkflow",
+        "metadata": {"name": args.name},
+        "spec": spec,
+    })
+}
+
+async fn create_workflow(session: &Session, args: WorkflowArgs) -> anyhow::Result<ExitCode> {
+    if args.steps.is_empty() && args.approvals.is_empty() {
+        return Err(Explained(
+            "give the workflow its steps: --step NAME=AGENT[:DEPS] (repeatable), --approval NAME[:DEPS]".into(),
+        )
+        .into());
+    }
+    let manifest = workflow_manifest(&args);
+    if args.dry_run == DryRun::Client {
+        return print_kind(&manifest, "agentworkflow", args.output.unwrap_or(Format::Yaml), " (dry run)");
+    }
+    let object: AgentWorkflow = serde_json::from_value(manifest).context("building the AgentWorkflow")?;
+    let api: Api<AgentWorkflow> = Api::namespaced(session.client.clone(), &session.namespace);
+    let params = PostParams { dry_run: args.dry_run == DryRun::Server, field_manager: Some("kubectl-agents".into()) };
+    let created = match api.create(&params, &object).await {
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            return Err(Explained(format!(
+                "agentworkflow {:?} already exists in namespace {:?}: change it with `kubectl agents apply -f`, or pick another name",
+                args.name, session.namespace
+            ))
+            .into());
+        }
+        other => other?,
+    };
+    let mut created = serde_json::to_value(&created)?;
+    if let Some(meta) = created.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    let suffix = if args.dry_run == DryRun::Server { " (server dry run)" } else { "" };
+    print_kind(&created, "agentworkflow", args.output.unwrap_or(Format::Table), suffix)
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,7 +230,10 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let Kind::Agent(mut agent) = args.kind;
+    let mut agent = match args.kind {
+        Kind::Agent(agent) => agent,
+        Kind::Workflow(workflow) => return create_workflow(session, workflow).await,
+    };
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if agent.image.is_none() && agent.build.is_none() {
         if !interactive {
@@ -146,11 +275,15 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn print(object: &Value, format: Format, suffix: &str) -> anyhow::Result<ExitCode> {
+    print_kind(object, "agent", format, suffix)
+}
+
+fn print_kind(object: &Value, kind: &str, format: Format, suffix: &str) -> anyhow::Result<ExitCode> {
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
     match format {
         Format::Json | Format::Yaml => output::print_value(object, format)?,
-        Format::Name => println!("agent.agents.dev/{name}"),
-        Format::Table | Format::Wide => println!("agent.agents.dev/{name} created{suffix}"),
+        Format::Name => println!("{kind}.agents.dev/{name}"),
+        Format::Table | Format::Wide => println!("{kind}.agents.dev/{name} created{suffix}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -284,6 +417,33 @@ mod tests {
         assert_eq!(spec["env"], json!([{"name": "LOG_LEVEL", "value": "debug"}]));
         assert!(spec.get("port").is_none() && spec.get("description").is_none());
         let _: Agent = serde_json::from_value(manifest).expect("a valid Agent");
+    }
+
+    #[test]
+    fn a_workflow_is_scaffolded_from_step_flags() {
+        let args = WorkflowArgs {
+            name: "pipeline".into(),
+            steps: vec![parse_step("research=researcher").unwrap(), parse_step("write=writer:research").unwrap()],
+            approvals: vec![parse_approval("review:write").unwrap()],
+            arguments: vec![("topic".into(), "k8s".into())],
+            schedule: Some("0 */6 * * *".into()),
+            ..Default::default()
+        };
+        let manifest = workflow_manifest(&args);
+        assert_eq!(
+            manifest["spec"]["steps"],
+            json!([
+                {"name": "research", "agentRef": {"name": "researcher"}},
+                {"name": "write", "agentRef": {"name": "writer"}, "dependsOn": ["research"]},
+                {"name": "review", "type": "Approval", "dependsOn": ["write"]},
+            ])
+        );
+        assert_eq!(manifest["spec"]["schedule"]["cron"], "0 */6 * * *");
+        assert_eq!(manifest["spec"]["arguments"], json!([{"name": "topic", "value": "k8s"}]));
+        let _: AgentWorkflow = serde_json::from_value(manifest).expect("a valid AgentWorkflow");
+        assert!(parse_step("research").unwrap_err().contains("NAME=AGENT"));
+        assert_eq!(parse_step("a=b:c,d").unwrap().depends_on, ["c", "d"]);
+        assert!(parse_approval("x=y").is_err());
     }
 
     #[test]

@@ -4,21 +4,24 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Agent,
+    AgentWorkflow,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 1] = [Kind::Agent];
+    pub const ALL: [Kind; 2] = [Kind::Agent, Kind::AgentWorkflow];
 
     /// Singular, plural and short names, as `kubectl get` accepts them.
     pub fn names(self) -> &'static [&'static str] {
         match self {
             Kind::Agent => &["agent", "agents", "ag"],
+            Kind::AgentWorkflow => &["agentworkflow", "agentworkflows", "awf", "workflow", "workflows", "wf"],
         }
     }
 
     pub fn kind(self) -> &'static str {
         match self {
             Kind::Agent => "Agent",
+            Kind::AgentWorkflow => "AgentWorkflow",
         }
     }
 
@@ -49,6 +52,8 @@ mod tests {
             assert_eq!(Kind::parse(name), Some(Kind::Agent), "{name}");
         }
         assert_eq!(Kind::parse("research"), None);
+        assert_eq!(Kind::parse("workflows"), Some(Kind::AgentWorkflow));
+        assert_eq!(Kind::parse("agentworkflows.agents.dev"), Some(Kind::AgentWorkflow));
     }
 
     #[test]

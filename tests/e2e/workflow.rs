@@ -29,6 +29,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             a_cycle_is_reported_and_nothing_runs,
             a_schedule_becomes_a_cron_workflow_argo_runs,
             an_approval_that_times_out_is_decided_as_the_spec_says,
+            the_plugin_scaffolds_lists_and_deletes_workflows,
         ]
     )
 }
@@ -480,5 +481,46 @@ spec:
     let decision = step.approval.clone().context("no decision on strict")?;
     ensure!(decision.decision == "Rejected" && decision.by.as_deref() == Some("timeout"), "{decision:?}");
     ensure!(step.message.as_deref() == Some("no decision within 2s: rejected"), "{step:?}");
+    Ok(())
+}
+
+async fn the_plugin_scaffolds_lists_and_deletes_workflows(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let ns = ctx.ns.as_str();
+    let out = run_ok(ctx.kubectl().args([
+        "agents",
+        "create",
+        "workflow",
+        "digest",
+        "--step",
+        "research=researcher",
+        "--step",
+        "write=writer:research",
+        "--approval",
+        "review:write",
+        "--schedule",
+        "0 7 * * 1",
+        "-n",
+        ns,
+    ]))?;
+    ensure!(text(&out.stdout).trim() == "agentworkflow.agents.dev/digest created", "{}", text(&out.stdout));
+    let workflows: Api<AgentWorkflow> = ctx.api();
+    let created = ctx.wait_for(&workflows, "digest", "phase Waiting", phase_is(WorkflowPhase::Waiting)).await?;
+    ensure!(created.spec.steps[2].depends_on == ["write"], "{:?}", created.spec.steps);
+    // A bad flag is refused before anything is sent.
+    let out = output_within(ctx.kubectl().args(["agents", "create", "workflow", "x", "--step", "research", "-n", ns]))?;
+    ensure!(!out.status.success() && text(&out.stderr).contains("NAME=AGENT"), "{}", text(&out.stderr));
+
+    let out = run_ok(ctx.kubectl().args(["agents", "get", "workflows", "-n", ns]))?;
+    let table = text(&out.stdout);
+    let row =
+        table.lines().find(|l| l.starts_with("digest")).with_context(|| format!("no row for digest:\n{table}"))?;
+    ensure!(table.starts_with("NAME") && row.contains("Waiting") && row.contains("0 7 * * 1"), "{table}");
+    let out = run_ok(ctx.kubectl().args(["agents", "describe", "workflow", "digest", "-n", ns]))?;
+    let page = text(&out.stdout);
+    ensure!(page.contains("AgentsNotReady: waiting for Agents: researcher (not found), writer (not found)"), "{page}");
+    ensure!(page.contains("No run yet") && page.contains("└─ write") && page.contains("└─ review"), "{page}");
+    run_ok(ctx.kubectl().args(["agents", "delete", "workflow", "digest", "-n", ns]))?;
+    ctx.wait_gone(&workflows, "digest").await?;
     Ok(())
 }

@@ -33,7 +33,9 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     if names.is_empty() {
         return Err(Explained(format!("name the {} to delete: kubectl agents delete NAME", kind.kind())).into());
     }
-    let Kind::Agent = kind;
+    if kind == Kind::AgentWorkflow {
+        return super::workflow::kind::delete(session, names).await;
+    }
     let api: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
     // Check them all first, so a typo deletes nothing.
     let mut agents = Vec::new();

@@ -30,10 +30,13 @@ pub struct Args {
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let (_, names) = split_kind(&args.names);
+    let (kind, names) = split_kind(&args.names);
     let [name] = names else {
         return Err(Explained("describe one agent at a time: kubectl agents describe NAME".into()).into());
     };
+    if kind == crate::kinds::Kind::AgentWorkflow {
+        return super::workflow::kind::describe(session, name).await;
+    }
     let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
     let agent = agents.get_opt(name).await?.ok_or_else(|| super::get::not_found(session, name))?;
     let mut page = Page { text: String::new(), problems: Vec::new(), colour: style::colour_enabled_on_stdout() };

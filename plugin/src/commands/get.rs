@@ -38,6 +38,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
     match kind {
         Kind::Agent => agents(session, &args, names).await,
+        Kind::AgentWorkflow => super::workflow::kind::get(session, &args, names).await,
     }
 }
 

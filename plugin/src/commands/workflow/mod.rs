@@ -2,6 +2,7 @@
 //! Workflows the operator starts).
 
 mod decide;
+pub mod kind;
 mod logs;
 mod run;
 mod status;

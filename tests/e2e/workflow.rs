@@ -421,8 +421,16 @@ async fn a_schedule_becomes_a_cron_workflow_argo_runs(ctx: Ctx) -> anyhow::Resul
     ensure!(cron.data["spec"]["timezone"] == "Europe/Paris");
     let owner = &cron.metadata.owner_references.as_ref().context("no owner")?[0];
     ensure!(owner.kind == "AgentWorkflow" && owner.name == "pipeline" && owner.controller == Some(true));
-    // Argo starts a run at the next minute boundary; the status follows it.
     let workflows: Api<AgentWorkflow> = ctx.api();
+    let scheduled = ctx
+        .wait_for(&workflows, "pipeline", "a next scheduled time", |w: Option<&AgentWorkflow>| {
+            w.and_then(|w| w.status.as_ref()).is_some_and(|s| s.next_scheduled_time.is_some())
+        })
+        .await?;
+    let next = scheduled.status.unwrap().next_scheduled_time.unwrap().0;
+    let ahead = next.duration_since(k8s_openapi::jiff::Timestamp::now()).as_secs();
+    ensure!(next.as_second() % 60 == 0 && (-5..=61).contains(&ahead), "next run at {next}, {ahead}s ahead");
+    // Argo starts a run at the next minute boundary; the status follows it.
     let deadline = Duration::from_secs(75);
     let started = tokio::time::timeout(
         deadline,

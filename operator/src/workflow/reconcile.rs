@@ -98,6 +98,20 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
         (Ok(()), Some(conflict)) => Some(conflict.clone()),
         _ => None,
     };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    // Only while the schedule is in force: set up (Argo is there, the steps check out) and not paused.
+    let next_scheduled_time = workflow
+        .spec
+        .schedule
+        .as_ref()
+        .filter(|s| !s.suspend && caches.is_some() && checked.is_ok())
+        .and_then(|s| render::schedule::next_run(&s.cron, s.time_zone.as_deref(), now.0))
+        .map(Time);
+    if let Some(next) = &next_scheduled_time {
+        // Look again once it is due, in case no run starts then (concurrencyPolicy: Forbid).
+        let wait = Duration::try_from(next.0.duration_since(now.0)).unwrap_or_default() + Duration::from_secs(1);
+        requeue = requeue.min(wait);
+    }
     let observed = Observed {
         workflow: &workflow,
         invalid: checked.as_ref().err(),
@@ -106,9 +120,8 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
         last_run,
         handled_request: handled,
         failure: failure.as_deref(),
-        next_scheduled_time: None,
+        next_scheduled_time,
     };
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
     let new_status = status::status(observed, &now);
     if workflow.status.as_ref() != Some(&new_status) {
         write_status(ctx, &workflow, &new_status).await?;

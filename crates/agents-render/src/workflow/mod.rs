@@ -12,6 +12,7 @@ pub mod argo;
 pub mod dag;
 pub mod decide;
 pub mod run;
+pub mod schedule;
 pub mod status;
 
 pub use argo::{RunRequest, cron, run as render_run};

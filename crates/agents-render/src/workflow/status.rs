@@ -283,6 +283,19 @@ steps:
     }
 
     #[test]
+    fn without_argo_it_waits_and_says_what_to_install() {
+        let w = workflow(SPEC);
+        let agents = ready_agents();
+        let mut o = observed(&w, &agents, None);
+        o.argo_served = false;
+        let status = status(o, &at(1));
+        assert_eq!(status.phase, Some(WorkflowPhase::Waiting));
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.reason, reasons::ARGO_NOT_INSTALLED);
+        assert!(ready.message.contains("install Argo Workflows"), "{}", ready.message);
+    }
+
+    #[test]
     fn a_run_waiting_on_a_person_awaits_approval_step_by_step() {
         let w = workflow(SPEC);
         let r = run(

@@ -14,6 +14,10 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// An AgentWorkflow that cannot be rendered.
+    #[error("{0}")]
+    Workflow(String),
+
     #[error("could not write the status of {name}: {source}")]
     Status {
         name: String,
@@ -25,7 +29,7 @@ pub enum Error {
 impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Render(_) => "render",
+            Error::Render(_) | Error::Workflow(_) => "render",
             Error::Apply { .. } => "apply",
             Error::Status { .. } => "status",
         }

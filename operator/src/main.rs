@@ -1,6 +1,7 @@
 //! agents-operator: reconciles the agents.dev/v1alpha1 resources.
 
 mod agent;
+mod argo;
 mod args;
 mod build;
 mod children;
@@ -12,6 +13,7 @@ mod server;
 mod servers;
 mod service_monitor;
 mod telemetry;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -54,6 +56,7 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
         tokio::join!(
             agent::run(ctx.clone(), shutdown.clone()),
             build::run(ctx.clone(), shutdown.clone()),
+            workflow::run(ctx.clone(), shutdown.clone()),
             servers::run::<agents_api::ModelAPI>(ctx.clone(), shutdown.clone()),
             servers::run::<agents_api::MCPServer>(ctx.clone(), shutdown.clone()),
         );

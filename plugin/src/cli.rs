@@ -59,6 +59,9 @@ pub enum Command {
     Scale(commands::scale::Args),
     /// Restart an agent's pods with a rolling update.
     Restart(commands::restart::Args),
+    /// Run AgentWorkflows and follow, approve or reject their runs.
+    #[command(visible_alias = "wf")]
+    Workflow(commands::workflow::Args),
     /// Install the CRDs and the operator into the cluster.
     Install(commands::install::InstallArgs),
     /// Remove the operator (and, if asked, the CRDs with every resource of the API).

@@ -7,10 +7,11 @@ pub enum Kind {
     AgentBuild,
     ModelAPI,
     MCPServer,
+    AgentWorkflow,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Agent, Kind::AgentBuild, Kind::ModelAPI, Kind::MCPServer];
+    pub const ALL: [Kind; 5] = [Kind::Agent, Kind::AgentBuild, Kind::ModelAPI, Kind::MCPServer, Kind::AgentWorkflow];
 
     /// Singular, plural and short names, as `kubectl get` accepts them.
     pub fn names(self) -> &'static [&'static str] {
@@ -19,6 +20,7 @@ impl Kind {
             Kind::AgentBuild => &["agentbuild", "agentbuilds", "ab"],
             Kind::ModelAPI => &["modelapi", "modelapis", "mapi"],
             Kind::MCPServer => &["mcpserver", "mcpservers", "mcp"],
+            Kind::AgentWorkflow => &["agentworkflow", "agentworkflows", "awf", "workflow", "workflows", "wf"],
         }
     }
 
@@ -28,6 +30,7 @@ impl Kind {
             Kind::AgentBuild => "AgentBuild",
             Kind::ModelAPI => "ModelAPI",
             Kind::MCPServer => "MCPServer",
+            Kind::AgentWorkflow => "AgentWorkflow",
         }
     }
 
@@ -63,6 +66,8 @@ mod tests {
         assert_eq!(Kind::parse("mcpservers.agents.dev"), Some(Kind::MCPServer));
         assert_eq!(Kind::parse("agentbuilds.agents.dev"), Some(Kind::AgentBuild));
         assert_eq!(Kind::parse("ab"), Some(Kind::AgentBuild));
+        assert_eq!(Kind::parse("workflows"), Some(Kind::AgentWorkflow));
+        assert_eq!(Kind::parse("agentworkflows.agents.dev"), Some(Kind::AgentWorkflow));
     }
 
     #[test]

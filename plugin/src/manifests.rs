@@ -30,6 +30,7 @@ macro_rules! config {
 pub const CRDS: &[File] = &[
     config!("crd/agents.dev_agents.yaml"),
     config!("crd/agents.dev_agentbuilds.yaml"),
+    config!("crd/agents.dev_agentworkflows.yaml"),
     config!("crd/agents.dev_mcpservers.yaml"),
     config!("crd/agents.dev_modelapis.yaml"),
 ];

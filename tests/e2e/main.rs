@@ -17,6 +17,7 @@ mod plugin_install;
 mod plugin_logs;
 mod support;
 mod validation;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -38,11 +39,13 @@ fn main() -> ExitCode {
         plugin_logs::tests(&env),
         plugin_install::tests(&env),
         distribution::tests(&env),
+        workflow::tests(&env),
     ]
     .into_iter()
     .flatten()
     .collect();
     let conclusion = libtest_mimic::run(&args, trials);
+    workflow::stop_argo();
     env.stop();
     conclusion.exit_code()
 }

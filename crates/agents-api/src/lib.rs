@@ -11,6 +11,7 @@ pub mod model_api;
 pub mod phase;
 pub mod refs;
 mod schema;
+pub mod workflow;
 
 pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
 pub use build::{AgentBuild, AgentBuildSpec, AgentBuildStatus, BuildPhase};
@@ -18,6 +19,7 @@ pub use mcp_server::{MCPServer, MCPServerSpec, MCPServerStatus};
 pub use model_api::{ModelAPI, ModelAPIMode, ModelAPISpec, ModelAPIStatus};
 pub use phase::ServerPhase;
 pub use refs::{LocalRef, SecretKeyRef};
+pub use workflow::{AgentWorkflow, AgentWorkflowSpec, AgentWorkflowStatus, WorkflowPhase};
 
 /// API group of every kind this project defines.
 pub const GROUP: &str = "agents.dev";

@@ -11,6 +11,7 @@ pub mod model_api;
 pub mod rollout;
 pub mod security;
 pub mod server;
+pub mod workflow;
 
 /// The field manager of everything the operator applies.
 pub const FIELD_MANAGER: &str = "agents-operator";

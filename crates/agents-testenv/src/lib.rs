@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod argo;
 mod cluster;
 mod components;
 pub mod crds;

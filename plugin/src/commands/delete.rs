@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
+use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::wait::{await_condition, conditions};
@@ -40,6 +40,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         Kind::AgentBuild => delete::<AgentBuild>(session, &args, names).await,
         Kind::ModelAPI => delete::<ModelAPI>(session, &args, names).await,
         Kind::MCPServer => delete::<MCPServer>(session, &args, names).await,
+        Kind::AgentWorkflow => delete::<AgentWorkflow>(session, &args, names).await,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use agents_api::{Agent, AgentBuild, AgentStatus, MCPServer, ModelAPI, ModelAPIMode};
+use agents_api::{Agent, AgentBuild, AgentStatus, AgentWorkflow, MCPServer, ModelAPI, ModelAPIMode};
 use agents_render::{mcp_server, model_api};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
@@ -42,6 +42,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         Kind::AgentBuild => list::<AgentBuild>(session, &args, names).await,
         Kind::ModelAPI => list::<ModelAPI>(session, &args, names).await,
         Kind::MCPServer => list::<MCPServer>(session, &args, names).await,
+        Kind::AgentWorkflow => list::<AgentWorkflow>(session, &args, names).await,
     }
 }
 
@@ -290,6 +291,27 @@ impl Listed for AgentBuild {
             ]);
         }
         row
+    }
+}
+
+impl Listed for AgentWorkflow {
+    const SINGULAR: &'static str = "agentworkflow";
+    const PLURAL: &'static str = "agentworkflows";
+
+    fn header(_wide: bool) -> Vec<&'static str> {
+        vec!["NAME", "PHASE", "STEPS", "SCHEDULE", "LAST RUN", "AGE"]
+    }
+
+    fn row(&self, _wide: bool, colour: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        vec![
+            self.name_any(),
+            style::phase_word(status.phase.map(|p| p.as_str()), colour),
+            self.spec.steps.len().to_string(),
+            output::or_none(self.spec.schedule.as_ref().map(|s| s.cron.clone())),
+            output::or_none(status.last_run.map(|r| r.name)),
+            output::age(self.meta().creation_timestamp.as_ref()),
+        ]
     }
 }
 

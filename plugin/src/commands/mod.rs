@@ -13,6 +13,7 @@ pub mod logs;
 pub mod restart;
 pub mod scale;
 pub mod version;
+pub mod workflow;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Uninstall(args) => install::uninstall(&session, args).await,
         Command::Check(args) => check::run(&session, args).await,
         Command::Version(args) => version::run(Some(&session), args).await,
+        Command::Workflow(args) => workflow::run(&session, args).await,
         Command::Completion(_) => unreachable!("handled above"),
     }
 }

@@ -5,6 +5,7 @@
 mod agent;
 mod mcp_server;
 mod model_api;
+mod workflow;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ pub enum Kind {
     /// An MCPServer: a tool server from a PyPI or npm package, or from an image.
     #[command(name = "mcpserver", visible_alias = "mcp")]
     MCPServer(mcp_server::McpServerArgs),
+    /// An AgentWorkflow: steps that call agents (and approval steps), run as an Argo DAG.
+    #[command(visible_alias = "awf")]
+    Workflow(workflow::WorkflowArgs),
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
@@ -43,6 +47,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         Kind::Agent(args) => agent::run(session, args).await,
         Kind::ModelAPI(args) => model_api::run(session, args).await,
         Kind::MCPServer(args) => mcp_server::run(session, args).await,
+        Kind::Workflow(args) => workflow::run(session, args).await,
     }
 }
 

@@ -54,8 +54,13 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         }
         Kind::ModelAPI => page.server::<ModelAPI>(session, name).await?,
         Kind::MCPServer => page.server::<MCPServer>(session, name).await?,
-        // A build's page is its runs and steps: `kubectl agents build` draws them.
+        // A build's page is its runs and steps, as `kubectl agents build` draws them.
         Kind::AgentBuild => return super::build::describe::run(session, name).await,
+        // A workflow's page is its status with the DAG of its last run.
+        Kind::AgentWorkflow => {
+            let status = super::workflow::status::Args { name: name.clone(), run: None, output: Default::default() };
+            return super::workflow::status::run(session, status).await;
+        }
     }
     page.events(session, name).await;
     print!("{}", page.text);

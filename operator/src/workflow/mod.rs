@@ -1,0 +1,80 @@
+//! The AgentWorkflow controller: watches AgentWorkflows, the Agents their steps call, and (while
+//! Argo is installed) the Argo Workflows and CronWorkflows it created; starts runs on request,
+//! keeps the CronWorkflow as rendered, and mirrors the last run into the status.
+
+mod reconcile;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use agents_api::{Agent, AgentWorkflow};
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, watcher};
+
+use crate::argo::{self, Argo};
+use crate::children;
+use crate::context::Context;
+
+/// What the AgentWorkflow reconciler reads besides the AgentWorkflow itself.
+pub struct State {
+    pub ctx: Arc<Context>,
+    pub agents: Store<Agent>,
+    pub argo: Argo,
+}
+
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let (argo, argo_came_or_went, run_changes) = argo::follow(ctx.client.clone(), ctx.namespace.clone());
+
+    let (workflows, writer) = reflector::store();
+    let workflow_changes = watcher(ctx.api::<AgentWorkflow>(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(children::prune_metadata)
+        .reflect(writer)
+        .touched_objects()
+        // Not on status-only changes (the operator's own writes); a run request is an annotation.
+        .predicate_filter(
+            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
+            Default::default(),
+        );
+
+    // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to
+    // the AgentWorkflows of its namespace that call it.
+    let (agents, agent_writer) = reflector::store();
+    let agent_changes = watcher(ctx.api::<Agent>(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(children::prune_metadata)
+        .reflect(agent_writer)
+        .touched_objects();
+    let callers_of = workflows.clone();
+    let dependents = move |agent: Agent| {
+        let namespace = agent.namespace();
+        let name = agent.name_any();
+        callers_of
+            .state()
+            .into_iter()
+            .filter(|w| {
+                w.namespace() == namespace
+                    && w.spec.steps.iter().any(|s| s.agent_ref.as_ref().is_some_and(|r| r.name == name))
+            })
+            .map(|w| ObjectRef::from_obj(w.as_ref()))
+            .collect::<Vec<_>>()
+    };
+
+    let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo });
+    tracing::info!("starting the AgentWorkflow controller");
+    Controller::for_stream(workflow_changes, workflows)
+        .watches_stream(agent_changes, dependents)
+        .reconcile_all_on(argo_came_or_went)
+        .reconcile_on(run_changes)
+        .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, state)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("agentworkflow controller: {e}");
+            }
+        })
+        .await;
+}

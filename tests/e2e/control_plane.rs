@@ -13,7 +13,10 @@ use kube::core::{ApiResource, GroupVersionKind};
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::support::{Ctx, Env, binaries_dir, output_within, read_lines, run_ok, trials, wait_for_line};
+use crate::support::{Ctx, Env, binaries_dir, output_within, read_lines, run_ok, run_ok_within, trials, wait_for_line};
+
+/// How long `agents-testenv up` may take to start a cluster on a busy machine (about 10 s idle).
+const UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -176,7 +179,8 @@ async fn testenv_cli_up_status_down(ctx: Ctx) -> anyhow::Result<()> {
         command.args(["--name", &name]);
         command
     };
-    let up = run_ok(testenv().arg("up"));
+    // A loaded machine (the suite runs several clusters at once) can take longer than a command's deadline.
+    let up = run_ok_within(testenv().arg("up"), UP_DEADLINE);
     let result = async {
         let stdout = String::from_utf8(up?.stdout)?;
         let kubeconfig = stdout.lines().last().context("up printed nothing")?;
@@ -191,7 +195,7 @@ async fn testenv_cli_up_status_down(ctx: Ctx) -> anyhow::Result<()> {
         ]))?;
         let nodes = String::from_utf8(nodes.stdout)?;
         ensure!(nodes.lines().count() == 2, "expected 2 nodes, got {nodes:?}");
-        let again = String::from_utf8(run_ok(testenv().arg("up"))?.stdout)?;
+        let again = String::from_utf8(run_ok_within(testenv().arg("up"), UP_DEADLINE)?.stdout)?;
         ensure!(again.trim() == kubeconfig, "a second up did not reuse the running cluster: {again:?}");
         let status = run_ok(testenv().arg("status"))?;
         ensure!(String::from_utf8(status.stdout)?.contains("is running"), "status does not see the cluster");

@@ -36,16 +36,22 @@ const NAMESPACE: &str = "agents-system";
 const OPERATOR: &str = "agents-operator";
 
 /// What `install` prints, in the order it applies: the CRDs first, the Deployment last.
-const APPLIED: [&str; 8] = [
-    "customresourcedefinition.apiextensions.k8s.io/agents.agents.dev applied",
-    "namespace/agents-system applied",
-    "serviceaccount/agents-operator applied",
-    "clusterrole.rbac.authorization.k8s.io/agents-operator applied",
-    "clusterrolebinding.rbac.authorization.k8s.io/agents-operator applied",
-    "role.rbac.authorization.k8s.io/agents-operator-leader-election applied",
-    "rolebinding.rbac.authorization.k8s.io/agents-operator-leader-election applied",
-    "deployment.apps/agents-operator applied",
-];
+/// What `install` prints, in order: every CRD of the API, then the operator's objects.
+fn applied() -> Vec<String> {
+    let crds = agents_api::crd::all().into_iter().map(|crd| {
+        format!("customresourcedefinition.apiextensions.k8s.io/{} applied", crd.metadata.name.unwrap_or_default())
+    });
+    let operator = [
+        "namespace/agents-system applied",
+        "serviceaccount/agents-operator applied",
+        "clusterrole.rbac.authorization.k8s.io/agents-operator applied",
+        "clusterrolebinding.rbac.authorization.k8s.io/agents-operator applied",
+        "role.rbac.authorization.k8s.io/agents-operator-leader-election applied",
+        "rolebinding.rbac.authorization.k8s.io/agents-operator-leader-election applied",
+        "deployment.apps/agents-operator applied",
+    ];
+    crds.chain(operator.map(String::from)).collect()
+}
 
 /// The whole story of a command, for failure messages.
 fn story(output: &Output) -> String {
@@ -199,10 +205,13 @@ async fn empty_cluster_is_not_ready(p: &Private<'_>) -> anyhow::Result<()> {
         "an operator running outside the cluster cannot be detected",
         "pipelineruns.tekton.dev served",
         "workflows.argoproj.io served",
-        "Not ready: CRD agents.agents.dev, Operator",
     ] {
         ensure!(table.contains(needle), "check does not say {needle:?}:\n{table}");
     }
+    let missing: Vec<String> =
+        agents_api::crd::all().iter().map(|c| format!("CRD {}", c.metadata.name.clone().unwrap_or_default())).collect();
+    let summary = format!("Not ready: {}, Operator", missing.join(", "));
+    ensure!(table.contains(&summary), "check does not say {summary:?}:\n{table}");
 
     let report = p.check(1)?;
     ensure!(report["ready"] == false, "{report:#}");
@@ -240,8 +249,18 @@ async fn empty_cluster_is_not_ready(p: &Private<'_>) -> anyhow::Result<()> {
 async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result<()> {
     let output = p.expect(&["install", "--dry-run"], 0)?;
     let printed = objects(&text(&output.stdout))?;
-    ensure!(printed.len() == APPLIED.len(), "install --dry-run printed {} objects: {}", printed.len(), story(&output));
-    ensure!(printed[0]["kind"] == "CustomResourceDefinition" && printed[7]["kind"] == "Deployment", "out of order");
+    ensure!(
+        printed.len() == applied().len(),
+        "install --dry-run printed {} objects: {}",
+        printed.len(),
+        story(&output)
+    );
+    let crds = agents_api::crd::all().len();
+    ensure!(
+        printed[..crds].iter().all(|o| o["kind"] == "CustomResourceDefinition")
+            && printed.last().is_some_and(|o| o["kind"] == "Deployment"),
+        "out of order: the CRDs come first, the Deployment last"
+    );
 
     let kubeconfig: Value = serde_norway::from_str(&std::fs::read_to_string(p.cluster.kubeconfig())?)?;
     let mut dead = kubeconfig.clone();
@@ -257,7 +276,9 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
 
     let crds_only = p.expect(&["install", "--dry-run", "--crds-only"], 0)?;
     let crds = objects(&text(&crds_only.stdout))?;
-    ensure!(crds.len() == 1 && crds[0]["metadata"]["name"] == CRD, "{}", story(&crds_only));
+    let names: Vec<&str> = crds.iter().filter_map(|c| c["metadata"]["name"].as_str()).collect();
+    let expected: Vec<String> = agents_api::crd::all().into_iter().filter_map(|c| c.metadata.name).collect();
+    ensure!(names == expected, "{}", story(&crds_only));
 
     ensure!(!p.crd_exists().await?, "install --dry-run created the CRD");
     let namespaces: Api<Namespace> = Api::all(p.client.clone());
@@ -294,7 +315,7 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
 async fn install_creates_everything(p: &Private<'_>) -> anyhow::Result<()> {
     let output = p.expect(&["install", "--wait", "--timeout", "60s"], 0)?;
     let lines: Vec<String> = text(&output.stdout).lines().map(str::to_string).collect();
-    let mut expected: Vec<String> = APPLIED.iter().map(|l| l.to_string()).collect();
+    let mut expected = applied();
     expected.push("deployment.apps/agents-operator available".into());
     ensure!(lines == expected, "install printed:\n{}", story(&output));
 
@@ -348,7 +369,7 @@ async fn install_creates_everything(p: &Private<'_>) -> anyhow::Result<()> {
     let again = p.expect(&["install"], 0)?;
     let again_stdout = text(&again.stdout);
     let lines: Vec<&str> = again_stdout.lines().collect();
-    ensure!(lines == APPLIED, "a second install printed:\n{}", story(&again));
+    ensure!(lines == applied(), "a second install printed:\n{}", story(&again));
     let after = p.deployment().await?.context("the Deployment went")?;
     ensure!(
         after.metadata.generation == deployment.metadata.generation,
@@ -461,7 +482,9 @@ async fn check_reports_what_it_may_not_see(ctx: Ctx) -> anyhow::Result<()> {
     let output = output_within(ctx.kubectl().args(["agents", "check", "--kubeconfig", kubeconfig]))?;
     let table = text(&output.stdout);
     ensure!(output.status.code() == Some(1) && output.stderr.is_empty(), "{}", story(&output));
-    ensure!(table.matches("UNKNOWN").count() == 6 && table.contains("forbidden"), "{table}");
+    // One row per CRD of the API, the operator, and Tekton's and Argo's CRD and controller.
+    let rows = agents_api::crd::all().len() + 5;
+    ensure!(table.matches("UNKNOWN").count() == rows && table.contains("forbidden"), "{table}");
 
     let output = output_within(ctx.kubectl().args(["agents", "check", "-o", "json", "--kubeconfig", kubeconfig]))?;
     ensure!(output.status.code() == Some(1), "{}", story(&output));

@@ -9,7 +9,7 @@ use crate::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
 /// Every CRD of the API, labelled with the version of the crate that generated it (so
 /// `kubectl agents version` can tell which API a cluster serves).
 pub fn all() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![Agent::crd(), AgentBuild::crd(), AgentWorkflow::crd(), ModelAPI::crd(), MCPServer::crd()];
+    let mut crds = vec![Agent::crd(), AgentBuild::crd(), AgentWorkflow::crd(), MCPServer::crd(), ModelAPI::crd()];
     for crd in &mut crds {
         crd.metadata.labels = Some(
             [

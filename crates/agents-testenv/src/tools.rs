@@ -80,6 +80,18 @@ pub const KWOK: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// Tekton Pipelines' controller, run out of cluster by the tests that need real PipelineRuns
+/// (see `tekton.rs`). The module is [`TEKTON`]'s.
+pub const TEKTON_CONTROLLER: GoTool = GoTool {
+    name: "tekton-controller",
+    module: "github.com/tektoncd/pipeline",
+    version: "v1.15.0",
+    packages: &["github.com/tektoncd/pipeline/cmd/controller"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
 /// Modules read for their manifests only (CRDs); never built.
 #[derive(Debug)]
 pub struct ManifestSource {
@@ -109,5 +121,7 @@ mod tests {
         assert_eq!(KUBERNETES.binaries(), ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]);
         assert_eq!(ETCD.binaries(), ["etcd"]);
         assert_eq!(KWOK.binaries(), ["kwok"]);
+        assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
+        assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
     }
 }

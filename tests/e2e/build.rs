@@ -27,6 +27,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             a_request_runs_once_and_old_runs_go,
             a_failed_step_is_reported_with_its_reason,
             invalid_builds_are_rejected,
+            tektons_own_controller_runs_the_pipeline,
         ]
     )
 }
@@ -465,5 +466,66 @@ async fn invalid_builds_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
     }
     // The valid sample is accepted.
     ctx.apply_yaml(BUILD).await?;
+    Ok(())
+}
+
+/// Tekton's own controller for this test's namespace, while the test holds its turn (port 8080
+/// allows one per machine); stopped when dropped.
+struct Tekton<'a> {
+    controller: agents_testenv::tekton::TektonController,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+}
+
+async fn tekton(ctx: &Ctx) -> anyhow::Result<Tekton<'_>> {
+    let turn = ctx.env.tekton.lock().await;
+    let controller = agents_testenv::tekton::TektonController::start(&ctx.cluster, Some(&ctx.ns)).await?;
+    Ok(Tekton { controller, _turn: turn })
+}
+
+/// Tekton's own controller (not the test) turns the operator's PipelineRun into a TaskRun and a
+/// pod, KWOK runs the pod's three step containers to completion, and the AgentBuild mirrors
+/// Tekton's real status. KWOK writes no termination messages, so the push step reports no
+/// digest: Tekton fails the run (`CouldntGetPipelineResult`), which is what it does in a real
+/// cluster when the push step writes none. Then the test writes what KWOK cannot produce, the
+/// digest result (with the success it implies), and the Agent-facing image appears.
+async fn tektons_own_controller_runs_the_pipeline(ctx: Ctx) -> anyhow::Result<()> {
+    let mut tekton = tekton(&ctx).await?;
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(BUILD).await?;
+    let run = current_run(&ctx, "research").await?;
+
+    let finished = wait_build(&ctx, "research", "the run finished by Tekton", |s| {
+        s.phase.is_some_and(BuildPhase::is_finished)
+            && s.steps.len() == 3
+            && s.steps.iter().all(|s| s.state == StepState::Succeeded)
+    })
+    .await;
+    let log = tekton.controller.log().display().to_string();
+    ensure!(tekton.controller.is_running(), "Tekton's controller exited (port 8080 taken?); its log: {log}");
+    let status = finished.with_context(|| format!("Tekton's controller log: {log}"))?.status.unwrap();
+    ensure!(status.phase == Some(BuildPhase::Failed) && status.reason.as_deref() == Some("NoDigest"), "{status:?}");
+    ensure!(status.message.as_deref().unwrap_or_default().contains("IMAGE_DIGEST"), "{status:?}");
+    ensure!(status.start_time.is_some() && status.completion_time.is_some(), "{status:?}");
+    let task_run = task_runs(&ctx)
+        .list(&ListParams::default().labels(&format!("tekton.dev/pipelineRun={run}")))
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("Tekton created no TaskRun")?;
+    ensure!(task_run.labels().get("agents.dev/build").map(String::as_str) == Some("research"), "labels propagate");
+    let pod_name = task_run.data["status"]["podName"].as_str().context("the TaskRun names no pod")?.to_string();
+    let pod = ctx.api::<Pod>().get(&pod_name).await?;
+    let spec = pod.spec.context("a pod spec")?;
+    let containers: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    ensure!(containers == ["step-clone", "step-build", "step-push"], "{containers:?}");
+    let token = spec.containers[0].env.iter().flatten().find(|e| e.name == "GIT_TOKEN").context("no GIT_TOKEN")?;
+    ensure!(token.value.is_none() && token.value_from.is_some(), "the token stays a secretKeyRef in the pod");
+    ensure!(runs(&ctx).get(&run).await?.data["status"]["conditions"][0]["reason"] == "CouldntGetPipelineResult");
+
+    // What KWOK cannot produce: the push step's digest.
+    set_run_status(&ctx, &run, succeeded(DIGEST)).await?;
+    let build = wait_build(&ctx, "research", "Succeeded", |s| s.phase == Some(BuildPhase::Succeeded)).await?;
+    ensure!(build.status.unwrap().image == Some(format!("registry.example.com/team/research:v1@{DIGEST}")));
     Ok(())
 }

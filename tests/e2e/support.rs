@@ -28,11 +28,19 @@ const BUILD_DEADLINE: Duration = Duration::from_secs(20 * 60);
 pub struct Env {
     runtime: Runtime,
     cluster: OnceCell<Cluster>,
+    /// Turns at Tekton's own controller: it binds port 8080, so one runs at a time, scoped to
+    /// the namespace of the test holding the turn (so it never touches the runs other tests
+    /// drive by hand).
+    pub tekton: tokio::sync::Mutex<()>,
 }
 
 impl Env {
     pub fn new() -> Arc<Self> {
-        Arc::new(Env { runtime: Runtime::new().expect("a tokio runtime"), cluster: OnceCell::new() })
+        Arc::new(Env {
+            runtime: Runtime::new().expect("a tokio runtime"),
+            cluster: OnceCell::new(),
+            tekton: tokio::sync::Mutex::new(()),
+        })
     }
 
     async fn cluster(&self) -> anyhow::Result<&Cluster> {
@@ -63,6 +71,8 @@ pub struct Ctx {
     pub cluster: Cluster,
     pub client: kube::Client,
     pub ns: String,
+    /// The run's shared state (e.g. Tekton's controller).
+    pub env: Arc<Env>,
 }
 
 impl Ctx {
@@ -335,7 +345,7 @@ where
             let prefix = name.rsplit("::").next().unwrap_or(name).replace('_', "-");
             let prefix: String = prefix.chars().take(40).collect();
             let namespace = cluster.namespace(prefix.trim_end_matches('-')).await.map_err(|e| failed(e.into()))?;
-            let ctx = Ctx { ns: namespace.name().to_string(), cluster, client };
+            let ctx = Ctx { ns: namespace.name().to_string(), cluster, client, env: env.clone() };
             test(ctx).await.map_err(failed)?;
             // Only a passing test cleans up: a failing one leaves its namespace for inspection.
             namespace.delete().await.map_err(|e| failed(e.into()))

@@ -105,6 +105,18 @@ pub const ARGO_WORKFLOW_CONTROLLER: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// Tekton Pipelines' controller, run out of cluster by the tests that need real PipelineRuns
+/// (see `tekton.rs`). The module is [`TEKTON`]'s.
+pub const TEKTON_CONTROLLER: GoTool = GoTool {
+    name: "tekton-controller",
+    module: "github.com/tektoncd/pipeline",
+    version: "v1.15.0",
+    packages: &["github.com/tektoncd/pipeline/cmd/controller"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
 /// Modules read for their manifests only (CRDs); never built.
 #[derive(Debug)]
 pub struct ManifestSource {
@@ -137,5 +149,7 @@ mod tests {
         assert_eq!(KREW.binaries(), ["krew", "validate-krew-manifest"]);
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.binaries(), ["workflow-controller"]);
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.version, ARGO.version);
+        assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
+        assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
     }
 }

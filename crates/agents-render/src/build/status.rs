@@ -140,14 +140,23 @@ fn assess(observed: Observed<'_>, run: &RunStatus, task: &RunStatus, steps: &[Bu
         },
         Outcome::Failed => {
             let tekton_reason = run.succeeded().and_then(|c| c.reason.clone()).unwrap_or_default();
-            let detail = [task.succeeded(), run.succeeded()]
+            let failed_step = steps.iter().find(|s| s.state == StepState::Failed).map(|s| s.name.as_str());
+            // A failed step is best explained by its TaskRun; anything else by the PipelineRun.
+            let sources = if failed_step.is_some() {
+                [task.succeeded(), run.succeeded()]
+            } else {
+                [run.succeeded(), task.succeeded()]
+            };
+            let detail = sources
                 .into_iter()
                 .flatten()
                 .filter_map(|c| c.message.clone())
                 .find(|m| !m.is_empty())
                 .unwrap_or_else(|| "the run failed".into());
-            let failed_step = steps.iter().find(|s| s.state == StepState::Failed).map(|s| s.name.as_str());
-            let reason = if tekton_reason.contains("Timeout") {
+            let reason = if tekton_reason == "CouldntGetPipelineResult" {
+                // Every step ran, but the push step wrote no digest.
+                reasons::NO_DIGEST
+            } else if tekton_reason.contains("Timeout") {
                 failure::TIMED_OUT
             } else if tekton_reason.contains("Cancelled") {
                 failure::CANCELLED
@@ -328,6 +337,14 @@ mod tests {
             json!({"conditions": [{"type": "Succeeded", "status": "False", "reason": "PipelineRunTimeout", "message": "timed out after 1h"}]}),
         );
         assert_eq!(observe(&b, Some(&run), None).reason.as_deref(), Some("TimedOut"));
+        let no_result = with_status(
+            pipeline_run(&b).unwrap(),
+            json!({"conditions": [{"type": "Succeeded", "status": "False", "reason": "CouldntGetPipelineResult",
+                "message": "invalid pipelineresults [IMAGE_DIGEST IMAGE_URL], the referenced results don't exist"}]}),
+        );
+        let s = observe(&b, Some(&no_result), None);
+        assert_eq!(s.reason.as_deref(), Some("NoDigest"));
+        assert!(s.message.unwrap().contains("the referenced results don't exist"));
         let refused = status(
             Observed { build: &b, tekton_served: true, run: None, task_run: None, failure: Some("forbidden") },
             &now(),

@@ -96,7 +96,8 @@ async fn http_call(ctx: &Ctx, run: &str, step: &str) -> anyhow::Result<(String, 
     let runs: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &workflow_resource());
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
-        let workflow = runs.get(run).await?;
+        // Under load the operator may not have created the run yet.
+        let workflow = runs.get_opt(run).await?.unwrap_or_else(|| DynamicObject::new(run, &workflow_resource()));
         let node = workflow.data["status"]["nodes"]
             .as_object()
             .into_iter()

@@ -24,7 +24,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
         [
             a_dag_runs_through_argo_with_an_approval,
             a_rejected_approval_fails_the_run,
-            it_waits_for_its_agents_then_runs,
+            it_waits_for_its_agents_then_runs_and_a_failed_call_fails_it,
             invalid_workflows_are_rejected,
             a_cycle_is_reported_and_nothing_runs,
             a_schedule_becomes_a_cron_workflow_argo_runs,
@@ -297,7 +297,7 @@ async fn a_rejected_approval_fails_the_run(ctx: Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn it_waits_for_its_agents_then_runs(ctx: Ctx) -> anyhow::Result<()> {
+async fn it_waits_for_its_agents_then_runs_and_a_failed_call_fails_it(ctx: Ctx) -> anyhow::Result<()> {
     argo_controller(&ctx).await?;
     let _operator = ctx.operator(&[])?;
     ctx.apply_yaml(PIPELINE).await?;
@@ -315,6 +315,16 @@ async fn it_waits_for_its_agents_then_runs(ctx: Ctx) -> anyhow::Result<()> {
     until(&runs, &run, "the run to start", |w| w.is_some()).await?;
     let started = ctx.wait_for(&workflows, "pipeline", "phase Running", phase_is(WorkflowPhase::Running)).await?;
     ensure!(started.status.unwrap().last_run_request.is_some_and(|id| run.ends_with(&id)));
+    // The researcher's call fails (as Argo's agent reports a 5xx): the run fails, the later
+    // steps never run, and the status says which step failed.
+    let (research, _) = http_call(&ctx, &run, "research").await?;
+    argo::answer_http_node(&ctx.client, &ctx.ns, &run, &research, "Failed", "").await?;
+    let failed = ctx.wait_for(&workflows, "pipeline", "phase Failed", phase_is(WorkflowPhase::Failed)).await?;
+    let status = failed.status.unwrap();
+    let phases: Vec<StepPhase> = status.steps.iter().map(|s| s.phase).collect();
+    ensure!(phases == [StepPhase::Failed, StepPhase::Skipped, StepPhase::Skipped], "{:?}", status.steps);
+    let ready = agents_api::conditions::find(&status.conditions, "Ready").unwrap().clone();
+    ensure!(ready.reason == "RunFailed" && ready.message.starts_with(&format!("run {run} failed")), "{ready:?}");
     Ok(())
 }
 

@@ -47,6 +47,7 @@ impl Env {
         self.cluster
             .get_or_try_init(|| async {
                 build_binaries()?;
+                build_test_tools().await?;
                 let cluster = Cluster::start_for_this_process().await.context("starting the local control plane")?;
                 link_plugin(&cluster)?;
                 // This build's CRDs, as `kubectl agents install` would put them.
@@ -282,6 +283,19 @@ pub fn binaries_dir() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("the test executable lives in <target>/<profile>/deps")
         .to_path_buf()
+}
+
+/// Builds (once; a no-op when cached) the Go tools only some tests use: Argo's and Tekton's
+/// controllers and krew. Built lazily by their first test instead, a first build (minutes on two
+/// cores) would starve the tests running beside it past their deadlines.
+async fn build_test_tools() -> anyhow::Result<()> {
+    use agents_testenv::tools::{ARGO_WORKFLOW_CONTROLLER, KREW, TEKTON_CONTROLLER};
+    for tool in [&ARGO_WORKFLOW_CONTROLLER, &TEKTON_CONTROLLER, &KREW] {
+        tokio::task::spawn_blocking(move || agents_testenv::gobuild::ensure(tool, &agents_testenv::cache_dir()))
+            .await?
+            .with_context(|| format!("building {}", tool.name))?;
+    }
+    Ok(())
 }
 
 /// A directory holding only `kubectl-agents` (a link to this build's): cargo's target directory

@@ -36,8 +36,9 @@ const NAMESPACE: &str = "agents-system";
 const OPERATOR: &str = "agents-operator";
 
 /// What `install` prints, in the order it applies: the CRDs first, the Deployment last.
-const APPLIED: [&str; 8] = [
+const APPLIED: [&str; 9] = [
     "customresourcedefinition.apiextensions.k8s.io/agents.agents.dev applied",
+    "customresourcedefinition.apiextensions.k8s.io/agentbuilds.agents.dev applied",
     "namespace/agents-system applied",
     "serviceaccount/agents-operator applied",
     "clusterrole.rbac.authorization.k8s.io/agents-operator applied",
@@ -199,7 +200,7 @@ async fn empty_cluster_is_not_ready(p: &Private<'_>) -> anyhow::Result<()> {
         "an operator running outside the cluster cannot be detected",
         "pipelineruns.tekton.dev served",
         "workflows.argoproj.io served",
-        "Not ready: CRD agents.agents.dev, Operator",
+        "Not ready: CRD agents.agents.dev, CRD agentbuilds.agents.dev, Operator",
     ] {
         ensure!(table.contains(needle), "check does not say {needle:?}:\n{table}");
     }
@@ -241,7 +242,10 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
     let output = p.expect(&["install", "--dry-run"], 0)?;
     let printed = objects(&text(&output.stdout))?;
     ensure!(printed.len() == APPLIED.len(), "install --dry-run printed {} objects: {}", printed.len(), story(&output));
-    ensure!(printed[0]["kind"] == "CustomResourceDefinition" && printed[7]["kind"] == "Deployment", "out of order");
+    ensure!(
+        printed[0]["kind"] == "CustomResourceDefinition" && printed[APPLIED.len() - 1]["kind"] == "Deployment",
+        "out of order"
+    );
 
     let kubeconfig: Value = serde_norway::from_str(&std::fs::read_to_string(p.cluster.kubeconfig())?)?;
     let mut dead = kubeconfig.clone();
@@ -257,7 +261,7 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
 
     let crds_only = p.expect(&["install", "--dry-run", "--crds-only"], 0)?;
     let crds = objects(&text(&crds_only.stdout))?;
-    ensure!(crds.len() == 1 && crds[0]["metadata"]["name"] == CRD, "{}", story(&crds_only));
+    ensure!(crds.len() == agents_api::crd::all().len() && crds[0]["metadata"]["name"] == CRD, "{}", story(&crds_only));
 
     ensure!(!p.crd_exists().await?, "install --dry-run created the CRD");
     let namespaces: Api<Namespace> = Api::all(p.client.clone());
@@ -461,7 +465,7 @@ async fn check_reports_what_it_may_not_see(ctx: Ctx) -> anyhow::Result<()> {
     let output = output_within(ctx.kubectl().args(["agents", "check", "--kubeconfig", kubeconfig]))?;
     let table = text(&output.stdout);
     ensure!(output.status.code() == Some(1) && output.stderr.is_empty(), "{}", story(&output));
-    ensure!(table.matches("UNKNOWN").count() == 6 && table.contains("forbidden"), "{table}");
+    ensure!(table.matches("UNKNOWN").count() == 7 && table.contains("forbidden"), "{table}");
 
     let output = output_within(ctx.kubectl().args(["agents", "check", "-o", "json", "--kubeconfig", kubeconfig]))?;
     ensure!(output.status.code() == Some(1), "{}", story(&output));

@@ -27,6 +27,7 @@ pub struct Context {
     /// How MCPServers are asked for their tools; `None` when that is off.
     pub tools: Option<ToolLister>,
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    events: tokio::sync::mpsc::UnboundedSender<(Event, ObjectReference)>,
 }
 
 impl Context {
@@ -38,8 +39,24 @@ impl Context {
             (McpTools::Service, _) | (McpTools::Auto, true) => Some(ToolLister::through_services()),
             (McpTools::Pod, _) | (McpTools::Auto, false) => Some(ToolLister::through_pods(client.clone())),
         };
+        let recorder = Recorder::new(client.clone(), reporter);
+        let (events, mut queue) = tokio::sync::mpsc::unbounded_channel::<(Event, ObjectReference)>();
+        // One Event in flight at a time: after a dependency turns Ready, a hundred Agents' status
+        // writes must not queue behind a hundred Events at the API server.
+        let (publisher, counted) = (recorder.clone(), metrics.clone());
+        tokio::spawn(async move {
+            while let Some((event, regarding)) = queue.recv().await {
+                match publisher.publish(&event, &regarding).await {
+                    Ok(()) => counted.write("Event", "create"),
+                    Err(e) => {
+                        tracing::warn!(kind = ?regarding.kind, name = ?regarding.name, "could not publish an event: {e}")
+                    }
+                }
+            }
+        });
         Arc::new(Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder,
+            events,
             client,
             metrics,
             agent_concurrency: args.agent_concurrency,
@@ -70,18 +87,10 @@ impl Context {
         Duration::from_secs(1u64 << (*count - 1).min(9)).min(Duration::from_secs(300))
     }
 
-    /// Publishes an Event in the background: the reconcile does not wait for it, so the status
-    /// writes of the objects queued behind this one are not held up by its Event.
-    pub fn publish(self: &Arc<Self>, event: Event, regarding: ObjectReference) {
-        let ctx = self.clone();
-        tokio::spawn(async move {
-            match ctx.recorder.publish(&event, &regarding).await {
-                Ok(()) => ctx.metrics.write("Event", "create"),
-                Err(e) => {
-                    tracing::warn!(kind = ?regarding.kind, name = ?regarding.name, "could not publish an event: {e}")
-                }
-            }
-        });
+    /// Publishes an Event in the background, one at a time: the reconcile does not wait for it,
+    /// and status writes are not held up at the API server by a burst of Events.
+    pub fn publish(&self, event: Event, regarding: ObjectReference) {
+        let _ = self.events.send((event, regarding));
     }
 
     pub fn succeeded<K: kube::Resource>(&self, object: ObjectRef<K>) {

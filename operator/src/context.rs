@@ -1,4 +1,5 @@
-//! What every reconcile shares: the client, the event recorder, metrics and per-object backoff.
+//! What every reconcile shares: the client, the Event queue, metrics, per-object backoff and the
+//! error policy.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use anyhow::bail;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ListParams};
 use kube::core::DynamicObject;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 
@@ -18,7 +20,6 @@ use crate::servers::ToolLister;
 
 pub struct Context {
     pub client: kube::Client,
-    pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
     pub agent_concurrency: u16,
     pub build_concurrency: u16,
@@ -43,7 +44,7 @@ impl Context {
         let (events, mut queue) = tokio::sync::mpsc::unbounded_channel::<(Event, ObjectReference)>();
         // One Event in flight at a time: after a dependency turns Ready, a hundred Agents' status
         // writes must not queue behind a hundred Events at the API server.
-        let (publisher, counted) = (recorder.clone(), metrics.clone());
+        let (publisher, counted) = (recorder, metrics.clone());
         tokio::spawn(async move {
             while let Some((event, regarding)) = queue.recv().await {
                 match publisher.publish(&event, &regarding).await {
@@ -55,7 +56,6 @@ impl Context {
             }
         });
         Arc::new(Context {
-            recorder,
             events,
             client,
             metrics,
@@ -91,6 +91,24 @@ impl Context {
     /// and status writes are not held up at the API server by a burst of Events.
     pub fn publish(&self, event: Event, regarding: ObjectReference) {
         let _ = self.events.send((event, regarding));
+    }
+
+    /// The error policy of every controller: count the failure, log it with the object, and
+    /// retry after the object's backoff.
+    pub fn retry_after_failure<K>(&self, kind: &'static str, object: &K, error: &crate::error::Error) -> Action
+    where
+        K: kube::Resource<DynamicType = ()>,
+    {
+        self.metrics.failure(kind, error.metric_label());
+        let delay = self.backoff(ObjectRef::from_obj(object));
+        tracing::warn!(
+            kind,
+            name = %object.meta().name.as_deref().unwrap_or_default(),
+            namespace = %object.meta().namespace.as_deref().unwrap_or_default(),
+            retry_in = ?delay,
+            "{error}"
+        );
+        Action::requeue(delay)
     }
 
     pub fn succeeded<K: kube::Resource>(&self, object: ObjectRef<K>) {

@@ -212,15 +212,7 @@ fn publish_transition(ctx: &Arc<Context>, agent: &Agent, status: &agents_api::Ag
 }
 
 pub fn error_policy(agent: Arc<Agent>, error: &Error, state: Arc<State>) -> Action {
-    state.ctx.metrics.failure("Agent", error.metric_label());
-    let delay = state.ctx.backoff(ObjectRef::from_obj(agent.as_ref()));
-    tracing::warn!(
-        agent = %agent.name_any(),
-        namespace = %agent.namespace().unwrap_or_default(),
-        retry_in = ?delay,
-        "{error}"
-    );
-    Action::requeue(delay)
+    state.ctx.retry_after_failure("Agent", agent.as_ref(), error)
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
         ctx.metrics.write("AgentBuild", "status");
         let previous = build.status.as_ref().and_then(|s| s.phase);
         if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
-            publish(ctx, &build, &new_status, type_).await;
+            publish(ctx, &build, &new_status, type_);
         }
     }
     synced?;
@@ -161,9 +161,7 @@ async fn create(
                 action: "Build".into(),
                 secondary: None,
             };
-            if ctx.recorder.publish(&event, &build.object_ref(&())).await.is_ok() {
-                ctx.metrics.write("Event", "create");
-            }
+            ctx.publish(event, build.object_ref(&()));
             Ok(created)
         }
         // Created meanwhile (by an earlier reconcile whose write the cache has not seen).
@@ -242,7 +240,7 @@ fn event_for(previous: Option<BuildPhase>, next: BuildPhase) -> Option<EventType
     }
 }
 
-async fn publish(ctx: &Context, build: &AgentBuild, status: &AgentBuildStatus, type_: EventType) {
+fn publish(ctx: &Context, build: &AgentBuild, status: &AgentBuildStatus, type_: EventType) {
     let Some(phase) = status.phase else { return };
     let event = Event {
         type_,
@@ -251,23 +249,11 @@ async fn publish(ctx: &Context, build: &AgentBuild, status: &AgentBuildStatus, t
         action: "Build".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &build.object_ref(&())).await {
-        tracing::warn!(build = %build.name_any(), "could not publish an event: {e}");
-    } else {
-        ctx.metrics.write("Event", "create");
-    }
+    ctx.publish(event, build.object_ref(&()));
 }
 
 pub fn error_policy(build: Arc<AgentBuild>, error: &Error, state: Arc<State>) -> Action {
-    state.ctx.metrics.failure("AgentBuild", error.metric_label());
-    let delay = state.ctx.backoff(ObjectRef::from_obj(build.as_ref()));
-    tracing::warn!(
-        build = %build.name_any(),
-        namespace = %build.namespace().unwrap_or_default(),
-        retry_in = ?delay,
-        "{error}"
-    );
-    Action::requeue(delay)
+    state.ctx.retry_after_failure("AgentBuild", build.as_ref(), error)
 }
 
 #[cfg(test)]

@@ -109,14 +109,5 @@ fn publish_transition<K: ServerKind>(state: &State, server: &K, phase: ServerPha
 }
 
 pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State>) -> Action {
-    state.ctx.metrics.failure(K::KIND, error.metric_label());
-    let delay = state.ctx.backoff(ObjectRef::from_obj(server.as_ref()));
-    tracing::warn!(
-        kind = K::KIND,
-        name = %server.name_any(),
-        namespace = %server.namespace().unwrap_or_default(),
-        retry_in = ?delay,
-        "{error}"
-    );
-    Action::requeue(delay)
+    state.ctx.retry_after_failure(K::KIND, server.as_ref(), error)
 }

@@ -127,7 +127,7 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
         write_status(ctx, &workflow, &new_status).await?;
         let before = previous.phase;
         if let Some(type_) = new_status.phase.and_then(|next| event_for(before, next)) {
-            publish_transition(ctx, &workflow, &new_status, type_).await;
+            publish_transition(ctx, &workflow, &new_status, type_);
         }
     }
     synced?;
@@ -311,7 +311,7 @@ fn event_for(previous: Option<WorkflowPhase>, next: WorkflowPhase) -> Option<Eve
     }
 }
 
-async fn publish_transition(ctx: &Context, workflow: &AgentWorkflow, status: &AgentWorkflowStatus, type_: EventType) {
+fn publish_transition(ctx: &Context, workflow: &AgentWorkflow, status: &AgentWorkflowStatus, type_: EventType) {
     let Some(phase) = status.phase else { return };
     let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
     let event = Event {
@@ -321,23 +321,11 @@ async fn publish_transition(ctx: &Context, workflow: &AgentWorkflow, status: &Ag
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &workflow.object_ref(&())).await {
-        tracing::warn!(workflow = %workflow.name_any(), "could not publish an event: {e}");
-    } else {
-        ctx.metrics.write("Event", "create");
-    }
+    ctx.publish(event, workflow.object_ref(&()));
 }
 
 pub fn error_policy(workflow: Arc<AgentWorkflow>, error: &Error, state: Arc<State>) -> Action {
-    state.ctx.metrics.failure("AgentWorkflow", error.metric_label());
-    let delay = state.ctx.backoff(ObjectRef::from_obj(workflow.as_ref()));
-    tracing::warn!(
-        workflow = %workflow.name_any(),
-        namespace = %workflow.namespace().unwrap_or_default(),
-        retry_in = ?delay,
-        "{error}"
-    );
-    Action::requeue(delay)
+    state.ctx.retry_after_failure("AgentWorkflow", workflow.as_ref(), error)
 }
 
 #[cfg(test)]

@@ -25,12 +25,21 @@ struct Caches {
 }
 
 /// Shared view of Tekton: whether it is served, and what the operator's runs look like.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Tekton {
     caches: Arc<RwLock<Option<Caches>>>,
+    /// Whether the CRD watch has answered yet: until then, "not served" is only "not known".
+    known: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Tekton {
+    /// Waits (at most `limit`) until the operator knows whether Tekton is served, so a build is
+    /// never reported `TektonNotInstalled` just because the operator has only started.
+    pub async fn known(&self, limit: std::time::Duration) {
+        let mut known = self.known.clone();
+        let _ = tokio::time::timeout(limit, known.wait_for(|k| *k)).await;
+    }
+
     pub fn served(&self) -> bool {
         self.caches.read().expect("never poisoned").is_some()
     }
@@ -79,7 +88,8 @@ pub fn follow(
     client: kube::Client,
     namespace: Option<String>,
 ) -> (Tekton, impl Stream<Item = ()> + Send + 'static, impl Stream<Item = ObjectRef<AgentBuild>> + Send + 'static) {
-    let tekton = Tekton::default();
+    let (known_tx, known) = tokio::sync::watch::channel(false);
+    let tekton = Tekton { caches: Arc::default(), known };
     let (all_tx, all_rx) = mpsc::unbounded_channel();
     let (one_tx, one_rx) = mpsc::unbounded_channel();
     let shared = tekton.clone();
@@ -96,6 +106,7 @@ pub fn follow(
                 }
             };
             if served == shared.served() {
+                let _ = known_tx.send(true);
                 continue;
             }
             cache_tasks.drain(..).for_each(|t| t.abort());
@@ -118,6 +129,7 @@ pub fn follow(
                 *shared.caches.write().expect("never poisoned") = None;
                 tracing::info!("the cluster does not serve Tekton PipelineRuns: AgentBuilds wait for Tekton");
             }
+            let _ = known_tx.send(true);
             let _ = all_tx.send(());
         }
     });

@@ -14,9 +14,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
 use libtest_mimic::Trial;
-use serde::Deserialize;
 use serde_json::Value;
 
+use crate::plugin_install::{identity, objects};
 use crate::support::{Ctx, Env, binaries_dir, output_before, output_within, run_ok, run_ok_within, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
@@ -236,30 +236,6 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
 
 fn archive_name(target: &str) -> String {
     format!("kubectl-agents-v{VERSION}-{target}.tar.gz")
-}
-
-/// Every object of a `kubectl … -o json` List or a YAML stream.
-fn objects(text: &str) -> anyhow::Result<Vec<Value>> {
-    let mut objects = Vec::new();
-    for document in serde_norway::Deserializer::from_str(text) {
-        let value = Value::deserialize(document)?;
-        match value["kind"].as_str() {
-            None => {}
-            Some("List") => objects.extend(value["items"].as_array().cloned().unwrap_or_default()),
-            Some(_) => objects.push(value),
-        }
-    }
-    Ok(objects)
-}
-
-fn identity(object: &Value) -> String {
-    let metadata = &object["metadata"];
-    format!(
-        "{} {}/{}",
-        object["kind"].as_str().unwrap_or("?"),
-        metadata["namespace"].as_str().unwrap_or(""),
-        metadata["name"].as_str().unwrap_or("?")
-    )
 }
 
 /// A live object without what the server writes about this particular copy (uid, times,

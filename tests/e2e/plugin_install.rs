@@ -59,7 +59,7 @@ fn story(output: &Output) -> String {
 }
 
 /// Every object of a YAML stream; a `List` counts as its items.
-fn objects(yaml: &str) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn objects(yaml: &str) -> anyhow::Result<Vec<Value>> {
     let mut objects = Vec::new();
     for document in serde_norway::Deserializer::from_str(yaml) {
         let value = Value::deserialize(document)?;
@@ -73,7 +73,7 @@ fn objects(yaml: &str) -> anyhow::Result<Vec<Value>> {
 }
 
 /// `kind namespace/name`.
-fn identity(object: &Value) -> String {
+pub(crate) fn identity(object: &Value) -> String {
     let metadata = &object["metadata"];
     let namespace = metadata["namespace"].as_str().unwrap_or("");
     format!("{} {namespace}/{}", object["kind"].as_str().unwrap_or("?"), metadata["name"].as_str().unwrap_or("?"))

@@ -4,7 +4,8 @@
 
 use std::fmt::Debug;
 
-use futures::Stream;
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolumeClaim, PodSpec, Service, ServiceAccount};
@@ -45,6 +46,35 @@ where
     let stream =
         watcher(api, watch_config(owner_label)).default_backoff().modify(prune).reflect(writer).touched_objects();
     (store, stream)
+}
+
+/// Resolves once `store` holds the first full list of its kind (or its watch has stopped).
+pub fn filled<K>(store: &Store<K>) -> BoxFuture<'static, ()>
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let store = store.clone();
+    async move {
+        let _ = store.wait_until_ready().await;
+    }
+    .boxed()
+}
+
+/// Holds a controller's own stream back until every cache in `filled` holds its first full list.
+/// kube's Controller holds reconciles until its own kind's cache is filled, but not the caches
+/// of children and references: a reconcile that read one still empty would report a child as
+/// missing ("creating the Deployment"), and nothing would change afterwards to correct it. Held
+/// back, the controller's own cache fills last, and reconciles start after it.
+pub fn once_filled<S>(filled: Vec<BoxFuture<'static, ()>>, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
+where
+    S: Stream + Send + 'static,
+{
+    futures::stream::once(async move {
+        futures::future::join_all(filled).await;
+        stream
+    })
+    .flatten()
 }
 
 /// What no cache needs: field ownership and client-side apply's copy of the object.

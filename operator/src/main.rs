@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod leader;
 mod metrics;
+mod optional;
 mod server;
 mod servers;
 mod service_monitor;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase};
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -39,17 +39,30 @@ fn agents_yaml(count: usize) -> String {
         .collect()
 }
 
-async fn all_ready(ctx: &Ctx, count: usize) -> anyhow::Result<()> {
+/// Waits until `count` Agents are Ready; on timeout it names the others, with their status and
+/// the log of the operator in charge, so a failure in CI can be read without a rerun.
+async fn all_ready(ctx: &Ctx, count: usize, operator: &Operator) -> anyhow::Result<()> {
     let agents: Api<Agent> = ctx.api();
     let deadline = Instant::now() + DEADLINE;
     loop {
         let list = agents.list(&ListParams::default()).await?;
-        let ready =
-            list.items.iter().filter(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready)).count();
-        if ready == count {
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            list.items.iter().partition(|a| a.status.as_ref().and_then(|s| s.phase) == Some(AgentPhase::Ready));
+        if ready.len() == count {
             return Ok(());
         }
-        ensure!(Instant::now() < deadline, "only {ready}/{count} Agents Ready after {DEADLINE:?}");
+        if Instant::now() > deadline {
+            let waiting: Vec<String> = waiting
+                .iter()
+                .map(|a| format!("{}: {}", a.metadata.name.as_deref().unwrap_or("?"), json!(a.status)))
+                .collect();
+            bail!(
+                "only {}/{count} Agents Ready after {DEADLINE:?}; the others:\n{}\noperator log:\n{}",
+                ready.len(),
+                waiting.join("\n"),
+                operator.log_text()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -65,8 +78,8 @@ async fn killed_midway_it_converges_on_restart(ctx: Ctx) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     first.kill();
-    let _second = ctx.operator(&[])?;
-    all_ready(&ctx, COUNT).await?;
+    let second = ctx.operator(&[])?;
+    all_ready(&ctx, COUNT, &second).await?;
     let by_label = ListParams::default().labels("app.kubernetes.io/managed-by=agents-operator");
     let deployments = ctx.api::<Deployment>().list(&by_label).await?.items.len();
     let services = ctx.api::<Service>().list(&by_label).await?.items.len();
@@ -106,8 +119,8 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     ctx.apply_yaml(&agents_yaml(2)).await?;
-    all_ready(&ctx, 2).await?;
     let (leading, standing_by) = if leader == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    all_ready(&ctx, 2, leading).await?;
     ensure!(standing_by.writes()? == 0.0, "the standby wrote to the API server");
 
     // The leader dies without releasing the lease; the standby takes over once it expires.
@@ -119,7 +132,7 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     ctx.apply_yaml(&agents_yaml(3)).await?;
-    all_ready(&ctx, 3).await?;
+    all_ready(&ctx, 3, standing_by).await?;
     ensure!(standing_by.writes()? > 0.0, "the new leader did not reconcile");
 
     // Stopped gracefully, a leader releases the lease: a newcomer leads well before it would expire.

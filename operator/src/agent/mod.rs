@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
@@ -23,6 +23,7 @@ use agents_render::labels::AGENT;
 
 use crate::children;
 use crate::context::Context;
+use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
 
 /// Caches of everything an Agent owns.
@@ -100,6 +101,26 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let (builds, build_changes) = referenced(ctx.api::<AgentBuild>());
     let (model_apis, model_api_changes) = referenced(ctx.api::<ModelAPI>());
     let (mcp_servers, mcp_server_changes) = referenced(ctx.api::<MCPServer>());
+    let monitors_known = {
+        let monitors = service_monitors.clone();
+        async move { monitors.known(optional::KNOWN_LIMIT).await }.boxed()
+    };
+    let agent_changes = children::once_filled(
+        vec![
+            children::filled(&service_accounts),
+            children::filled(&config_maps),
+            children::filled(&services),
+            children::filled(&deployments),
+            children::filled(&autoscalers),
+            children::filled(&disruption_budgets),
+            children::filled(&network_policies),
+            children::filled(&builds),
+            children::filled(&model_apis),
+            children::filled(&mcp_servers),
+            monitors_known,
+        ],
+        agent_changes,
+    );
     let users_of_build = {
         let agents = agents.clone();
         move |changed: AgentBuild| dependencies::users_of_build(&changed, &agents)

@@ -18,12 +18,10 @@ use serde_json::json;
 use super::State;
 use crate::context::Context;
 use crate::error::Error;
+use crate::optional;
 
 /// A safety net: a settled build is looked at again this often, and costs no write.
 const RESYNC: Duration = Duration::from_secs(30 * 60);
-
-/// How long the first reconciles wait to learn whether Tekton is installed.
-const TEKTON_KNOWN: Duration = Duration::from_secs(10);
 
 pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
@@ -34,7 +32,7 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
     }
     let namespace = build.namespace().unwrap_or_default();
     let name = build.name_any();
-    state.tekton.known(TEKTON_KNOWN).await;
+    state.tekton.known(optional::KNOWN_LIMIT).await;
     let served = state.tekton.served();
     let mut run: Option<Arc<DynamicObject>> = None;
     let mut refused: Option<String> = None;

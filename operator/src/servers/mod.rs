@@ -90,6 +90,15 @@ pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output 
             predicates::generation.combine(predicates::labels).combine(predicates::annotations),
             Default::default(),
         );
+    let changes = children::once_filled(
+        vec![
+            children::filled(&config_maps),
+            children::filled(&deployments),
+            children::filled(&services),
+            children::filled(&claims),
+        ],
+        changes,
+    );
     let state =
         Arc::new(State { ctx: ctx.clone(), children: ChildStores { config_maps, deployments, services, claims } });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");

@@ -47,6 +47,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .modify(children::prune_metadata)
         .reflect(agent_writer)
         .touched_objects();
+    let workflow_changes = children::once_filled(vec![children::filled(&agents)], workflow_changes);
     let callers_of = workflows.clone();
     let dependents = move |agent: Agent| {
         let namespace = agent.namespace();

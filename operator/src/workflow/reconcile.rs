@@ -25,11 +25,10 @@ use crate::argo::Caches;
 use crate::children::{Live, Outcome, Plan, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
+use crate::optional;
 
 /// Reconciled again this often even when nothing happens (writes nothing when all is as rendered).
 const RESYNC: Duration = Duration::from_secs(30 * 60);
-/// How long the first reconciles wait to learn whether Argo is installed.
-const ARGO_KNOWN: Duration = Duration::from_secs(10);
 
 pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
@@ -40,8 +39,7 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
     }
     let namespace = workflow.namespace().unwrap_or_default();
     let name = workflow.name_any();
-    let _ = tokio::time::timeout(ARGO_KNOWN, state.agents.wait_until_ready()).await;
-    state.argo.known(ARGO_KNOWN).await;
+    state.argo.known(optional::KNOWN_LIMIT).await;
 
     let checked = render::check(&workflow.spec);
     let agents: BTreeMap<String, AgentState> = render::referenced_agents(&workflow)
@@ -60,10 +58,6 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
         .collect();
     let all_ready = endpoints.len() == agents.len();
     let caches = state.argo.caches();
-    if let Some(caches) = &caches {
-        let _ = tokio::time::timeout(ARGO_KNOWN, caches.workflows.wait_until_ready()).await;
-        let _ = tokio::time::timeout(ARGO_KNOWN, caches.cron_workflows.wait_until_ready()).await;
-    }
     let previous = workflow.status.clone().unwrap_or_default();
     let mut handled = previous.last_run_request.clone();
     let mut requeue = RESYNC;

@@ -79,7 +79,7 @@ impl Args {
     /// A client from `--kubeconfig`/`--context`, else the usual inference (KUBECONFIG, in-cluster).
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
         let options = kube::config::KubeConfigOptions { context: self.context.clone(), ..Default::default() };
-        let config = match &self.kubeconfig {
+        let mut config = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = kube::config::Kubeconfig::read_from(path)
                     .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
@@ -90,6 +90,7 @@ impl Args {
                 .await
                 .context("no cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a pod")?,
         };
+        agents_client::route_like_kubectl(&mut config);
         kube::Client::try_from(config).context("building the Kubernetes client")
     }
 

@@ -30,6 +30,7 @@ impl Session {
             None => kube::Config::from_kubeconfig(&options).await,
         }
         .map_err(|e| anyhow::Error::new(crate::error::NoKubeconfig(e.to_string())))?;
+        agents_client::route_like_kubectl(&mut config);
         if let Some(timeout) = global.request_timeout.filter(|t| !t.is_zero()) {
             config.connect_timeout = Some(timeout);
             config.read_timeout = Some(timeout);

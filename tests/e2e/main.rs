@@ -15,6 +15,7 @@ mod plugin;
 mod plugin_build;
 mod plugin_install;
 mod plugin_logs;
+mod proxy;
 mod support;
 mod validation;
 mod workflow;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         plugin_build::tests(&env),
         plugin_logs::tests(&env),
         plugin_install::tests(&env),
+        proxy::tests(&env),
         distribution::tests(&env),
         workflow::tests(&env),
     ]

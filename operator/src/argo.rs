@@ -9,7 +9,7 @@ use futures::Stream;
 use kube::api::DynamicObject;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use crate::children;
+use crate::cache;
 use crate::optional::{self, Crd, Optional};
 
 pub const CRD_NAME: &str = "workflows.argoproj.io";
@@ -40,7 +40,7 @@ pub fn follow(
     optional::follow(client, crd, move |client| {
         let owner = |object: &DynamicObject| optional::owner_by_label(object, WORKFLOW_LABEL);
         let ns = namespace.as_deref();
-        let prune = children::prune_metadata;
+        let prune = cache::prune_metadata;
         let (workflows, workflow_changes) =
             optional::cache(client, ns, workflow_resource(), WORKFLOW_LABEL, prune, owner);
         let (cron_workflows, cron_changes) =

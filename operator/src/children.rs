@@ -1,104 +1,23 @@
-//! The children the operator owns: label-filtered watches that keep a cache of them (metadata
-//! only, except Deployments, whose status the Agent reports, and ConfigMaps, checked for hand
-//! edits), and the plan and execution that keep them as rendered, writing only what changed.
+//! The children the operator owns: what the caches (`crate::cache`) say of them, and the plan
+//! and execution that keep them as rendered, writing only what changed.
 
 use std::fmt::Debug;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolumeClaim, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GetParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::Error;
-
-/// Watches only what the operator created for one kind of owner (by label, e.g.
-/// `agents.dev/agent`): a cluster's other ConfigMaps or Deployments never reach its memory, and
-/// each controller caches only its own children.
-pub fn watch_config(owner_label: &str) -> watcher::Config {
-    let selector = format!("{},{owner_label}", agents_render::labels::managed_selector());
-    watcher::Config::default().labels(&selector).any_semantic()
-}
-
-/// A cache of the children of one kind of owner and the stream of their changes (for
-/// `Controller::owns_stream`). `prune` drops what the operator never reads before an object is cached.
-pub fn reflector<K>(
-    api: Api<K>,
-    owner_label: &str,
-    prune: fn(&mut K),
-) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
-where
-    K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let (store, writer) = reflector::store();
-    let stream =
-        watcher(api, watch_config(owner_label)).default_backoff().modify(prune).reflect(writer).touched_objects();
-    (store, stream)
-}
-
-/// Resolves once `store` holds the first full list of its kind (or its watch has stopped).
-pub fn filled<K>(store: &Store<K>) -> BoxFuture<'static, ()>
-where
-    K: Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let store = store.clone();
-    async move {
-        let _ = store.wait_until_ready().await;
-    }
-    .boxed()
-}
-
-/// Holds a controller's own stream back until every cache in `filled` holds its first full list.
-/// kube's Controller holds reconciles until its own kind's cache is filled, but not the caches
-/// of children and references: a reconcile that read one still empty would report a child as
-/// missing ("creating the Deployment"), and nothing would change afterwards to correct it. Held
-/// back, the controller's own cache fills last, and reconciles start after it.
-pub fn once_filled<S>(filled: Vec<BoxFuture<'static, ()>>, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
-where
-    S: Stream + Send + 'static,
-{
-    futures::stream::once(async move {
-        futures::future::join_all(filled).await;
-        stream
-    })
-    .flatten()
-}
-
-/// What no cache needs: field ownership and client-side apply's copy of the object.
-pub fn prune_metadata<K: Resource>(object: &mut K) {
-    let meta = object.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-}
-
-/// A Deployment as the Agent controller reads it: its status, its replica count and template
-/// annotations, and each container's name and image (for `agents_render::agent::drift`).
-pub fn prune_deployment(deployment: &mut Deployment) {
-    prune_metadata(deployment);
-    if let Some(pod) = deployment.spec.template.spec.as_mut() {
-        let containers = pod
-            .containers
-            .iter()
-            .map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() })
-            .collect();
-        *pod = PodSpec { containers, ..Default::default() };
-    }
-}
 
 /// The cached child `namespace/name`, if the operator has seen it.
 pub fn cached<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<std::sync::Arc<K>>

@@ -4,6 +4,7 @@ mod agent;
 mod argo;
 mod args;
 mod build;
+mod cache;
 mod children;
 mod context;
 mod error;

@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 
-use crate::children;
+use crate::cache;
 
 /// How long the first reconciles wait to learn whether an optional kind is served.
 pub const KNOWN_LIMIT: Duration = Duration::from_secs(10);
@@ -98,14 +98,11 @@ where
     };
     let writer = Writer::new(resource);
     let store = writer.as_reader();
-    let owners = watcher(api, children::watch_config(owner_label))
-        .default_backoff()
-        .modify(prune)
-        .reflect(writer)
-        .touched_objects()
+    let events = watcher(api, cache::watch_config(owner_label)).default_backoff().modify(prune).reflect(writer);
+    let owners = cache::after_lists(events)
         .filter_map(move |object| std::future::ready(object.ok().as_ref().and_then(owner)))
         .boxed();
-    (store.clone(), Cached { filled: children::filled(&store), owners })
+    (store.clone(), Cached { filled: cache::filled(&store), owners })
 }
 
 /// The owner named by the object's `label`, in the object's namespace.

@@ -9,7 +9,7 @@ use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use crate::children;
+use crate::cache;
 use crate::optional::{self, Crd, Optional};
 
 /// The cache of the ServiceMonitors the operator owns, while the cluster serves them.
@@ -40,7 +40,7 @@ pub fn follow(
             namespace.as_deref(),
             agents_render::agent::service_monitor_resource(),
             agents_render::labels::AGENT,
-            children::prune_metadata,
+            cache::prune_metadata,
             owning_agent,
         );
         (store, vec![cached])

@@ -15,13 +15,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector;
 use kube::runtime::reflector::Store;
-use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, watcher};
+use kube::runtime::{Controller, controller};
 
 use agents_render::labels::AGENT;
 
-use crate::children;
+use crate::cache;
 use crate::context::Context;
 use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
@@ -46,77 +45,50 @@ pub struct State {
     pub children: ChildStores,
 }
 
-/// A cache of a kind Agents reference, and the stream of its changes.
-fn referenced<K>(
-    api: kube::Api<K>,
-) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
-where
-    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(children::prune_metadata)
-        .reflect(writer)
-        .touched_objects();
-    (store, stream)
-}
-
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (service_accounts, service_account_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
-    let (config_maps, config_map_changes) =
-        children::reflector(ctx.api::<ConfigMap>(), AGENT, children::prune_metadata);
-    let (services, service_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
-    let (deployments, deployment_changes) = children::reflector(ctx.api(), AGENT, children::prune_deployment);
-    let (autoscalers, autoscaler_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
-    let (disruption_budgets, disruption_budget_changes) =
-        children::reflector(ctx.api(), AGENT, children::prune_metadata);
-    let (network_policies, network_policy_changes) = children::reflector(ctx.api(), AGENT, children::prune_metadata);
+    let (service_accounts, service_account_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (config_maps, config_map_changes) = cache::children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
+    let (services, service_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (deployments, deployment_changes) = cache::children(ctx.api(), AGENT, cache::prune_deployment);
+    let (autoscalers, autoscaler_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (disruption_budgets, disruption_budget_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (network_policies, network_policy_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
 
     // One watch on Agents feeds the cache, re-resolves the Agents that list a changed one as a
     // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
-    let (agents, writer) = reflector::store();
+    let (agents, agent_changes) = cache::all_of(ctx.api::<Agent>());
     ctx.metrics.observe_agents(agents.clone());
     let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
     let peers_of = agents.clone();
-    let agent_changes = watcher(ctx.api::<Agent>(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(children::prune_metadata)
-        .reflect(writer)
-        .touched_objects()
-        .inspect(move |changed| {
-            if let Ok(changed) = changed {
-                for dependent in dependencies::dependents_of(changed, &peers_of) {
-                    let _ = dependents_tx.unbounded_send(dependent);
-                }
+    let agent_changes = cache::not_status_only(agent_changes.inspect(move |changed| {
+        if let Ok(changed) = changed {
+            for dependent in dependencies::dependents_of(changed, &peers_of) {
+                let _ = dependents_tx.unbounded_send(dependent);
             }
-        })
-        .predicate_filter(
-            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
-            Default::default(),
-        );
+        }
+    }));
     // What Agents reference: a change to one reconciles the Agents that name it (no polling).
-    let (builds, build_changes) = referenced(ctx.api::<AgentBuild>());
-    let (model_apis, model_api_changes) = referenced(ctx.api::<ModelAPI>());
-    let (mcp_servers, mcp_server_changes) = referenced(ctx.api::<MCPServer>());
+    let (builds, build_changes) = cache::all_of(ctx.api::<AgentBuild>());
+    let (model_apis, model_api_changes) = cache::all_of(ctx.api::<ModelAPI>());
+    let (mcp_servers, mcp_server_changes) = cache::all_of(ctx.api::<MCPServer>());
     let monitors_known = {
         let monitors = service_monitors.clone();
         async move { monitors.known(optional::KNOWN_LIMIT).await }.boxed()
     };
-    let agent_changes = children::once_filled(
+    let agent_changes = cache::once_filled(
         vec![
-            children::filled(&service_accounts),
-            children::filled(&config_maps),
-            children::filled(&services),
-            children::filled(&deployments),
-            children::filled(&autoscalers),
-            children::filled(&disruption_budgets),
-            children::filled(&network_policies),
-            children::filled(&builds),
-            children::filled(&model_apis),
-            children::filled(&mcp_servers),
+            cache::filled(&service_accounts),
+            cache::filled(&config_maps),
+            cache::filled(&services),
+            cache::filled(&deployments),
+            cache::filled(&autoscalers),
+            cache::filled(&disruption_budgets),
+            cache::filled(&network_policies),
+            cache::filled(&builds),
+            cache::filled(&model_apis),
+            cache::filled(&mcp_servers),
             monitors_known,
         ],
         agent_changes,

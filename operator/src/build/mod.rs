@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use agents_api::AgentBuild;
 use futures::StreamExt;
-use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, reflector, watcher};
+use kube::runtime::{Controller, controller};
 
-use crate::children;
+use crate::cache;
 use crate::context::Context;
 
 /// What the AgentBuild reconciler reads besides the AgentBuild itself.
@@ -23,18 +23,9 @@ pub struct State {
 
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let (tekton, tekton_came_or_went, run_changes) = tekton::follow(ctx.client.clone(), ctx.namespace.clone());
-    let (builds, writer) = reflector::store();
-    // Status-only changes are the operator's own writes: they trigger nothing. A new rebuild
-    // annotation does.
-    let build_changes = watcher(ctx.api::<AgentBuild>(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(children::prune_metadata)
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(
-            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
-            Default::default(),
-        );
+    // A new rebuild annotation is a change; the operator's own status writes are not.
+    let (builds, build_changes) = cache::all_of(ctx.api::<AgentBuild>());
+    let build_changes = cache::not_status_only(build_changes);
     let state = Arc::new(State { ctx: ctx.clone(), tekton });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
     Controller::for_stream(build_changes, builds)

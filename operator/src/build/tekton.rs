@@ -11,7 +11,7 @@ use futures::Stream;
 use kube::api::DynamicObject;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use crate::children;
+use crate::cache;
 use crate::optional::{self, Crd, Optional};
 
 /// The caches of the operator's PipelineRuns and their TaskRuns.
@@ -83,7 +83,7 @@ pub fn follow(
 /// A PipelineRun as the controller reads it: metadata, status and whether it was cancelled (its
 /// pipeline, the bulk of it, is the operator's own rendering).
 fn prune_run(run: &mut DynamicObject) {
-    children::prune_metadata(run);
+    cache::prune_metadata(run);
     if let Some(spec) = run.data.get_mut("spec").and_then(|s| s.as_object_mut()) {
         spec.retain(|key, _| key == "status");
     }
@@ -91,7 +91,7 @@ fn prune_run(run: &mut DynamicObject) {
 
 /// A TaskRun as the controller reads it: metadata and status.
 fn prune_task_run(task_run: &mut DynamicObject) {
-    children::prune_metadata(task_run);
+    cache::prune_metadata(task_run);
     if let Some(data) = task_run.data.as_object_mut() {
         data.remove("spec");
     }

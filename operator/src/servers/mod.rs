@@ -21,11 +21,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
-use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, reflector, watcher};
+use kube::runtime::{Controller, controller};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::children;
+use crate::cache;
 use crate::context::Context;
 
 /// What differs between the server kinds.
@@ -75,27 +75,18 @@ pub struct State {
 
 pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let label = K::OWNER_LABEL;
-    let (config_maps, config_map_changes) = children::reflector(ctx.api(), label, children::prune_metadata);
-    let (deployments, deployment_changes) = children::reflector(ctx.api(), label, children::prune_deployment);
-    let (services, service_changes) = children::reflector(ctx.api(), label, children::prune_metadata);
-    let (claims, claim_changes) = children::reflector(ctx.api(), label, children::prune_metadata);
-    let (servers, writer) = reflector::store();
-    // Status-only changes (the operator's own writes) trigger nothing.
-    let changes = watcher(ctx.api::<K>(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(children::prune_metadata)
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(
-            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
-            Default::default(),
-        );
-    let changes = children::once_filled(
+    let (config_maps, config_map_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let (deployments, deployment_changes) = cache::children(ctx.api(), label, cache::prune_deployment);
+    let (services, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let (claims, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let (servers, changes) = cache::all_of(ctx.api::<K>());
+    let changes = cache::not_status_only(changes);
+    let changes = cache::once_filled(
         vec![
-            children::filled(&config_maps),
-            children::filled(&deployments),
-            children::filled(&services),
-            children::filled(&claims),
+            cache::filled(&config_maps),
+            cache::filled(&deployments),
+            cache::filled(&services),
+            cache::filled(&claims),
         ],
         changes,
     );

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use agents_api::{Agent, AgentWorkflow};
 use futures::StreamExt;
 use kube::ResourceExt;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, watcher};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{Controller, controller};
 
 use crate::argo::{self, Argo};
-use crate::children;
+use crate::cache;
 use crate::context::Context;
 
 /// What the AgentWorkflow reconciler reads besides the AgentWorkflow itself.
@@ -27,27 +27,14 @@ pub struct State {
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let (argo, argo_came_or_went, run_changes) = argo::follow(ctx.client.clone(), ctx.namespace.clone());
 
-    let (workflows, writer) = reflector::store();
-    let workflow_changes = watcher(ctx.api::<AgentWorkflow>(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(children::prune_metadata)
-        .reflect(writer)
-        .touched_objects()
-        // Not on status-only changes (the operator's own writes); a run request is an annotation.
-        .predicate_filter(
-            predicates::generation.combine(predicates::labels).combine(predicates::annotations),
-            Default::default(),
-        );
+    // A run request (an annotation) is a change; the operator's own status writes are not.
+    let (workflows, workflow_changes) = cache::all_of(ctx.api::<AgentWorkflow>());
+    let workflow_changes = cache::not_status_only(workflow_changes);
 
     // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to
     // the AgentWorkflows of its namespace that call it.
-    let (agents, agent_writer) = reflector::store();
-    let agent_changes = watcher(ctx.api::<Agent>(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(children::prune_metadata)
-        .reflect(agent_writer)
-        .touched_objects();
-    let workflow_changes = children::once_filled(vec![children::filled(&agents)], workflow_changes);
+    let (agents, agent_changes) = cache::all_of(ctx.api::<Agent>());
+    let workflow_changes = cache::once_filled(vec![cache::filled(&agents)], workflow_changes);
     let callers_of = workflows.clone();
     let dependents = move |agent: Agent| {
         let namespace = agent.namespace();

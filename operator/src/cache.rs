@@ -1,0 +1,196 @@
+//! The operator's caches: watches that keep a pruned copy of what the controllers read (their
+//! own kinds, what those reference, and the children they created, by label), and the streams of
+//! changes that trigger reconciles.
+//!
+//! Two rules keep a reconcile from reading a cache that is not yet (or no longer) right:
+//! - a (re)list's objects are announced only once the list is complete ([`after_lists`]), when
+//!   the cache holds them;
+//! - a controller's own stream starts only once the caches its reconciles read are filled
+//!   ([`once_filled`]).
+
+use std::fmt::Debug;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, StreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
+use serde::de::DeserializeOwned;
+
+/// Watches only what the operator created for one kind of owner (by label, e.g.
+/// `agents.dev/agent`): a cluster's other ConfigMaps or Deployments never reach its memory, and
+/// each controller caches only its own children.
+pub fn watch_config(owner_label: &str) -> watcher::Config {
+    let selector = format!("{},{owner_label}", agents_render::labels::managed_selector());
+    watcher::Config::default().labels(&selector).any_semantic()
+}
+
+/// A cache of the children of one kind of owner and the stream of their changes (for
+/// `Controller::owns_stream`). `prune` drops what the operator never reads before an object is cached.
+pub fn children<K>(
+    api: Api<K>,
+    owner_label: &str,
+    prune: fn(&mut K),
+) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (store, writer) = reflector::store();
+    let events = watcher(api, watch_config(owner_label)).default_backoff().modify(prune).reflect(writer);
+    (store, after_lists(events))
+}
+
+/// A cache of every object of one of our kinds (in the operator's namespaces) and the stream of
+/// those that change.
+pub fn all_of<K>(api: Api<K>) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    let events = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(prune_metadata)
+        .reflect(writer);
+    (store, after_lists(events))
+}
+
+/// Only the changes someone else made: to the spec (its generation), labels or annotations (a
+/// run or rebuild request is one). Status-only changes are the operator's own writes.
+pub fn not_status_only<K>(
+    changes: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource + Send + 'static,
+{
+    changes.predicate_filter(
+        predicates::generation.combine(predicates::labels).combine(predicates::annotations),
+        Default::default(),
+    )
+}
+
+/// The objects that changed, from a reflected watch. The objects of a (re)list come out only once
+/// the list is complete: kube's cache swaps a list in at its end, so a reconcile triggered by one
+/// of its objects earlier would read the cache from before the list (empty at start-up, stale
+/// after a reconnect), and nothing would trigger it again.
+pub fn after_lists<K: Send + 'static>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    events
+        .scan(Vec::new(), |listed, event| {
+            let ready: Vec<Result<K, watcher::Error>> = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => vec![Ok(object)],
+                Ok(watcher::Event::Init) => {
+                    listed.clear();
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitApply(object)) => {
+                    listed.push(object);
+                    Vec::new()
+                }
+                Ok(watcher::Event::InitDone) => std::mem::take(listed).into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            std::future::ready(Some(futures::stream::iter(ready)))
+        })
+        .flatten()
+}
+
+/// Resolves once `store` holds the first full list of its kind (or its watch has stopped).
+pub fn filled<K>(store: &Store<K>) -> BoxFuture<'static, ()>
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let store = store.clone();
+    async move {
+        let _ = store.wait_until_ready().await;
+    }
+    .boxed()
+}
+
+/// Holds a controller's own stream back until every cache in `filled` holds its first full list.
+/// kube's Controller holds reconciles until its own kind's cache is filled, but not the caches
+/// of children and references: a reconcile that read one still empty would report a child as
+/// missing ("creating the Deployment"), and nothing would change afterwards to correct it. Held
+/// back, the controller's own cache fills last, and reconciles start after it.
+pub fn once_filled<S>(filled: Vec<BoxFuture<'static, ()>>, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
+where
+    S: Stream + Send + 'static,
+{
+    futures::stream::once(async move {
+        futures::future::join_all(filled).await;
+        stream
+    })
+    .flatten()
+}
+
+/// What no cache needs: field ownership and client-side apply's copy of the object.
+pub fn prune_metadata<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// A Deployment as the Agent controller reads it: its status, its replica count and template
+/// annotations, and each container's name and image (for `agents_render::agent::drift`).
+pub fn prune_deployment(deployment: &mut Deployment) {
+    prune_metadata(deployment);
+    if let Some(pod) = deployment.spec.template.spec.as_mut() {
+        let containers = pod
+            .containers
+            .iter()
+            .map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() })
+            .collect();
+        *pod = PodSpec { containers, ..Default::default() };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::reflector::ObjectRef;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    fn config_map(name: &str, version: &str) -> ConfigMap {
+        let mut object = ConfigMap::default();
+        object.metadata.name = Some(name.into());
+        object.metadata.namespace = Some("ns".into());
+        object.metadata.resource_version = Some(version.into());
+        object
+    }
+
+    #[tokio::test]
+    async fn a_listed_object_comes_out_once_the_cache_holds_it() {
+        let (store, writer) = reflector::store();
+        let events = futures::stream::iter(vec![
+            Ok(Event::Init),
+            Ok(Event::InitApply(config_map("a", "1"))),
+            Ok(Event::InitApply(config_map("b", "1"))),
+            Ok(Event::InitDone),
+            Ok(Event::Apply(config_map("c", "2"))),
+            // A reconnect: the cache keeps the old list until the new one is complete.
+            Ok(Event::Init),
+            Ok(Event::InitApply(config_map("a", "3"))),
+            Ok(Event::InitDone),
+        ]);
+        let mut changes = std::pin::pin!(after_lists(events.reflect(writer)));
+        let mut seen = Vec::new();
+        while let Some(changed) = changes.next().await {
+            let changed = changed.expect("no errors");
+            let name = changed.metadata.name.clone().unwrap();
+            let version = changed.metadata.resource_version.clone().unwrap();
+            let cached = store.get(&ObjectRef::new(&name).within("ns")).expect("announced before it was cached");
+            assert_eq!(cached.metadata.resource_version.as_deref(), Some(version.as_str()), "{name} is stale");
+            seen.push(format!("{name}@{version}"));
+        }
+        assert_eq!(seen, ["a@1", "b@1", "c@2", "a@3"]);
+    }
+}

@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench -p agents-e2e --bench dependencies            # 100 Agents, 5 rounds
 //! cargo bench -p agents-e2e --bench dependencies -- 300 --rounds 3
+//! cargo bench -p agents-e2e --bench dependencies -- --concurrency 32   # the operator's reconciles at once
 //! ```
 //!
 //! - cold: the Agents are created first and wait; then the ModelAPI is created. The delay
@@ -31,15 +32,17 @@ use support::{build_operator, percentile, poll_until, start_operator};
 struct Options {
     agents: usize,
     rounds: usize,
+    concurrency: usize,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut options = Options { agents: 100, rounds: 5 };
+    let mut options = Options { agents: 100, rounds: 5, concurrency: 16 };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => {}
             "--rounds" => options.rounds = args.next().context("--rounds N")?.parse()?,
+            "--concurrency" => options.concurrency = args.next().context("--concurrency N")?.parse()?,
             n => options.agents = n.parse().with_context(|| format!("not a number of Agents: {n}"))?,
         }
     }
@@ -119,12 +122,15 @@ async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
     agents_testenv::crds::apply(&client, agents_api::crd::all()).await?;
     let n = options.agents;
     let ns = TestNamespace::create(&client, "bench-dependencies").await?;
-    let operator = start_operator(cluster, ns.name(), 16)?;
+    let operator = start_operator(cluster, ns.name(), options.concurrency)?;
     let seen = watch(&client, ns.name());
     let agents: Api<Agent> = Api::namespaced(client.clone(), ns.name());
     let model_apis: Api<ModelAPI> = Api::namespaced(client.clone(), ns.name());
     let deadline = Duration::from_secs(60 + n as u64 / 5);
-    println!("kubectl-agents dependency benchmark: {n} Agents on one ModelAPI, {} warm rounds", options.rounds);
+    println!(
+        "kubectl-agents dependency benchmark: {n} Agents on one ModelAPI, {} warm rounds, concurrency {}",
+        options.rounds, options.concurrency
+    );
 
     let names: Vec<String> = (0..n).map(|i| format!("agent-{i}")).collect();
     stream::iter(&names)

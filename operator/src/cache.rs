@@ -9,6 +9,7 @@
 //!   ([`once_filled`]).
 
 use std::fmt::Debug;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
@@ -99,15 +100,33 @@ pub fn after_lists<K: Send + 'static>(
         .flatten()
 }
 
-/// Resolves once `store` holds the first full list of its kind (or its watch has stopped).
+/// How long a controller waits for one of its caches before it starts without it.
+const FILL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Resolves once `store` holds the first full list of its kind, or after [`FILL_LIMIT`] with a
+/// warning: a watch the API server keeps refusing (RBAC) must not hold a controller silently.
 pub fn filled<K>(store: &Store<K>) -> BoxFuture<'static, ()>
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    filled_named(store, K::kind(&Default::default()).into_owned())
+}
+
+/// [`filled`] for a cache of a kind known at run time.
+pub fn filled_named<K>(store: &Store<K>, kind: String) -> BoxFuture<'static, ()>
 where
     K: Resource + Clone + Send + Sync + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let store = store.clone();
     async move {
-        let _ = store.wait_until_ready().await;
+        if tokio::time::timeout(FILL_LIMIT, store.wait_until_ready()).await.is_err() {
+            tracing::warn!(
+                "the {kind} cache is still not filled after {FILL_LIMIT:?}: reconciling without it; check that the \
+                 operator may list and watch {kind} objects (its RBAC)"
+            );
+        }
     }
     .boxed()
 }

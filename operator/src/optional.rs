@@ -96,13 +96,14 @@ where
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
+    let kind = resource.kind.clone();
     let writer = Writer::new(resource);
     let store = writer.as_reader();
     let events = watcher(api, cache::watch_config(owner_label)).default_backoff().modify(prune).reflect(writer);
     let owners = cache::after_lists(events)
         .filter_map(move |object| std::future::ready(object.ok().as_ref().and_then(owner)))
         .boxed();
-    (store.clone(), Cached { filled: cache::filled(&store), owners })
+    (store.clone(), Cached { filled: cache::filled_named(&store, kind), owners })
 }
 
 /// The owner named by the object's `label`, in the object's namespace.

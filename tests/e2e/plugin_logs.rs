@@ -211,9 +211,20 @@ impl Following {
 
     /// Polls the lines printed so far until `done` holds for them.
     async fn wait_until(&mut self, what: &str, done: impl Fn(&[String]) -> bool) -> anyhow::Result<()> {
+        let lines = self.lines.clone();
+        self.wait_for(what, move || done(&lines.lock().unwrap())).await
+    }
+
+    /// Polls the lines printed on stderr so far until `done` holds for them.
+    async fn wait_until_stderr(&mut self, what: &str, done: impl Fn(&[String]) -> bool) -> anyhow::Result<()> {
+        let stderr = self.stderr.clone();
+        self.wait_for(what, move || done(&stderr.lock().unwrap())).await
+    }
+
+    async fn wait_for(&mut self, what: &str, done: impl Fn() -> bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            if done(&self.lines()) {
+            if done() {
                 return Ok(());
             }
             let exited = self.child.try_wait()?;
@@ -257,7 +268,8 @@ async fn follow_tracks_a_rollout_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {
     let _operator = ctx.operator(&[])?;
     let before = ready_agent(&ctx, CHAT, "chat").await?;
     ensure!(before.len() == 2, "expected 2 pods, found {before:?}");
-    let mut follow = Following::start(&ctx, &["chat", "-f"])?;
+    // -v: the plugin says on stderr when it stops following a pod, which the test waits for.
+    let mut follow = Following::start(&ctx, &["chat", "-f", "-v"])?;
     follow
         .wait_until("the first line of both pods", |lines| before.iter().all(|p| count(lines, p, STARTED) > 0))
         .await?;
@@ -270,6 +282,16 @@ async fn follow_tracks_a_rollout_until_ctrl_c(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(after.iter().all(|p| !before.contains(p)), "the rollout kept a pod: {before:?} -> {after:?}");
     follow
         .wait_until("the first line of the new pods", |lines| after.iter().all(|p| count(lines, p, STARTED) > 0))
+        .await?;
+
+    // KWOK keeps serving a deleted pod's log (a kubelet would end it with the container), so the
+    // plugin must have seen the old pods go before the next line is written.
+    follow
+        .wait_until_stderr("the old pods' streams stopped", |stderr| {
+            before
+                .iter()
+                .all(|p| stderr.iter().any(|l| l.contains("stopped following") && l.contains(&format!("pod={p}"))))
+        })
         .await?;
 
     // A line written now reaches us through the current pods only.

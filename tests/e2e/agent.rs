@@ -421,7 +421,18 @@ async fn scale_subresource_and_autoscaler_own_replicas(ctx: Ctx) -> anyhow::Resu
         )
         .await?;
     ctx.wait_for(&ctx.api::<HorizontalPodAutoscaler>(), "elastic", "the HPA", conditions::is_created()).await?;
-    let deployment = deployments.get("elastic").await?;
+    // The HPA and the Deployment are applied in one pass, not atomically: wait for the Deployment's turn.
+    let operator_owns_replicas = |deployment: &Deployment| {
+        deployment.metadata.managed_fields.iter().flatten().any(|m| {
+            m.manager.as_deref() == Some("agents-operator")
+                && m.fields_v1.as_ref().is_some_and(|f| f.0.pointer("/f:spec/f:replicas").is_some())
+        })
+    };
+    let deployment = ctx
+        .wait_for(&deployments, "elastic", "the operator to release spec.replicas", |d: Option<&Deployment>| {
+            d.is_some_and(|d| !operator_owns_replicas(d))
+        })
+        .await?;
     let managers: BTreeMap<String, bool> = deployment
         .metadata
         .managed_fields
@@ -432,7 +443,10 @@ async fn scale_subresource_and_autoscaler_own_replicas(ctx: Ctx) -> anyhow::Resu
             (m.manager.clone().unwrap_or_default(), owns_replicas)
         })
         .collect();
-    ensure!(managers.get("agents-operator") == Some(&false), "the operator still owns spec.replicas: {managers:?}");
+    ensure!(
+        managers.get("agents-operator") == Some(&false),
+        "the operator no longer applies the Deployment: {managers:?}"
+    );
     Ok(())
 }
 

@@ -42,7 +42,7 @@ where
 {
     let (store, writer) = reflector::store();
     let events = watcher(api, watch_config(owner_label)).default_backoff().modify(prune).reflect(writer);
-    (store, after_lists(events))
+    (store.clone(), after_lists(store, events))
 }
 
 /// A cache of every object of one of our kinds (in the operator's namespaces) and the stream of
@@ -56,7 +56,7 @@ where
         .default_backoff()
         .modify(prune_metadata)
         .reflect(writer);
-    (store, after_lists(events))
+    (store.clone(), after_lists(store, events))
 }
 
 /// Only the changes someone else made: to the spec (its generation), labels or annotations (a
@@ -73,31 +73,62 @@ where
     )
 }
 
-/// The objects that changed, from a reflected watch. The objects of a (re)list come out only once
-/// the list is complete: kube's cache swaps a list in at its end, so a reconcile triggered by one
-/// of its objects earlier would read the cache from before the list (empty at start-up, stale
-/// after a reconnect), and nothing would trigger it again.
-pub fn after_lists<K: Send + 'static>(
+/// The objects that changed, from a watch reflected into `store`. The objects of a (re)list come
+/// out only once the list is complete: kube's cache swaps a list in at its end, so a reconcile
+/// triggered by one of its objects earlier would read the cache from before the list (empty at
+/// start-up, stale after a reconnect), and nothing would trigger it again. A relist carries no
+/// deletions, so the objects the cache held before it and the new list lacks (deleted while the
+/// watch was down) come out too, as deletions would.
+pub fn after_lists<K>(
+    store: Store<K>,
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
     events
-        .scan(Vec::new(), |listed, event| {
+        .scan(Relist::default(), move |relist, event| {
             let ready: Vec<Result<K, watcher::Error>> = match event {
                 Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => vec![Ok(object)],
+                // The cache still holds the previous list: it is swapped at `InitDone`.
                 Ok(watcher::Event::Init) => {
-                    listed.clear();
+                    *relist = Relist { before: store.state(), listed: Vec::new() };
                     Vec::new()
                 }
                 Ok(watcher::Event::InitApply(object)) => {
-                    listed.push(object);
+                    relist.listed.push(object);
                     Vec::new()
                 }
-                Ok(watcher::Event::InitDone) => std::mem::take(listed).into_iter().map(Ok).collect(),
+                Ok(watcher::Event::InitDone) => std::mem::take(relist).changes().into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             };
             std::future::ready(Some(futures::stream::iter(ready)))
         })
         .flatten()
+}
+
+/// A list in progress, and what the cache held before it.
+struct Relist<K> {
+    before: Vec<std::sync::Arc<K>>,
+    listed: Vec<K>,
+}
+
+impl<K> Default for Relist<K> {
+    fn default() -> Self {
+        Self { before: Vec::new(), listed: Vec::new() }
+    }
+}
+
+impl<K: Resource + Clone> Relist<K> {
+    /// Every listed object, then those the list no longer has.
+    fn changes(self) -> Vec<K> {
+        let key = |object: &K| (object.meta().namespace.clone(), object.meta().name.clone());
+        let listed: std::collections::HashSet<_> = self.listed.iter().map(key).collect();
+        let gone = self.before.iter().filter(|object| !listed.contains(&key(object)));
+        let gone: Vec<K> = gone.map(|object| object.as_ref().clone()).collect();
+        self.listed.into_iter().chain(gone).collect()
+    }
 }
 
 /// How long a controller waits for one of its caches before it starts without it.
@@ -187,7 +218,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_listed_object_comes_out_once_the_cache_holds_it() {
+    async fn listed_objects_come_out_once_cached_and_a_relist_reports_what_went() {
         let (store, writer) = reflector::store();
         let events = futures::stream::iter(vec![
             Ok(Event::Init),
@@ -200,16 +231,20 @@ mod tests {
             Ok(Event::InitApply(config_map("a", "3"))),
             Ok(Event::InitDone),
         ]);
-        let mut changes = std::pin::pin!(after_lists(events.reflect(writer)));
+        let mut changes = std::pin::pin!(after_lists(store.clone(), events.reflect(writer)));
         let mut seen = Vec::new();
         while let Some(changed) = changes.next().await {
             let changed = changed.expect("no errors");
             let name = changed.metadata.name.clone().unwrap();
             let version = changed.metadata.resource_version.clone().unwrap();
-            let cached = store.get(&ObjectRef::new(&name).within("ns")).expect("announced before it was cached");
-            assert_eq!(cached.metadata.resource_version.as_deref(), Some(version.as_str()), "{name} is stale");
-            seen.push(format!("{name}@{version}"));
+            match store.get(&ObjectRef::new(&name).within("ns")) {
+                Some(cached) => {
+                    assert_eq!(cached.metadata.resource_version.as_deref(), Some(version.as_str()), "{name} is stale");
+                    seen.push(format!("{name}@{version}"));
+                }
+                None => seen.push(format!("{name}@{version} gone")),
+            }
         }
-        assert_eq!(seen, ["a@1", "b@1", "c@2", "a@3"]);
+        assert_eq!(seen, ["a@1", "b@1", "c@2", "a@3", "b@1 gone", "c@2 gone"]);
     }
 }

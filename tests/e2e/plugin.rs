@@ -10,6 +10,7 @@ use agents_api::{Agent, AgentPhase};
 use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
@@ -113,7 +114,19 @@ async fn a_tour_from_scaffold_to_delete(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(ctx.agents_ok(&["get", "-o", "name"])?.trim() == "agent.agents.dev/tour");
     ensure!(ctx.agents_ok(&["list", "tour"])?.contains("tour"), "the list alias");
 
-    // describe: one page with the story.
+    // describe: one page with the story, Events of the Deployment, its ReplicaSet and its pods
+    // included (kube-controller-manager and the scheduler publish them a moment later).
+    let reasons = ["ScalingReplicaSet", "SuccessfulCreate", "Scheduled"];
+    let events: Api<Event> = ctx.api();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let published = events.list(&Default::default()).await?;
+        if reasons.iter().all(|r| published.items.iter().any(|e| e.reason.as_deref() == Some(r))) {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "no {reasons:?} Events within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let page = ctx.agents_ok(&["describe", "tour"])?;
     for needle in [
         "Name:",
@@ -129,6 +142,10 @@ async fn a_tour_from_scaffold_to_delete(ctx: Ctx) -> anyhow::Result<()> {
         "Service",
         "Pods:",
         "Events:",
+        "deployment/tour",
+        "ScalingReplicaSet",
+        "SuccessfulCreate",
+        "Scheduled",
     ] {
         ensure!(page.contains(needle), "describe lacks {needle:?}:\n{page}");
     }

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use agents_api::{Agent, MCPServer, ModelAPI};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -40,7 +42,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         .into());
     };
     let mut page = Page { text: String::new(), problems: Vec::new(), colour: style::colour_enabled_on_stdout() };
-    match kind {
+    let pod_label = match kind {
         Kind::Agent => {
             let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
             let agent = agents.get_opt(name).await?.ok_or_else(|| super::get::not_found(session, name))?;
@@ -51,6 +53,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
             page.dependencies(session, &agent).await;
             page.secrets(session, &agent).await;
             page.pods(session, agents_render::labels::AGENT, name).await;
+            agents_render::labels::AGENT
         }
         Kind::ModelAPI => page.server::<ModelAPI>(session, name).await?,
         Kind::MCPServer => page.server::<MCPServer>(session, name).await?,
@@ -61,8 +64,8 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
             let status = super::workflow::status::Args { name: name.clone(), run: None, output: Default::default() };
             return super::workflow::status::run(session, status).await;
         }
-    }
-    page.events(session, name).await;
+    };
+    page.events(session, pod_label, name).await;
     print!("{}", page.text);
     if !page.problems.is_empty() {
         println!("\nWarnings:");
@@ -156,21 +159,42 @@ impl Page {
         self.table(vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"], rows, "none");
     }
 
-    /// Events about the object, its children (same name) and its ReplicaSets and pods (prefixed).
-    async fn events(&mut self, session: &Session, name: &str) {
+    /// Events about the object and its children (they share its name), and about the ReplicaSets
+    /// and pods `label` selects. Each is asked for by name (a field selector), so a namespace with
+    /// thousands of Events costs no more than an empty one.
+    async fn events(&mut self, session: &Session, label: &str, name: &str) {
         self.section("Events");
-        let events: Api<Event> = Api::namespaced(session.client.clone(), &session.namespace);
-        let Some(list) = self.read("Events", events.list(&ListParams::default()).await) else { return };
-        let prefix = format!("{name}-");
-        let mut about: Vec<&Event> = list
-            .items
-            .iter()
-            .filter(|e| {
-                let regarding = e.regarding.as_ref().and_then(|r| r.name.as_deref()).unwrap_or_default();
-                regarding == name || regarding.starts_with(&prefix)
-            })
-            .collect();
-        about.sort_by_key(|e| event_time(e));
+        let client = &session.client;
+        let namespace = &session.namespace;
+        let selected = ListParams::default().labels(&format!("{label}={name}"));
+        let replica_sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        let (replica_sets, pods) =
+            futures::future::join(replica_sets.list_metadata(&selected), pods.list_metadata(&selected)).await;
+        let mut names = vec![name.to_string()];
+        names.extend(
+            self.read("ReplicaSets", replica_sets)
+                .into_iter()
+                .flat_map(|list| list.items)
+                .filter_map(|o| o.metadata.name),
+        );
+        names.extend(self.read("Pods", pods).into_iter().flat_map(|list| list.items).filter_map(|o| o.metadata.name));
+        let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+        // A few at a time: an Agent with many replicas must not send the API server a burst.
+        let lists: Vec<_> = futures::stream::iter(names.iter().map(|regarding| {
+            let events = events.clone();
+            let by_name = ListParams::default().fields(&format!("regarding.name={regarding}"));
+            async move { events.list(&by_name).await }
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+        let mut about: Vec<Event> = Vec::new();
+        for list in lists {
+            let Some(list) = self.read("Events", list) else { return };
+            about.extend(list.items);
+        }
+        about.sort_by_key(event_time);
         let rows = about
             .iter()
             .rev()

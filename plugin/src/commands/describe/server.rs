@@ -29,7 +29,8 @@ pub(super) trait Described: Listed {
 }
 
 impl Page {
-    pub(super) async fn server<K: Described>(&mut self, session: &Session, name: &str) -> anyhow::Result<()> {
+    /// Writes the server's page; returns the label selecting its pods, for its Events.
+    pub(super) async fn server<K: Described>(&mut self, session: &Session, name: &str) -> anyhow::Result<&'static str> {
         let api: Api<K> = Api::namespaced(session.client.clone(), &session.namespace);
         let server = api.get_opt(name).await?.ok_or_else(|| not_found_kind(session, K::SINGULAR, name))?;
         self.field("Name", server.name_any());
@@ -48,7 +49,7 @@ impl Page {
         self.server_children(session, &server).await;
         self.users(session, &server).await;
         self.pods(session, K::POD_LABEL, name).await;
-        Ok(())
+        Ok(K::POD_LABEL)
     }
 
     async fn server_children<K: Described>(&mut self, session: &Session, server: &K) {

@@ -15,6 +15,7 @@ use kube::api::{Api, ApiResource};
 use kube::core::DynamicResourceScope;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::utils::StreamBackoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -133,14 +134,25 @@ where
     let shared = optional.caches.clone();
     tokio::spawn(async move {
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        let mut crd_events = std::pin::pin!(watcher::watch_object(crds, crd.name));
+        // kube's watcher retries a failed request at once: backed off, a watch RBAC refuses
+        // costs a request (and a warning) every 30 s, not a busy loop.
+        let crd_events = watcher::watch_object(crds, crd.name);
+        let mut crd_events = std::pin::pin!(StreamBackoff::new(crd_events, watcher::DefaultBackoff::default()));
         let mut serving: Option<bool> = None;
         let mut caching: Option<tokio::task::JoinHandle<()>> = None;
         while let Some(event) = crd_events.next().await {
             let served = match event {
                 Ok(object) => object.as_ref().is_some_and(is_established),
                 Err(e) => {
-                    tracing::warn!(crd = crd.name, "watching the CRD: {e}");
+                    tracing::warn!(
+                        crd = crd.name,
+                        "cannot read the CRD ({e}): treating its kind as not served until it can; check that the \
+                         operator may get, list and watch customresourcedefinitions (its ClusterRole)"
+                    );
+                    // Owners need not wait for an answer that may never come.
+                    if serving.is_none() {
+                        known_tx.send_replace(true);
+                    }
                     continue;
                 }
             };

@@ -11,6 +11,8 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::PostParams;
 use kube::api::{Api, ListParams};
 use libtest_mimic::Trial;
@@ -24,7 +26,12 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
         env,
         "operator",
-        [killed_midway_it_converges_on_restart, two_replicas_elect_one_leader, runs_with_its_least_privilege_rbac,]
+        [
+            killed_midway_it_converges_on_restart,
+            two_replicas_elect_one_leader,
+            runs_with_its_least_privilege_rbac,
+            crds_it_may_not_read_hold_nothing_up,
+        ]
     )
 }
 
@@ -152,24 +159,7 @@ async fn runs_with_its_least_privilege_rbac(ctx: Ctx) -> anyhow::Result<()> {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../operator/config");
     run_ok(ctx.kubectl().args(["apply", "--server-side", "-f", &format!("{config}/manager/namespace.yaml")]))?;
     run_ok(ctx.kubectl().args(["apply", "--server-side", "-k", &format!("{config}/rbac")]))?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), "agents-system");
-    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
-    let token = accounts
-        .create_token_request("agents-operator", &PostParams::default(), &request)
-        .await?
-        .status
-        .context("no token in the TokenRequest")?
-        .token;
-    let admin: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(ctx.cluster.kubeconfig())?)?;
-    let ca = admin.pointer("/clusters/0/cluster/certificate-authority-data").context("no CA in the kubeconfig")?;
-    let kubeconfig = ctx.cluster.dir().join(format!("operator-sa-{}.kubeconfig", ctx.ns));
-    let document = json!({
-        "apiVersion": "v1", "kind": "Config", "current-context": "operator",
-        "clusters": [{"name": "local", "cluster": {"server": ctx.cluster.server(), "certificate-authority-data": ca}}],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
-    });
-    std::fs::write(&kubeconfig, serde_norway::to_string(&document)?)?;
+    let kubeconfig = kubeconfig_of(&ctx, "agents-system", "agents-operator").await?;
 
     let operator = ctx.operator_as(
         &kubeconfig,
@@ -207,5 +197,77 @@ spec:
     let first = log.lines().next().context("the operator logged nothing")?;
     let line: serde_json::Value = serde_json::from_str(first).with_context(|| format!("not JSON: {first}"))?;
     ensure!(line.get("level").is_some() && line.get("message").is_some(), "unexpected JSON log line: {first}");
+    Ok(())
+}
+
+/// A kubeconfig that authenticates as the service account `namespace/account` (a token request).
+async fn kubeconfig_of(ctx: &Ctx, namespace: &str, account: &str) -> anyhow::Result<std::path::PathBuf> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), namespace);
+    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await?
+        .status
+        .context("no token in the TokenRequest")?
+        .token;
+    let admin: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(ctx.cluster.kubeconfig())?)?;
+    let ca = admin.pointer("/clusters/0/cluster/certificate-authority-data").context("no CA in the kubeconfig")?;
+    let kubeconfig = ctx.cluster.dir().join(format!("{account}-{}.kubeconfig", ctx.ns));
+    let document = json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "operator",
+        "clusters": [{"name": "local", "cluster": {"server": ctx.cluster.server(), "certificate-authority-data": ca}}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
+    });
+    std::fs::write(&kubeconfig, serde_norway::to_string(&document)?)?;
+    Ok(kubeconfig)
+}
+
+/// An operator whose ClusterRole lost the rule on CRDs (a cluster admin trimmed it) cannot tell
+/// whether Tekton, Argo or the Prometheus Operator are installed: it says so, backs off instead
+/// of asking again at once, and reconciles Agents without waiting for an answer.
+async fn crds_it_may_not_read_hold_nothing_up(ctx: Ctx) -> anyhow::Result<()> {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../operator/config/rbac/cluster_role.yaml");
+    let mut role: ClusterRole = serde_norway::from_str(&std::fs::read_to_string(file)?)?;
+    let name = format!("agents-operator-without-crds-{}", ctx.ns);
+    role.metadata = ObjectMeta { name: Some(name.clone()), ..Default::default() };
+    let rules = role.rules.as_mut().context("no rules")?;
+    let before = rules.len();
+    rules.retain(|r| !r.api_groups.iter().flatten().any(|g| g == "apiextensions.k8s.io"));
+    ensure!(rules.len() < before, "the operator's ClusterRole has no rule on CRDs to remove");
+    let roles: Api<ClusterRole> = Api::all(ctx.client.clone());
+    roles.create(&PostParams::default(), &role).await?;
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "trimmed", "namespace": ctx.ns}],
+    }))?;
+    let bindings: Api<ClusterRoleBinding> = Api::all(ctx.client.clone());
+    bindings.create(&PostParams::default(), &binding).await?;
+    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "trimmed"}}))?;
+    ctx.api::<ServiceAccount>().create(&PostParams::default(), &account).await?;
+    let kubeconfig = kubeconfig_of(&ctx, &ctx.ns, "trimmed").await?;
+
+    let operator = ctx.operator_as(&kubeconfig, &[])?;
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: unseen}\nspec: {image: ghcr.io/example/a:v1}\n",
+    )
+    .await?;
+    ctx.wait_for(&ctx.api::<Agent>(), "unseen", "phase Ready", |a: Option<&Agent>| {
+        a.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(AgentPhase::Ready)
+    })
+    .await?;
+    let refusals = || operator.log_text().lines().filter(|l| l.contains("cannot read the CRD")).count();
+    let deadline = Instant::now() + DEADLINE;
+    while refusals() == 0 {
+        ensure!(Instant::now() < deadline, "no warning about the CRDs:\n{}", operator.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Backed off, three CRDs cost a handful of refused requests in the test's seconds; retried at
+    // once, they cost thousands.
+    let refused = refusals();
+    ensure!(refused < 60, "{refused} warnings about the CRDs: the operator is not backing off");
+    let _ = bindings.delete(&name, &Default::default()).await;
+    let _ = roles.delete(&name, &Default::default()).await;
     Ok(())
 }

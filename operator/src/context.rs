@@ -1,20 +1,19 @@
 //! What every reconcile shares: the client, the Event queue, metrics, per-object backoff and the
 //! error policy.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agents_api::Agent;
 use anyhow::bail;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ListParams};
-use kube::core::DynamicObject;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 
 use crate::args::{Args, McpTools};
+use crate::backoff::Backoffs;
 use crate::metrics::Metrics;
 use crate::servers::ToolLister;
 
@@ -27,7 +26,7 @@ pub struct Context {
     pub namespace: Option<String>,
     /// How MCPServers are asked for their tools; `None` when that is off.
     pub tools: Option<ToolLister>,
-    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    backoffs: Mutex<Backoffs>,
     events: tokio::sync::mpsc::UnboundedSender<(Event, ObjectReference)>,
 }
 
@@ -63,7 +62,7 @@ impl Context {
             build_concurrency: args.build_concurrency,
             namespace: args.namespace.clone(),
             tools,
-            failures: Mutex::default(),
+            backoffs: Mutex::default(),
         })
     }
 
@@ -79,12 +78,9 @@ impl Context {
         }
     }
 
-    /// Exponential backoff per object, of any kind: 1 s, 2 s, 4 s, ... up to 5 minutes.
+    /// How long `object` waits after one more failure (see [`Backoffs`]).
     pub fn backoff<K: kube::Resource>(&self, object: ObjectRef<K>) -> Duration {
-        let mut failures = self.failures.lock().expect("the backoff map is never poisoned");
-        let count = failures.entry(object.erase()).or_insert(0);
-        *count = (*count + 1).min(20);
-        Duration::from_secs(1u64 << (*count - 1).min(9)).min(Duration::from_secs(300))
+        self.backoffs.lock().expect("the backoffs are never poisoned").failed(object.erase(), Instant::now())
     }
 
     /// Publishes an Event in the background, one at a time: the reconcile does not wait for it,
@@ -112,7 +108,7 @@ impl Context {
     }
 
     pub fn succeeded<K: kube::Resource>(&self, object: ObjectRef<K>) {
-        self.failures.lock().expect("the backoff map is never poisoned").remove(&object.erase());
+        self.backoffs.lock().expect("the backoffs are never poisoned").succeeded(&object.erase());
     }
 }
 

@@ -3,6 +3,7 @@
 mod agent;
 mod argo;
 mod args;
+mod backoff;
 mod build;
 mod cache;
 mod children;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase};
 use agents_render::agent::{Dependencies, Inputs, children};
-use agents_testenv::{Cluster, TestNamespace, http};
+use agents_testenv::{Cluster, Options as ClusterOptions, TestNamespace, http};
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -62,7 +62,10 @@ fn main() -> anyhow::Result<()> {
     let options = options()?;
     let runtime = tokio::runtime::Runtime::new()?;
     build_operator()?;
-    let cluster = runtime.block_on(Cluster::start_for_this_process())?;
+    let cluster = runtime.block_on(Cluster::start_for_this_process(&ClusterOptions {
+        extra_crds: agents_api::crd::all(),
+        ..Default::default()
+    }))?;
     let result = runtime.block_on(run(&cluster, &options));
     cluster.stop();
     result
@@ -70,7 +73,6 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
     let client = cluster.client().await?;
-    agents_testenv::crds::apply(&client, agents_api::crd::all()).await?;
     println!(
         "kubectl-agents benchmark: {} cores, concurrency {}, settled window {:?}",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase, ModelAPI, ServerPhase};
-use agents_testenv::{Cluster, TestNamespace};
+use agents_testenv::{Cluster, Options as ClusterOptions, TestNamespace};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -53,7 +53,10 @@ fn main() -> anyhow::Result<()> {
     let options = options()?;
     let runtime = tokio::runtime::Runtime::new()?;
     build_operator()?;
-    let cluster = runtime.block_on(Cluster::start_for_this_process())?;
+    let cluster = runtime.block_on(Cluster::start_for_this_process(&ClusterOptions {
+        extra_crds: agents_api::crd::all(),
+        ..Default::default()
+    }))?;
     let result = runtime.block_on(run(&cluster, &options));
     cluster.stop();
     result
@@ -119,7 +122,6 @@ fn watch(client: &kube::Client, namespace: &str) -> Arc<Mutex<Seen>> {
 
 async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
     let client = cluster.client().await?;
-    agents_testenv::crds::apply(&client, agents_api::crd::all()).await?;
     let n = options.agents;
     let ns = TestNamespace::create(&client, "bench-dependencies").await?;
     let operator = start_operator(cluster, ns.name(), options.concurrency)?;

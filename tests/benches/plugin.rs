@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agents_api::Agent;
-use agents_testenv::{Cluster, TestNamespace};
+use agents_testenv::{Cluster, Options, TestNamespace};
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -26,7 +26,10 @@ fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().skip(1).find(|a| a != "--bench").map(|a| a.parse()).transpose()?.unwrap_or(1000);
     build_plugin()?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let cluster = runtime.block_on(Cluster::start_for_this_process())?;
+    let cluster = runtime.block_on(Cluster::start_for_this_process(&Options {
+        extra_crds: agents_api::crd::all(),
+        ..Default::default()
+    }))?;
     let result = runtime.block_on(run(&cluster, n));
     cluster.stop();
     result
@@ -47,7 +50,6 @@ fn release_dir() -> PathBuf {
 
 async fn run(cluster: &Cluster, n: usize) -> anyhow::Result<()> {
     let client = cluster.client().await?;
-    agents_testenv::crds::apply(&client, agents_api::crd::all()).await?;
     let ns = TestNamespace::create(&client, "bench-plugin").await?;
     let agents: Api<Agent> = Api::namespaced(client.clone(), ns.name());
     // Agents with a status, as the operator would leave them, so both tools print full rows.

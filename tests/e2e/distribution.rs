@@ -301,7 +301,7 @@ impl Private {
 async fn kustomize_and_the_plugin_install_the_same_operator(ctx: Ctx) -> anyhow::Result<()> {
     let name = format!("paths-{}", ctx.ns);
     let result = async {
-        let options = Options { nodes: 1, crds: vec![] };
+        let options = Options { nodes: 1, crds: vec![], extra_crds: vec![] };
         let cluster = Cluster::up(&name, &options).await.context("starting the private control plane")?;
         let client = cluster.client().await?;
         let kustomization = root().join("operator/config/default").to_str().context("a UTF-8 path")?.to_string();

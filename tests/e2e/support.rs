@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agents_testenv::Cluster;
+use agents_testenv::{Cluster, Options};
 use anyhow::{Context, bail};
 use k8s_openapi::api::events::v1::Event;
 use kube::Resource;
@@ -48,13 +48,11 @@ impl Env {
             .get_or_try_init(|| async {
                 build_binaries()?;
                 build_test_tools().await?;
-                let cluster = Cluster::start_for_this_process().await.context("starting the local control plane")?;
-                link_plugin(&cluster)?;
                 // This build's CRDs, as `kubectl agents install` would put them.
-                let client = cluster.client().await?;
-                agents_testenv::crds::apply(&client, agents_api::crd::all())
-                    .await
-                    .context("installing the agents.dev CRDs")?;
+                let options = Options { extra_crds: agents_api::crd::all(), ..Default::default() };
+                let cluster =
+                    Cluster::start_for_this_process(&options).await.context("starting the local control plane")?;
+                link_plugin(&cluster)?;
                 Ok::<_, anyhow::Error>(cluster)
             })
             .await

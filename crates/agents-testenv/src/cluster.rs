@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use futures::TryFutureExt;
 use futures::future::try_join_all;
 use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 
@@ -29,11 +30,13 @@ pub struct Options {
     pub nodes: usize,
     /// CRD sets installed before the cluster is reported ready.
     pub crds: Vec<CrdSet>,
+    /// The caller's own CRDs (say, those of the build under test), installed with the sets.
+    pub extra_crds: Vec<CustomResourceDefinition>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { nodes: 2, crds: vec![TEKTON_CRDS, ARGO_CRDS] }
+        Options { nodes: 2, crds: vec![TEKTON_CRDS, ARGO_CRDS], extra_crds: Vec::new() }
     }
 }
 
@@ -108,11 +111,11 @@ impl Cluster {
 
     /// Starts a cluster owned by this process (a test run): stop it with [`Cluster::stop`].
     /// Clusters left by earlier runs that died are stopped first.
-    pub async fn start_for_this_process() -> Result<Cluster, Error> {
+    pub async fn start_for_this_process(options: &Options) -> Result<Cluster, Error> {
         Self::reap_orphans();
         let name = format!("test-{}", std::process::id());
         Self::down(&name)?;
-        Self::start(Self::dir_of(&name), Some(std::process::id()), &Options::default()).await
+        Self::start(Self::dir_of(&name), Some(std::process::id()), options).await
     }
 
     fn reap_orphans() {
@@ -233,26 +236,30 @@ impl Cluster {
             cluster.wait_for_apiserver(&client).await?;
             tracing::info!(elapsed = ?started.elapsed(), "kube-apiserver ready");
 
-            // The controller-manager exits at once if the API server does not answer yet (it
-            // reads the request-header CA at start), so the rest starts now.
+            daemons.push(spawn("kube-scheduler", kubernetes_bin.join("kube-scheduler"), commands.scheduler(), &[])?);
+            daemons.push(spawn("kwok", kwok_bin.join("kwok"), commands.kwok(&kwok_config), &[])?);
+            cluster.state.daemons = daemons.clone();
+            cluster.save()?;
+
+            let mut crds: Vec<_> = options.crds.iter().map(|set| set.load(&cache)).collect::<Result<_, _>>()?;
+            crds.push(options.extra_crds.clone());
+            let timed = |what: &'static str| move |()| tracing::info!(elapsed = ?started.elapsed(), "{what}");
+            tokio::try_join!(
+                cluster.create_nodes(&client, options.nodes).map_ok(timed("nodes ready")),
+                crds::apply(&client, crds.into_iter().flatten().collect()).map_ok(timed("CRDs established")),
+            )?;
+            // The controller-manager starts once the CRDs are established: its garbage collector
+            // learns the kinds there are at start and then only every 30 s, and until it knows an
+            // owner's kind it cannot collect that owner's children.
             daemons.push(spawn(
                 "kube-controller-manager",
                 kubernetes_bin.join("kube-controller-manager"),
                 commands.controller_manager(),
                 &[],
             )?);
-            daemons.push(spawn("kube-scheduler", kubernetes_bin.join("kube-scheduler"), commands.scheduler(), &[])?);
-            daemons.push(spawn("kwok", kwok_bin.join("kwok"), commands.kwok(&kwok_config), &[])?);
             cluster.state.daemons = daemons.clone();
             cluster.save()?;
-
-            let crds: Vec<_> = options.crds.iter().map(|set| set.load(&cache)).collect::<Result<_, _>>()?;
-            let timed = |what: &'static str| move |()| tracing::info!(elapsed = ?started.elapsed(), "{what}");
-            tokio::try_join!(
-                cluster.create_nodes(&client, options.nodes).map_ok(timed("nodes ready")),
-                crds::apply(&client, crds.into_iter().flatten().collect()).map_ok(timed("CRDs established")),
-                cluster.wait_for_default_service_account(&client).map_ok(timed("default ServiceAccount created")),
-            )?;
+            cluster.wait_for_default_service_account(&client).map_ok(timed("default ServiceAccount created")).await?;
             tracing::info!(elapsed = ?started.elapsed(), "control plane ready");
             Ok(cluster)
         }

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), agents_testenv::Error> {
-//! let cluster = agents_testenv::Cluster::start_for_this_process().await?;
+//! let cluster = agents_testenv::Cluster::start_for_this_process(&Default::default()).await?;
 //! let ns = cluster.namespace("my-test").await?;
 //! // ... create objects in `ns.name()` with `cluster.client()` ...
 //! ns.delete().await?;

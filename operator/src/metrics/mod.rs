@@ -1,0 +1,114 @@
+//! Prometheus metrics: reconciles, failures and their duration per kind, API writes per child
+//! kind and verb, leadership, and objects by kind and phase (counted from the controllers' caches
+//! at scrape, `objects.rs`).
+
+mod objects;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kube::runtime::reflector::Store;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use objects::ObjectCollector;
+pub use objects::Phased;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    kind: &'static str,
+    error: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    kind: &'static str,
+    verb: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<KindLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
+    duration: Family<KindLabels, Histogram>,
+    writes: Family<WriteLabels, Counter>,
+    leader: Gauge,
+    objects: ObjectCollector,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("agents_operator");
+        let reconciles = Family::<KindLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0])
+        });
+        let writes = Family::<WriteLabels, Counter>::default();
+        let leader = Gauge::default();
+        let objects = ObjectCollector::default();
+        registry.register("reconciles", "Reconciles run", reconciles.clone());
+        registry.register("reconcile_failures", "Reconciles that failed, by error", failures.clone());
+        registry.register("reconcile_duration_seconds", "Time spent in one reconcile", duration.clone());
+        registry.register("api_writes", "Writes sent to the API server, by object kind and verb", writes.clone());
+        registry.register(
+            "leader",
+            "1 while this replica reconciles (it holds the leader lease, or runs without election)",
+            leader.clone(),
+        );
+        registry.register_collector(Box::new(objects.clone()));
+        Arc::new(Metrics { registry, reconciles, failures, duration, writes, leader, objects })
+    }
+
+    /// Starts timing a reconcile of `kind`; the time is recorded when the guard drops.
+    pub fn reconcile(&self, kind: &'static str) -> ReconcileTimer<'_> {
+        self.reconciles.get_or_create(&KindLabels { kind }).inc();
+        ReconcileTimer { metrics: self, kind, start: Instant::now() }
+    }
+
+    pub fn failure(&self, kind: &'static str, error: &'static str) {
+        self.failures.get_or_create(&FailureLabels { kind, error }).inc();
+    }
+
+    pub fn write(&self, kind: &'static str, verb: &'static str) {
+        self.writes.get_or_create(&WriteLabels { kind, verb }).inc();
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    /// Lets the objects gauge count the phases of the objects in `store` (a controller's cache of its kind).
+    pub fn observe<K: Phased>(&self, store: Store<K>) {
+        self.objects.observe(store);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    kind: &'static str,
+    start: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        let kind = self.kind;
+        self.metrics.duration.get_or_create(&KindLabels { kind }).observe(self.start.elapsed().as_secs_f64());
+    }
+}

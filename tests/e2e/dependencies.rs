@@ -75,7 +75,7 @@ fn env_value<'a>(env: &'a [EnvVar], name: &str) -> Option<&'a str> {
 }
 
 async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> anyhow::Result<()> {
-    let _operator = ctx.operator(&[])?;
+    let operator = ctx.operator(&[])?;
     let agents: Api<Agent> = ctx.api();
 
     // The Agent first: it waits, naming both of what it lacks, and runs nothing.
@@ -115,6 +115,17 @@ async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> an
     ensure!(servers_json == json!({"fetch": mcp_url}), "MCP_SERVERS is {servers_json}");
     ensure!(env.iter().all(|e| e.name != "MODEL_API_KEY"), "the gateway holds the provider key, not the agent");
 
+    // Counted by kind and phase from the operator's caches.
+    operator
+        .wait_for_metrics(&[
+            (r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 1.0),
+            (r#"agents_operator_objects{kind="Agent",phase="Waiting"}"#, 0.0),
+            (r#"agents_operator_objects{kind="ModelAPI",phase="Ready"}"#, 1.0),
+            (r#"agents_operator_objects{kind="MCPServer",phase="Ready"}"#, 1.0),
+            (r#"agents_operator_objects{kind="MCPServer",phase="Pending"}"#, 0.0),
+        ])
+        .await?;
+
     // The ModelAPI goes: the Agent waits again, and keeps running what it ran.
     model_apis.delete("gateway", &DeleteParams::default()).await?;
     let waiting = ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
@@ -123,6 +134,7 @@ async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> an
 
     // It comes back: Ready again without anything else changing.
     ctx.apply_yaml(MODEL_API).await?;
+    ctx.wait_for(&model_apis, "gateway", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
     ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     Ok(())
 }

@@ -81,6 +81,28 @@ impl Operator {
         Ok(agents_testenv::http::sample(&self.get("/metrics")?, sample))
     }
 
+    /// Waits until each sample has its value: the operator's caches follow the API server a moment
+    /// after a test's own watch does.
+    pub async fn wait_for_metrics(&self, wanted: &[(&str, f64)]) -> anyhow::Result<()> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let text = self.get("/metrics")?;
+            let wrong: Vec<String> = wanted
+                .iter()
+                .map(|(sample, value)| (sample, value, agents_testenv::http::sample(&text, sample)))
+                .filter(|(_, wanted, found)| found != *wanted)
+                .map(|(sample, wanted, found)| format!("{sample} is {found}, not {wanted}"))
+                .collect();
+            if wrong.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("after {DEADLINE:?}: {}\n{text}", wrong.join("; "));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Every API write the operator made: children applied and deleted, statuses, events.
     pub fn writes(&self) -> anyhow::Result<f64> {
         Ok(agents_testenv::http::family_sum(&self.get("/metrics")?, "agents_operator_api_writes_total"))

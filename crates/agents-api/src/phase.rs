@@ -19,6 +19,9 @@ pub enum ServerPhase {
 }
 
 impl ServerPhase {
+    pub const ALL: [ServerPhase; 5] =
+        [ServerPhase::Pending, ServerPhase::Ready, ServerPhase::Degraded, ServerPhase::Failed, ServerPhase::Stopped];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServerPhase::Pending => "Pending",

@@ -59,7 +59,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // One watch on Agents feeds the cache, re-resolves the Agents that list a changed one as a
     // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
     let (agents, agent_changes) = cache::all_of(ctx.api::<Agent>());
-    ctx.metrics.observe_agents(agents.clone());
+    ctx.metrics.observe(agents.clone());
     let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
     let peers_of = agents.clone();
     let agent_changes = cache::not_status_only(agent_changes.inspect(move |changed| {

@@ -25,6 +25,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let (tekton, tekton_came_or_went, run_changes) = tekton::follow(ctx.client.clone(), ctx.namespace.clone());
     // A new rebuild annotation is a change; the operator's own status writes are not.
     let (builds, build_changes) = cache::all_of(ctx.api::<AgentBuild>());
+    ctx.metrics.observe(builds.clone());
     let build_changes = cache::not_status_only(build_changes);
     let state = Arc::new(State { ctx: ctx.clone(), tekton });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");

@@ -37,6 +37,7 @@ pub trait ServerKind:
     + DeserializeOwned
     + Send
     + Sync
+    + crate::metrics::Phased
     + 'static
 {
     const KIND: &'static str;
@@ -80,6 +81,7 @@ pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output 
     let (services, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (claims, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (servers, changes) = cache::all_of(ctx.api::<K>());
+    ctx.metrics.observe(servers.clone());
     let changes = cache::not_status_only(changes);
     let changes = cache::once_filled(
         vec![

@@ -29,6 +29,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 
     // A run request (an annotation) is a change; the operator's own status writes are not.
     let (workflows, workflow_changes) = cache::all_of(ctx.api::<AgentWorkflow>());
+    ctx.metrics.observe(workflows.clone());
     let workflow_changes = cache::not_status_only(workflow_changes);
 
     // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to

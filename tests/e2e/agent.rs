@@ -9,6 +9,7 @@ use anyhow::{Context, ensure};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -376,10 +377,18 @@ async fn a_settled_agent_costs_no_writes(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml(SAMPLE).await?;
     let agents: Api<Agent> = ctx.api();
     ctx.wait_for(&agents, "research", "phase Ready", phase_is(AgentPhase::Ready)).await?;
-    // The Ready event is the last write of the rollout.
+    // The Ready event is the last write of the rollout; the operator counts an Event once the API
+    // server has answered, a moment after a list can show it.
     ctx.wait_for_event("research", "Normal Ready").await?;
+    let by_name = ListParams::default().fields("regarding.name=research,reportingController=agents-operator");
+    let published = ctx.api::<Event>().list(&by_name).await?.items.len() as f64;
+    operator
+        .wait_for_metrics(&[(r#"agents_operator_api_writes_total{kind="Event",verb="create"}"#, published)])
+        .await?;
     let writes = operator.writes()?;
-    let reconciles = operator.metric("agents_operator_reconciles_total{kind=\"Agent\"}")?;
+    // Counted when a reconcile ends, so a rise means the touch's reconcile has written all it would.
+    let finished = "agents_operator_reconcile_duration_seconds_count{kind=\"Agent\"}";
+    let reconciles = operator.metric(finished)?;
     agents
         .patch(
             "research",
@@ -388,7 +397,7 @@ async fn a_settled_agent_costs_no_writes(ctx: Ctx) -> anyhow::Result<()> {
         )
         .await?;
     let deadline = std::time::Instant::now() + crate::support::DEADLINE;
-    while operator.metric("agents_operator_reconciles_total{kind=\"Agent\"}")? <= reconciles {
+    while operator.metric(finished)? <= reconciles {
         ensure!(std::time::Instant::now() < deadline, "the touch did not cause a reconcile");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

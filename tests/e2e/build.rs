@@ -131,7 +131,13 @@ pub async fn start_task_run(ctx: &Ctx, run: &str, steps: Value, pod: bool) -> an
             }]},
             "spec": {"restartPolicy": "Never", "containers": containers},
         }))?;
-        ctx.api::<Pod>().create(&PostParams::default(), &pod).await.context("creating the TaskRun's pod")?;
+        let pods: Api<Pod> = ctx.api();
+        pods.create(&PostParams::default(), &pod).await.context("creating the TaskRun's pod")?;
+        // As Tekton does: steps run only in a pod that is scheduled and started, whose logs can be read.
+        ctx.wait_for(&pods, &pod_name, "the TaskRun's pod Running", |p: Option<&Pod>| {
+            p.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref()) == Some("Running")
+        })
+        .await?;
     }
     set_task_run_status(
         ctx,
@@ -288,7 +294,7 @@ fn deployment_image(deployment: Option<&Deployment>) -> Option<String> {
 }
 
 async fn an_agent_runs_the_digest_its_build_pushed(ctx: Ctx) -> anyhow::Result<()> {
-    let _operator = ctx.operator(&[])?;
+    let operator = ctx.operator(&[])?;
     let agents: Api<Agent> = ctx.api();
     ctx.apply_yaml(AGENT).await?;
     let waiting = ctx.wait_for(&agents, "research", "Waiting for its build", phase_is(AgentPhase::Waiting)).await?;
@@ -323,8 +329,11 @@ async fn an_agent_runs_the_digest_its_build_pushed(ctx: Ctx) -> anyhow::Result<(
         wait_build(&ctx, "research", "a new run", move |s| s.run_name.as_deref().is_some_and(|r| r != wanted)).await?;
         current_run(&ctx, "research").await?
     };
+    let before = operator.settled_reconciles("Agent").await?;
     set_run_status(&ctx, &second_run, running()).await?;
     wait_build(&ctx, "research", "the rebuild Running", |s| s.phase == Some(BuildPhase::Running)).await?;
+    // The build's change reconciles the Agent that uses it.
+    operator.reconciled_since("Agent", before).await?;
     let agent = agents.get("research").await?;
     ensure!(agent.status.as_ref().unwrap().phase == Some(AgentPhase::Ready), "a running rebuild stops nothing");
     ensure!(deployment_image(ctx.api::<Deployment>().get("research").await.ok().as_ref()) == Some(first));
@@ -355,14 +364,13 @@ async fn a_request_runs_once_and_old_runs_go(ctx: Ctx) -> anyhow::Result<()> {
     let label = json!({"metadata": {"labels": {"touched": "yes"}}});
     ctx.api::<AgentBuild>().patch("research", &PatchParams::default(), &Patch::Merge(&label)).await?;
     operator.kill();
-    let _operator = ctx.operator(&[])?;
+    let operator = ctx.operator(&[])?;
+    // The restarted operator's first reconcile of the build, then the one a relabel causes.
+    operator.reconciled_since("AgentBuild", 0.0).await?;
+    let before = operator.settled_reconciles("AgentBuild").await?;
     let relabelled = json!({"metadata": {"labels": {"touched": "again"}}});
     ctx.api::<AgentBuild>().patch("research", &PatchParams::default(), &Patch::Merge(&relabelled)).await?;
-    let builds: Api<AgentBuild> = ctx.api();
-    ctx.wait_for(&builds, "research", "the relabel seen", |b: Option<&AgentBuild>| {
-        b.is_some_and(|b| b.labels().get("touched").map(String::as_str) == Some("again"))
-    })
-    .await?;
+    operator.reconciled_since("AgentBuild", before).await?;
     current_run(&ctx, "research").await?;
     ensure!(run_count(&ctx, "research").await? == 1, "the same request was run twice");
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use agents_testenv::http::sample;
+use anyhow::{Context, bail, ensure};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -101,6 +102,35 @@ impl Operator {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The reconciles of `kind` finished so far, read once none is running: the next one to finish
+    /// started after this call.
+    pub async fn settled_reconciles(&self, kind: &str) -> anyhow::Result<f64> {
+        let started = format!("agents_operator_reconciles_total{{kind=\"{kind}\"}}");
+        let finished = format!("agents_operator_reconcile_duration_seconds_count{{kind=\"{kind}\"}}");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let text = self.get("/metrics")?;
+            let (started, finished) = (sample(&text, &started), sample(&text, &finished));
+            if started == finished {
+                return Ok(finished);
+            }
+            ensure!(Instant::now() < deadline, "{kind} reconciles still running after {DEADLINE:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for a reconcile of `kind` to finish after [`Operator::settled_reconciles`] returned
+    /// `before`: whatever the test changed since has been seen.
+    pub async fn reconciled_since(&self, kind: &str, before: f64) -> anyhow::Result<()> {
+        let finished = format!("agents_operator_reconcile_duration_seconds_count{{kind=\"{kind}\"}}");
+        let deadline = Instant::now() + DEADLINE;
+        while self.metric(&finished)? <= before {
+            ensure!(Instant::now() < deadline, "no {kind} reconcile within {DEADLINE:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
     }
 
     /// Every API write the operator made: children applied and deleted, statuses, events.

@@ -11,6 +11,8 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::PostParams;
@@ -186,7 +188,18 @@ spec:
     ctx.wait_for_event("governed", "Normal Ready").await?;
     ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: governed}\nspec: {image: ghcr.io/example/a:v1}\n")
         .await?;
+    // Each child the spec no longer asks for is deleted (RBAC allows it), and the Agent settles.
     ctx.wait_gone(&ctx.api::<HorizontalPodAutoscaler>(), "governed").await?;
+    ctx.wait_gone(&ctx.api::<PodDisruptionBudget>(), "governed").await?;
+    ctx.wait_gone(&ctx.api::<NetworkPolicy>(), "governed").await?;
+    ctx.wait_for(&agents, "governed", "Ready at the new generation", |a: Option<&Agent>| {
+        a.is_some_and(|a| {
+            a.status
+                .as_ref()
+                .is_some_and(|s| s.phase == Some(AgentPhase::Ready) && s.observed_generation == a.metadata.generation)
+        })
+    })
+    .await?;
     ensure!(
         operator.metric("agents_operator_reconcile_failures_total{kind=\"Agent\",error=\"apply\"}")? == 0.0,
         "some writes were forbidden:\n{}",

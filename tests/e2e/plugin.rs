@@ -315,11 +315,13 @@ async fn apply_wait_fails_with_the_reason(ctx: Ctx) -> anyhow::Result<()> {
         "{stderr}"
     );
 
+    // Applied once and reported Waiting, then `apply --wait` again: the reason is the operator's,
+    // whatever the 5 s allow.
+    let lonely = "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: lonely}\nspec: {image: x:1, peers: [{name: nobody}]}\n";
+    ctx.apply_yaml(lonely).await?;
+    ctx.wait_for(&ctx.api::<Agent>(), "lonely", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
     let waiting = ctx.cluster.dir().join(format!("{}-waiting.yaml", ctx.ns));
-    std::fs::write(
-        &waiting,
-        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: lonely}\nspec: {image: x:1, peers: [{name: nobody}]}\n",
-    )?;
+    std::fs::write(&waiting, lonely)?;
     let output =
         output_within(&mut ctx.agents(&["apply", "-f", waiting.to_str().unwrap(), "--wait", "--timeout", "5s"]))?;
     let stderr = text(&output.stderr);

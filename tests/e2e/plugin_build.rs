@@ -2,12 +2,11 @@
 //! test plays Tekton (see `build.rs`): progress, streamed step logs, exit codes and the digest on
 //! stdout; list and logs of past runs; what it refuses before starting anything.
 
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::process::Command;
+use std::sync::Arc;
 
 use agents_api::{AgentBuild, BuildPhase};
-use anyhow::{Context, bail, ensure};
+use anyhow::ensure;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::PostParams;
 use libtest_mimic::Trial;
@@ -17,7 +16,7 @@ use crate::build::{
     BUILD, DIGEST, current_run, running, set_run_status, set_task_run_status, start_task_run, step, succeeded,
     wait_build,
 };
-use crate::support::{Ctx, DEADLINE, Env, output_within, read_lines, run_ok, text, trials};
+use crate::support::{Ctx, Env, Running, output_within, run_ok, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -45,47 +44,6 @@ async fn secret(ctx: &Ctx, name: &str, key: &str) -> anyhow::Result<()> {
     }))?;
     ctx.api::<Secret>().create(&PostParams::default(), &secret).await?;
     Ok(())
-}
-
-/// A running `kubectl agents build`, its output collected as it comes.
-struct Running {
-    child: Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Running {
-    fn start(mut command: Command) -> anyhow::Result<Self> {
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-        let (stdout, out_reader) = read_lines(child.stdout.take().context("no stdout")?);
-        let (stderr, err_reader) = read_lines(child.stderr.take().context("no stderr")?);
-        Ok(Running { child, stdout, stderr, readers: vec![out_reader, err_reader] })
-    }
-
-    /// Waits for the command to exit (killing it after the deadline); returns its status and output.
-    async fn finish(mut self) -> anyhow::Result<(ExitStatus, String, String)> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                // The readers end once the pipes close: every line is in.
-                for reader in self.readers.drain(..) {
-                    let _ = reader.join();
-                }
-                let out = self.stdout.lock().unwrap().join("\n");
-                let err = self.stderr.lock().unwrap().join("\n");
-                return Ok((status, out, err));
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                bail!(
-                    "kubectl agents build still running after {DEADLINE:?}; stderr:\n{}",
-                    self.stderr.lock().unwrap().join("\n")
-                );
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
 }
 
 async fn build_follows_the_run_and_prints_the_digest(ctx: Ctx) -> anyhow::Result<()> {

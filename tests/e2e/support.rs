@@ -3,9 +3,9 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::Arc;
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use agents_testenv::{Cluster, Options};
 use anyhow::{Context, bail};
@@ -408,4 +408,46 @@ pub fn read_lines(
         }
     });
     (lines, reader)
+}
+
+/// A running command (a plugin that follows something), its output collected as it comes.
+pub struct Running {
+    child: Child,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn start(mut command: Command) -> anyhow::Result<Self> {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        let (stdout, out_reader) = read_lines(child.stdout.take().context("no stdout")?);
+        let (stderr, err_reader) = read_lines(child.stderr.take().context("no stderr")?);
+        Ok(Running { child, stdout, stderr, readers: vec![out_reader, err_reader] })
+    }
+
+    /// Waits for the command to exit (killing it after the deadline); returns its status and output.
+    pub async fn finish(mut self) -> anyhow::Result<(ExitStatus, String, String)> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                // The readers end once the pipes close: every line is in.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
+                let out = self.stdout.lock().unwrap().join("\n");
+                let err = self.stderr.lock().unwrap().join("\n");
+                return Ok((status, out, err));
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!(
+                    "{:?} still running after {DEADLINE:?}; stderr:\n{}",
+                    self.child.id(),
+                    self.stderr.lock().unwrap().join("\n")
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }

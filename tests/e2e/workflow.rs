@@ -15,7 +15,7 @@ use libtest_mimic::Trial;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use crate::support::{Ctx, DEADLINE, Env, output_within, run_ok, text, trials};
+use crate::support::{Ctx, DEADLINE, Env, Running, output_within, run_ok, text, trials, wait_for_line};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -177,8 +177,14 @@ async fn a_dag_runs_through_argo_with_an_approval(ctx: Ctx) -> anyhow::Result<()
     let sets: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &task_set_resource());
     let set = sets.get(&run).await?;
     ensure!(set.data["spec"]["tasks"][&research]["http"]["url"] == endpoint.as_str(), "{:#}", set.data["spec"]);
-    let running = ctx.wait_for(&workflows, "pipeline", "phase Running", phase_is(WorkflowPhase::Running)).await?;
-    ensure!(running.status.as_ref().unwrap().steps[0].phase == StepPhase::Running);
+    // The run is Running from its creation; its first step only once Argo started the HTTP node.
+    ctx.wait_for(&workflows, "pipeline", "phase Running, research Running", |w: Option<&AgentWorkflow>| {
+        w.and_then(|w| w.status.as_ref()).is_some_and(|s| {
+            s.phase == Some(WorkflowPhase::Running)
+                && s.steps.first().is_some_and(|step| step.phase == StepPhase::Running)
+        })
+    })
+    .await?;
 
     let answer = "Found 3 \"papers\"\nand a survey";
     argo::answer_http_node(&ctx.client, &ctx.ns, &run, &research, "Succeeded", &a2a_answer(answer)).await?;
@@ -268,8 +274,10 @@ async fn a_rejected_approval_fails_the_run(ctx: Ctx) -> anyhow::Result<()> {
     // exits non-zero when it fails.
     let mut follow = ctx.kubectl();
     follow.args(["agents", "workflow", "run", "gate", "-n", &ctx.ns]);
-    let follower = std::thread::spawn(move || output_within(&mut follow));
+    let follower = Running::start(follow)?;
     ctx.wait_for(&workflows, "gate", "AwaitingApproval", phase_is(WorkflowPhase::AwaitingApproval)).await?;
+    // The follower's own watch must have seen it too before the decision.
+    wait_for_line(&follower.stdout, "AwaitingApproval", |l| l.contains("AwaitingApproval")).await?;
     let out =
         output_within(ctx.kubectl().args(["agents", "workflow", "approve", "gate", "--step", "nope", "-n", &ctx.ns]))?;
     ensure!(!out.status.success() && text(&out.stderr).contains("step nope is not waiting"), "{}", text(&out.stderr));
@@ -285,13 +293,9 @@ async fn a_rejected_approval_fails_the_run(ctx: Ctx) -> anyhow::Result<()> {
     let labels = runs.get(&run).await?.metadata.labels.unwrap_or_default();
     ensure!(labels.get(ACTION_LABEL).map(String::as_str) == Some("Stop"), "{labels:?}");
 
-    let out = follower.join().expect("the follower thread")?;
-    let printed = text(&out.stdout);
-    ensure!(out.status.code() == Some(1), "run exited {:?}: {printed}{}", out.status, text(&out.stderr));
-    ensure!(
-        printed.contains("sign-off") && printed.contains("AwaitingApproval") && printed.contains("Failed"),
-        "{printed}"
-    );
+    let (status, printed, errors) = follower.finish().await?;
+    ensure!(status.code() == Some(1), "run exited {status:?}: {printed}{errors}");
+    ensure!(printed.contains("sign-off") && printed.contains("Failed"), "{printed}");
     ensure!(printed.lines().last().is_some_and(|l| l.starts_with(&format!("run {run} Failed"))), "{printed}");
     ctx.wait_for_event("gate", "Warning Failed").await?;
     Ok(())
@@ -299,7 +303,7 @@ async fn a_rejected_approval_fails_the_run(ctx: Ctx) -> anyhow::Result<()> {
 
 async fn it_waits_for_its_agents_then_runs_and_a_failed_call_fails_it(ctx: Ctx) -> anyhow::Result<()> {
     argo_controller(&ctx).await?;
-    let _operator = ctx.operator(&[])?;
+    let operator = ctx.operator(&[])?;
     ctx.apply_yaml(PIPELINE).await?;
     let workflows: Api<AgentWorkflow> = ctx.api();
     let waiting = ctx.wait_for(&workflows, "pipeline", "phase Waiting", phase_is(WorkflowPhase::Waiting)).await?;
@@ -307,9 +311,11 @@ async fn it_waits_for_its_agents_then_runs_and_a_failed_call_fails_it(ctx: Ctx) 
     ensure!(ready.reason == "AgentsNotReady", "{ready:?}");
     ensure!(ready.message == "waiting for Agents: researcher (not found), writer (not found)", "{ready:?}");
     // A run asked for now starts once the Agents are Ready, not before.
+    let before = operator.settled_reconciles("AgentWorkflow").await?;
     let out = run_ok(ctx.kubectl().args(["agents", "workflow", "run", "pipeline", "--no-wait", "-n", &ctx.ns]))?;
     let run = text(&out.stdout).trim().to_string();
     let runs: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &workflow_resource());
+    operator.reconciled_since("AgentWorkflow", before).await?;
     ensure!(runs.get_opt(&run).await?.is_none(), "a run started while its Agents were missing");
     ctx.apply_yaml(AGENTS).await?;
     until(&runs, &run, "the run to start", |w| w.is_some()).await?;
@@ -388,7 +394,7 @@ async fn invalid_workflows_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
 }
 
 async fn a_cycle_is_reported_and_nothing_runs(ctx: Ctx) -> anyhow::Result<()> {
-    let _operator = ctx.operator(&[])?;
+    let operator = ctx.operator(&[])?;
     ctx.apply_yaml(
         r#"
 apiVersion: agents.dev/v1alpha1
@@ -407,13 +413,14 @@ spec:
     let ready = agents_api::conditions::find(&failed.status.as_ref().unwrap().conditions, "Ready").unwrap().clone();
     ensure!(ready.reason == "DependencyCycle", "{ready:?}");
     ensure!(ready.message.contains("draft → review → edit → draft"), "{}", ready.message);
+    let before = operator.settled_reconciles("AgentWorkflow").await?;
     let out = run_ok(ctx.kubectl().args(["agents", "workflow", "run", "loop", "--no-wait", "-n", &ctx.ns]))?;
     let run = text(&out.stdout).trim().to_string();
     let out = run_ok(ctx.kubectl().args(["agents", "workflow", "status", "loop", "-n", &ctx.ns]))?;
     ensure!(text(&out.stdout).contains("DependencyCycle"), "{}", text(&out.stdout));
     let runs: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &workflow_resource());
     // The request was seen (the annotation triggers a reconcile) and refused: still no run.
-    ctx.wait_for_event("loop", "Warning Failed").await?;
+    operator.reconciled_since("AgentWorkflow", before).await?;
     ensure!(runs.get_opt(&run).await?.is_none(), "a workflow with a cycle was run");
     Ok(())
 }

@@ -158,7 +158,7 @@ pub struct MCPServerStatus {
     /// Where the server comes from: `uvx:NAME==VERSION`, `npx:NAME@VERSION` or the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    /// The tools the server offers, as its `tools/list` answered (see docs/api.md); unset until known.
+    /// The tools the server offers, as its `tools/list` answered (see docs/servers.md); unset until known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
     /// Pods that are ready.

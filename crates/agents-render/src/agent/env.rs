@@ -1,4 +1,4 @@
-//! The agent container's environment (seed 001's mapping, documented in docs/api.md).
+//! The agent container's environment (seed 001's mapping, documented in docs/api/agent.md).
 
 use agents_api::{Agent, SecretKeyRef};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector};

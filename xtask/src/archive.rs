@@ -1,39 +1,52 @@
 //! Packs one target's archive (the plugin and the LICENSE, flat, as the manifest's `files` expect)
 //! and computes its sha256.
+//!
+//! The archive is reproducible: its entries carry no time, owner or umask of the machine that
+//! packed it (`SOURCE_DATE_EPOCH`, else 0, as the time; root; 0755 for the plugin, 0644 for the
+//! LICENSE), and the gzip header no time either, so the same binary always gives the same sha256.
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::targets::Target;
 
 /// Packs `binary` (as the target's `bin`) and `license` into `dir/<archive name>`; returns its path.
 pub fn pack(target: &Target, version: &str, binary: &Path, license: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    let stage = dir.join(format!(".stage-{}", target.triple));
-    let _ = fs::remove_dir_all(&stage);
-    fs::create_dir_all(&stage).with_context(|| format!("creating {}", stage.display()))?;
-    fs::copy(binary, stage.join(target.bin()))
-        .with_context(|| format!("copying the plugin {} (build it first, or fix --binary)", binary.display()))?;
-    fs::copy(license, stage.join("LICENSE")).with_context(|| format!("copying {}", license.display()))?;
+    let plugin = fs::read(binary)
+        .with_context(|| format!("reading the plugin {} (build it first, or fix --binary)", binary.display()))?;
+    let license = fs::read(license).with_context(|| format!("reading {}", license.display()))?;
     let archive = dir.join(target.archive(version));
-    // tar is on every release runner (GNU tar on Linux, bsdtar on macOS and Windows 10+).
-    let output = Command::new("tar")
-        .arg("-czf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&stage)
-        .args([target.bin(), "LICENSE"])
-        .output()
-        .context("running tar (is it installed?)")?;
-    let _ = fs::remove_dir_all(&stage);
-    if !output.status.success() {
-        bail!("tar could not pack {}: {}", archive.display(), String::from_utf8_lossy(&output.stderr).trim());
-    }
+    let file = fs::File::create(&archive).with_context(|| format!("creating {}", archive.display()))?;
+    write_tar_gz(file, &[(target.bin(), 0o755, &plugin), ("LICENSE", 0o644, &license)], source_date_epoch())
+        .with_context(|| format!("writing {}", archive.display()))?;
     Ok(archive)
+}
+
+/// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), else 0.
+fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// A gzipped tar of `entries` (name, mode, content), in that order, stamped with `mtime`.
+fn write_tar_gz(out: impl Write, entries: &[(&str, u32, &[u8])], mtime: u64) -> std::io::Result<()> {
+    let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::best()));
+    for (name, mode, content) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(mtime);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, name, *content)?;
+    }
+    tar.into_inner()?.finish()?.flush()
 }
 
 /// The file's sha256, in lowercase hex (what krew compares).
@@ -54,6 +67,29 @@ pub fn sha256(path: &Path) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_files_give_the_same_bytes() {
+        let pack = |mtime| {
+            let mut out = Vec::new();
+            write_tar_gz(&mut out, &[("kubectl-agents", 0o755, b"binary"), ("LICENSE", 0o644, b"MIT")], mtime).unwrap();
+            out
+        };
+        assert_eq!(pack(0), pack(0));
+        assert_ne!(pack(0), pack(1), "the time is in the entries");
+        let bytes = pack(0);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let entries: Vec<(String, u32, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let header = e.header();
+                (e.path().unwrap().display().to_string(), header.mode().unwrap(), header.uid().unwrap())
+            })
+            .collect();
+        assert_eq!(entries, [("kubectl-agents".to_string(), 0o755, 0), ("LICENSE".to_string(), 0o644, 0)]);
+    }
 
     #[test]
     fn sha256_is_lowercase_hex_of_the_content() {

@@ -143,6 +143,11 @@ where
         while let Some(event) = crd_events.next().await {
             let served = match event {
                 Ok(object) => object.as_ref().is_some_and(is_established),
+                // What was last seen holds while the watch retries.
+                Err(e) if serving.is_some() => {
+                    tracing::warn!(crd = crd.name, "watching the CRD: {e}; retrying");
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(
                         crd = crd.name,
@@ -150,9 +155,7 @@ where
                          operator may get, list and watch customresourcedefinitions (its ClusterRole)"
                     );
                     // Owners need not wait for an answer that may never come.
-                    if serving.is_none() {
-                        known_tx.send_replace(true);
-                    }
+                    known_tx.send_replace(true);
                     continue;
                 }
             };

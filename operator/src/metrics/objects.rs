@@ -12,7 +12,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 
-/// The phase an object reports for an object that has no status yet.
+/// The phase counted for an object that has no status yet.
 const UNKNOWN: &str = "Unknown";
 
 /// A kind the objects gauge counts by phase.

@@ -11,8 +11,23 @@ use std::time::{Duration, Instant};
 use agents_testenv::{Cluster, http};
 use anyhow::bail;
 
-/// The operator as shipped: `cargo bench` builds in the release profile.
+/// Names an operator binary to measure instead of this build's, e.g. the static musl build the
+/// image ships (see docs/benchmarks.md).
+const OPERATOR_ENV: &str = "AGENTS_BENCH_OPERATOR";
+
+/// The operator in the release profile, as `cargo bench` builds; nothing when `AGENTS_BENCH_OPERATOR`
+/// names one.
 pub fn build_operator() -> anyhow::Result<()> {
+    if let Some(binary) = std::env::var_os(OPERATOR_ENV) {
+        if !PathBuf::from(&binary).is_file() {
+            bail!(
+                "{OPERATOR_ENV}={} is not a file: build it first, and give an absolute path",
+                binary.to_string_lossy()
+            );
+        }
+        println!("measuring the operator at {}", binary.to_string_lossy());
+        return Ok(());
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo).args(["build", "--release", "-p", "agents-operator"]).status()?;
     if !status.success() {
@@ -22,6 +37,9 @@ pub fn build_operator() -> anyhow::Result<()> {
 }
 
 pub fn operator_binary() -> PathBuf {
+    if let Some(binary) = std::env::var_os(OPERATOR_ENV) {
+        return binary.into();
+    }
     let exe = std::env::current_exe().expect("the bench has a path");
     exe.parent().and_then(|d| d.parent()).expect("<target>/<profile>/deps").join("agents-operator")
 }

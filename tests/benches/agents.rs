@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo bench -p agents-e2e --bench agents                 # N = 100 and 1000
-//! cargo bench -p agents-e2e --bench agents -- 100 --settle 60
+//! cargo bench -p agents-e2e --bench agents -- 100 --settle 10   # quiet window (default 60 s, as the target says)
 //! ```
 //!
 //! Per N, in fresh namespaces:
@@ -42,7 +42,7 @@ struct Options {
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut options = Options { sizes: Vec::new(), concurrency: 16, settle: Duration::from_secs(10) };
+    let mut options = Options { sizes: Vec::new(), concurrency: 16, settle: Duration::from_secs(60) };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {

@@ -9,11 +9,12 @@ use anyhow::bail;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, Recorder, Reporter};
+use kube::runtime::events::Event;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::args::{Args, McpTools};
 use crate::backoff::Backoffs;
+use crate::events::{Publisher, SERIES_WINDOW};
 use crate::metrics::Metrics;
 use crate::servers::ToolLister;
 
@@ -32,22 +33,27 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: kube::Client, metrics: Arc<Metrics>, args: &Args) -> Arc<Self> {
-        let reporter =
-            Reporter { controller: agents_render::FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
         let tools = match (args.mcp_tools, args.in_cluster()) {
             (McpTools::Off, _) => None,
             (McpTools::Service, _) | (McpTools::Auto, true) => Some(ToolLister::through_services()),
             (McpTools::Pod, _) | (McpTools::Auto, false) => Some(ToolLister::through_pods(client.clone())),
         };
-        let recorder = Recorder::new(client.clone(), reporter);
+        let mut publisher =
+            Publisher::new(client.clone(), agents_render::FIELD_MANAGER.into(), std::env::var("POD_NAME").ok());
         let (events, mut queue) = tokio::sync::mpsc::unbounded_channel::<(Event, ObjectReference)>();
         // One Event in flight at a time: after a dependency turns Ready, a hundred Agents' status
         // writes must not queue behind a hundred Events at the API server.
-        let (publisher, counted) = (recorder, metrics.clone());
+        let counted = metrics.clone();
         tokio::spawn(async move {
-            while let Some((event, regarding)) = queue.recv().await {
+            loop {
+                let Ok(next) = tokio::time::timeout(SERIES_WINDOW, queue.recv()).await else {
+                    // A whole window without an Event: none of those sent can grow a series.
+                    publisher.forget();
+                    continue;
+                };
+                let Some((event, regarding)) = next else { break };
                 match publisher.publish(&event, &regarding).await {
-                    Ok(()) => counted.write("Event", "create"),
+                    Ok(verb) => counted.write("Event", verb),
                     Err(e) => {
                         tracing::warn!(kind = ?regarding.kind, name = ?regarding.name, "could not publish an event: {e}")
                     }

@@ -9,6 +9,7 @@ mod cache;
 mod children;
 mod context;
 mod error;
+mod events;
 mod leader;
 mod metrics;
 mod optional;

@@ -11,12 +11,13 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::PostParams;
 use kube::api::{Api, ListParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use libtest_mimic::Trial;
 use serde_json::json;
 
@@ -33,6 +34,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             two_replicas_elect_one_leader,
             runs_with_its_least_privilege_rbac,
             crds_it_may_not_read_hold_nothing_up,
+            the_same_event_again_grows_a_series,
         ]
     )
 }
@@ -282,5 +284,37 @@ async fn crds_it_may_not_read_hold_nothing_up(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(refused < 60, "{refused} warnings about the CRDs: the operator is not backing off");
     let _ = bindings.delete(&name, &Default::default()).await;
     let _ = roles.delete(&name, &Default::default()).await;
+    Ok(())
+}
+
+/// An Agent Ready again as before (stopped, then started) does not get a second `Ready` Event:
+/// the first one's series counts the repeat, as client-go's recorders do.
+async fn the_same_event_again_grows_a_series(ctx: Ctx) -> anyhow::Result<()> {
+    let operator = ctx.operator(&[])?;
+    let agents: Api<Agent> = ctx.api();
+    let phase = |wanted: AgentPhase| {
+        move |a: Option<&Agent>| a.and_then(|a| a.status.as_ref()).and_then(|s| s.phase) == Some(wanted)
+    };
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: again}\nspec: {image: ghcr.io/example/a:v1, replicas: 1}\n")
+        .await?;
+    ctx.wait_for(&agents, "again", "phase Ready", phase(AgentPhase::Ready)).await?;
+    for replicas in [0, 1] {
+        agents.patch("again", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}}))).await?;
+        let wanted = if replicas == 0 { AgentPhase::Stopped } else { AgentPhase::Ready };
+        ctx.wait_for(&agents, "again", "the next phase", phase(wanted)).await?;
+    }
+    let events: Api<Event> = ctx.api();
+    let ready = ListParams::default().fields("regarding.name=again,reason=Ready");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let found = events.list(&ready).await?.items;
+        let counts: Vec<Option<i32>> = found.iter().map(|e| e.series.as_ref().map(|s| s.count)).collect();
+        if counts == [Some(2)] {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "Ready Events and their series counts: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    operator.wait_for_metrics(&[(r#"agents_operator_api_writes_total{kind="Event",verb="patch"}"#, 1.0)]).await?;
     Ok(())
 }

@@ -17,6 +17,10 @@ pub enum RolloutState {
     Failed,
     /// Every desired pod is ready (possibly while an update rolls out).
     Ready,
+    /// The Deployment controller has not acted on the latest spec yet, and the ready pods it
+    /// counts were counted for the previous one (after scaling up from 0, pods on their way out):
+    /// nothing new is known, so the owner stays in the phase it was in.
+    Unobserved,
 }
 
 /// The state, its condition reason and a sentence for people.
@@ -65,10 +69,17 @@ pub fn assess(deployment: &Deployment) -> Rollout {
     if ready == 0 {
         return Rollout::new(RolloutState::Starting, reasons::PODS_STARTING, counts);
     }
+    if !generation_seen {
+        return Rollout::new(
+            RolloutState::Unobserved,
+            reasons::ROLLOUT_IN_PROGRESS,
+            "the Deployment controller has not acted on the latest change yet",
+        );
+    }
     if ready < desired {
         return Rollout::new(RolloutState::Degraded, reasons::PODS_NOT_READY, counts);
     }
-    if !generation_seen || updated < desired || current > desired {
+    if updated < desired || current > desired {
         return Rollout::new(
             RolloutState::Ready,
             reasons::ROLLOUT_IN_PROGRESS,

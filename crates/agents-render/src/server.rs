@@ -145,6 +145,8 @@ pub struct Observed<'a> {
     pub conflicts: &'a [String],
     /// Why writing the children failed, if it did.
     pub failure: Option<&'a str>,
+    /// The phase the status holds now.
+    pub previous: Option<ServerPhase>,
 }
 
 /// The phase, reason and message of a server.
@@ -168,6 +170,7 @@ pub fn assess(observed: Observed<'_>) -> (ServerPhase, &'static str, String) {
         RolloutState::Degraded => ServerPhase::Degraded,
         RolloutState::Failed => ServerPhase::Failed,
         RolloutState::Ready => ServerPhase::Ready,
+        RolloutState::Unobserved => observed.previous.unwrap_or(ServerPhase::Pending),
     };
     (phase, rollout.reason, rollout.message)
 }
@@ -227,5 +230,16 @@ mod tests {
             assess(Observed { runs_pods: true, deployment: Some(&ready), ..Default::default() }).0,
             ServerPhase::Ready
         );
+        // Scaled up from 0, the pod on its way out still counted: no news until the Deployment
+        // controller has seen the change (a ModelAPI must not flash Ready to its Agents).
+        let mut scaled_up = ready.clone();
+        scaled_up.metadata.generation = Some(2);
+        let stopped = Observed {
+            runs_pods: true,
+            deployment: Some(&scaled_up),
+            previous: Some(ServerPhase::Stopped),
+            ..Default::default()
+        };
+        assert_eq!(assess(stopped).0, ServerPhase::Stopped);
     }
 }

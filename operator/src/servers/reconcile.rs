@@ -69,6 +69,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
         runs_pods: server.runs_pods(),
         conflicts: &conflicts,
         failure: failure.as_deref(),
+        previous: server.current_status().and_then(K::phase),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let phase = agents_render::server::assess(observed).0;

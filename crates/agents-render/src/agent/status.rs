@@ -125,10 +125,11 @@ pub fn assess(observed: Observed<'_>) -> Assessment {
         }
         return Assessment::new(AgentPhase::Pending, reasons::PODS_STARTING, "creating the Deployment");
     };
-    deployment_assessment(deployment)
+    let previous = observed.agent.status.as_ref().and_then(|s| s.phase);
+    deployment_assessment(deployment, previous)
 }
 
-fn deployment_assessment(deployment: &Deployment) -> Assessment {
+fn deployment_assessment(deployment: &Deployment, previous: Option<AgentPhase>) -> Assessment {
     let rollout = rollout::assess(deployment);
     let phase = match rollout.state {
         RolloutState::Stopped => AgentPhase::Stopped,
@@ -136,6 +137,7 @@ fn deployment_assessment(deployment: &Deployment) -> Assessment {
         RolloutState::Degraded => AgentPhase::Degraded,
         RolloutState::Failed => AgentPhase::Failed,
         RolloutState::Ready => AgentPhase::Ready,
+        RolloutState::Unobserved => previous.unwrap_or(AgentPhase::Pending),
     };
     Assessment::new(phase, rollout.reason, rollout.message)
 }
@@ -192,8 +194,33 @@ mod tests {
         );
         assert_eq!(phase_of(0, json!({"observedGeneration": 2})), (AgentPhase::Stopped, reasons::STOPPED));
         assert_eq!(
-            phase_of(2, json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 0, "readyReplicas": 2})),
+            phase_of(2, json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2})),
             (AgentPhase::Ready, reasons::ROLLOUT_IN_PROGRESS)
+        );
+    }
+
+    #[test]
+    fn counts_the_deployment_controller_has_not_caught_up_with_change_nothing() {
+        // Scaled from 0 to 1 while the last pod is still counted: not Ready yet.
+        let unobserved = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1});
+        let live = deployment(1, unobserved);
+        for previous in [AgentPhase::Stopped, AgentPhase::Ready, AgentPhase::Waiting] {
+            let mut agent = agent("image: a:1\n");
+            agent.status = Some(AgentStatus { phase: Some(previous), ..Default::default() });
+            let a = assess(Observed {
+                agent: &agent,
+                dependencies: &Dependencies::default(),
+                deployment: Some(&live),
+                conflicts: &[],
+                failure: None,
+                service_monitor_served: false,
+            });
+            assert_eq!((a.phase, a.reason), (previous, reasons::ROLLOUT_IN_PROGRESS));
+        }
+        assert_eq!(
+            phase_of(1, json!({"observedGeneration": 1, "replicas": 1, "readyReplicas": 1})).0,
+            AgentPhase::Pending,
+            "a new Agent has no phase to keep"
         );
     }
 

@@ -18,6 +18,7 @@ mod servers;
 mod service_monitor;
 mod telemetry;
 mod workflow;
+mod written;
 
 use std::process::ExitCode;
 

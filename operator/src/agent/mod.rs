@@ -24,6 +24,7 @@ use crate::cache;
 use crate::context::Context;
 use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
+use crate::written::Written;
 
 /// Caches of everything an Agent owns.
 pub struct ChildStores {
@@ -43,6 +44,8 @@ pub struct State {
     /// Agents, AgentBuilds, ModelAPIs and MCPServers, to resolve references.
     pub referenced: dependencies::Referenced,
     pub children: ChildStores,
+    /// Status writes the Agent cache has not shown yet.
+    pub written: Arc<Written<Agent>>,
 }
 
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -60,9 +63,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
     let (agents, agent_changes) = cache::all_of(ctx.api::<Agent>());
     ctx.metrics.observe(agents.clone());
+    let written = Arc::new(Written::new(agents.clone()));
     let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
     let peers_of = agents.clone();
-    let agent_changes = cache::not_status_only(agent_changes.inspect(move |changed| {
+    let agent_changes = cache::not_status_only(written.follow(agent_changes).inspect(move |changed| {
         if let Ok(changed) = changed {
             for dependent in dependencies::dependents_of(changed, &peers_of) {
                 let _ = dependents_tx.unbounded_send(dependent);
@@ -118,6 +122,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             network_policies,
             service_monitors,
         },
+        written,
     });
     tracing::info!(concurrency = ctx.agent_concurrency, "starting the Agent controller");
     Controller::for_stream(agent_changes, agents)

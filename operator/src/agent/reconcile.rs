@@ -19,6 +19,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::{State, dependencies};
+use crate::cache;
 use crate::children::{self, Live, Outcome, Plan, cached, cached_live, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
@@ -32,6 +33,7 @@ const CONFLICT_RECHECK: Duration = Duration::from_secs(15);
 pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let _timer = ctx.metrics.reconcile("Agent");
+    let agent = state.written.latest(agent);
     if agent.metadata.deletion_timestamp.is_some() {
         // The garbage collector removes the children through their owner references.
         return Ok(Action::await_change());
@@ -156,12 +158,15 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
             "kind": "Agent",
             "status": new_status,
         });
-        Api::<Agent>::namespaced(ctx.client.clone(), &namespace)
+        let mut answer = Api::<Agent>::namespaced(ctx.client.clone(), &namespace)
             .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
             .await
             .map_err(|source| Error::Status { name: name.clone(), source })?;
         ctx.metrics.write("Agent", "status");
+        cache::prune_metadata(&mut answer);
+        state.written.wrote(&agent, answer);
         let previous = agent.status.as_ref().and_then(|s| s.phase);
+        tracing::debug!(%namespace, %name, ?previous, next = ?new_status.phase, "status written");
         if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
             publish_transition(ctx, &agent, &new_status, type_);
         }

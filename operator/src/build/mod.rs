@@ -14,11 +14,14 @@ use kube::runtime::{Controller, controller};
 
 use crate::cache;
 use crate::context::Context;
+use crate::written::Written;
 
 /// What the AgentBuild reconciler reads besides the AgentBuild itself.
 pub struct State {
     pub ctx: Arc<Context>,
     pub tekton: tekton::Tekton,
+    /// Status writes the AgentBuild cache has not shown yet.
+    pub written: Arc<Written<AgentBuild>>,
 }
 
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -26,8 +29,9 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // A new rebuild annotation is a change; the operator's own status writes are not.
     let (builds, build_changes) = cache::all_of(ctx.api::<AgentBuild>());
     ctx.metrics.observe(builds.clone());
-    let build_changes = cache::not_status_only(build_changes);
-    let state = Arc::new(State { ctx: ctx.clone(), tekton });
+    let written = Arc::new(Written::new(builds.clone()));
+    let build_changes = cache::not_status_only(written.follow(build_changes));
+    let state = Arc::new(State { ctx: ctx.clone(), tekton, written });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
     Controller::for_stream(build_changes, builds)
         .reconcile_all_on(tekton_came_or_went)

@@ -16,6 +16,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::State;
+use crate::cache;
 use crate::context::Context;
 use crate::error::Error;
 use crate::optional;
@@ -26,6 +27,7 @@ const RESYNC: Duration = Duration::from_secs(30 * 60);
 pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let _timer = ctx.metrics.reconcile("AgentBuild");
+    let build = state.written.latest(build);
     if build.metadata.deletion_timestamp.is_some() {
         // Its runs go with it (owner references).
         return Ok(Action::await_change());
@@ -97,11 +99,13 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
     let new_status = status::status(observed, &now);
     if build.status.as_ref() != Some(&new_status) {
         let patch = json!({"apiVersion": agents_api::API_VERSION, "kind": "AgentBuild", "status": new_status});
-        Api::<AgentBuild>::namespaced(ctx.client.clone(), &namespace)
+        let mut answer = Api::<AgentBuild>::namespaced(ctx.client.clone(), &namespace)
             .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
             .await
             .map_err(|source| Error::Status { name: name.clone(), source })?;
         ctx.metrics.write("AgentBuild", "status");
+        cache::prune_metadata(&mut answer);
+        state.written.wrote(&build, answer);
         let previous = build.status.as_ref().and_then(|s| s.phase);
         if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
             publish(ctx, &build, &new_status, type_);

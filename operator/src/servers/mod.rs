@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cache;
 use crate::context::Context;
+use crate::written::Written;
 
 /// What differs between the server kinds.
 pub trait ServerKind:
@@ -69,9 +70,11 @@ pub struct ChildStores {
     pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
 }
 
-pub struct State {
+pub struct State<K: ServerKind> {
     pub ctx: Arc<Context>,
     pub children: ChildStores,
+    /// Status writes the cache of `K` has not shown yet.
+    pub written: Arc<Written<K>>,
 }
 
 pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -82,7 +85,8 @@ pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output 
     let (claims, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (servers, changes) = cache::all_of(ctx.api::<K>());
     ctx.metrics.observe(servers.clone());
-    let changes = cache::not_status_only(changes);
+    let written = Arc::new(Written::new(servers.clone()));
+    let changes = cache::not_status_only(written.follow(changes));
     let changes = cache::once_filled(
         vec![
             cache::filled(&config_maps),
@@ -92,8 +96,8 @@ pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output 
         ],
         changes,
     );
-    let state =
-        Arc::new(State { ctx: ctx.clone(), children: ChildStores { config_maps, deployments, services, claims } });
+    let children = ChildStores { config_maps, deployments, services, claims };
+    let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
     Controller::for_stream(changes, servers)
         .owns_stream(config_map_changes)

@@ -18,6 +18,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
 use super::{ServerKind, State};
+use crate::cache;
 use crate::children::{self, Live, Outcome, cached, cached_live, execute, plan};
 use crate::error::Error;
 
@@ -27,9 +28,10 @@ const RESYNC: Duration = Duration::from_secs(30 * 60);
 /// is looked at again.
 const RECHECK: Duration = Duration::from_secs(15);
 
-pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Result<Action, Error> {
+pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let _timer = ctx.metrics.reconcile(K::KIND);
+    let server = state.written.latest(server);
     if server.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -81,11 +83,13 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
             "kind": K::KIND,
             "status": status,
         });
-        Api::<K>::namespaced(ctx.client.clone(), &namespace)
+        let mut answer = Api::<K>::namespaced(ctx.client.clone(), &namespace)
             .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
             .await
             .map_err(|source| Error::Status { name: name.clone(), source })?;
         ctx.metrics.write(K::KIND, "status");
+        cache::prune_metadata(&mut answer);
+        state.written.wrote(&server, answer);
         let previous = server.current_status().and_then(K::phase);
         if let Some(next) = K::phase(&status).filter(|next| previous.is_some_and(|p| p != *next)) {
             publish_transition(&state, server.as_ref(), next);
@@ -99,7 +103,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State>) -> Resu
 }
 
 /// An Event when an existing server changes phase (its first phase is not news).
-fn publish_transition<K: ServerKind>(state: &State, server: &K, phase: ServerPhase) {
+fn publish_transition<K: ServerKind>(state: &State<K>, server: &K, phase: ServerPhase) {
     let type_ = if matches!(phase, ServerPhase::Failed | ServerPhase::Degraded) {
         EventType::Warning
     } else {
@@ -109,6 +113,6 @@ fn publish_transition<K: ServerKind>(state: &State, server: &K, phase: ServerPha
     state.ctx.publish(event, server.object_ref(&()));
 }
 
-pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State>) -> Action {
+pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State<K>>) -> Action {
     state.ctx.retry_after_failure(K::KIND, server.as_ref(), error)
 }

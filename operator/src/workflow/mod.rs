@@ -16,12 +16,15 @@ use kube::runtime::{Controller, controller};
 use crate::argo::{self, Argo};
 use crate::cache;
 use crate::context::Context;
+use crate::written::Written;
 
 /// What the AgentWorkflow reconciler reads besides the AgentWorkflow itself.
 pub struct State {
     pub ctx: Arc<Context>,
     pub agents: Store<Agent>,
     pub argo: Argo,
+    /// Status writes the AgentWorkflow cache has not shown yet.
+    pub written: Arc<Written<AgentWorkflow>>,
 }
 
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -30,7 +33,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // A run request (an annotation) is a change; the operator's own status writes are not.
     let (workflows, workflow_changes) = cache::all_of(ctx.api::<AgentWorkflow>());
     ctx.metrics.observe(workflows.clone());
-    let workflow_changes = cache::not_status_only(workflow_changes);
+    let written = Arc::new(Written::new(workflows.clone()));
+    let workflow_changes = cache::not_status_only(written.follow(workflow_changes));
 
     // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to
     // the AgentWorkflows of its namespace that call it.
@@ -51,7 +55,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             .collect::<Vec<_>>()
     };
 
-    let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo });
+    let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo, written });
     tracing::info!("starting the AgentWorkflow controller");
     Controller::for_stream(workflow_changes, workflows)
         .watches_stream(agent_changes, dependents)

@@ -22,6 +22,7 @@ use serde_json::json;
 
 use super::State;
 use crate::argo::Caches;
+use crate::cache;
 use crate::children::{Live, Outcome, Plan, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
@@ -33,6 +34,7 @@ const RESYNC: Duration = Duration::from_secs(30 * 60);
 pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;
     let _timer = ctx.metrics.reconcile("AgentWorkflow");
+    let workflow = state.written.latest(workflow);
     if workflow.metadata.deletion_timestamp.is_some() {
         // The garbage collector removes its runs and CronWorkflow through their owner references.
         return Ok(Action::await_change());
@@ -118,7 +120,8 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
     };
     let new_status = status::status(observed, &now);
     if workflow.status.as_ref() != Some(&new_status) {
-        write_status(ctx, &workflow, &new_status).await?;
+        let answer = write_status(ctx, &workflow, &new_status).await?;
+        state.written.wrote(&workflow, answer);
         let before = previous.phase;
         if let Some(type_) = new_status.phase.and_then(|next| event_for(before, next)) {
             publish_transition(ctx, &workflow, &new_status, type_);
@@ -284,15 +287,21 @@ async fn prune_history(ctx: &Context, workflow: &AgentWorkflow, runs: &[Run]) ->
     Ok(())
 }
 
-async fn write_status(ctx: &Context, workflow: &AgentWorkflow, status: &AgentWorkflowStatus) -> Result<(), Error> {
+/// Writes the status; returns the API server's answer, pruned as the cache prunes.
+async fn write_status(
+    ctx: &Context,
+    workflow: &AgentWorkflow,
+    status: &AgentWorkflowStatus,
+) -> Result<AgentWorkflow, Error> {
     let name = workflow.name_any();
     let patch = json!({"apiVersion": agents_api::API_VERSION, "kind": "AgentWorkflow", "status": status});
-    Api::<AgentWorkflow>::namespaced(ctx.client.clone(), &workflow.namespace().unwrap_or_default())
+    let mut answer = Api::<AgentWorkflow>::namespaced(ctx.client.clone(), &workflow.namespace().unwrap_or_default())
         .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
         .await
         .map_err(|source| Error::Status { name, source })?;
     ctx.metrics.write("AgentWorkflow", "status");
-    Ok(())
+    cache::prune_metadata(&mut answer);
+    Ok(answer)
 }
 
 /// Events tell the story of runs: a new workflow's first phase is not news, a failure is a warning.

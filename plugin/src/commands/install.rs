@@ -176,6 +176,54 @@ where
     }
 }
 
+/// The annotation that makes Kubernetes' CRD finalizer try again (see [`wait_for_crd_deletion`]).
+pub const DELETION_RETRY_ANNOTATION: &str = "agents.dev/deletion-retry";
+/// How often a CRD being deleted is looked at.
+const CRD_POLL: Duration = Duration::from_millis(500);
+
+/// Waits until the CRD is gone, or the deadline passes (Err).
+///
+/// Kubernetes' CRD finalizer can leave a CRD `Terminating` for up to five minutes: when its first
+/// try to list the CRD's objects finds their cache re-initializing, it records
+/// `InstanceDeletionFailed`, and its retry loses to that very status write (a conflict, which it
+/// drops) and then ignores changes to its own condition, so only its informer's 5-minute resync
+/// tries again (`crd_finalizer.go` in k8s.io/apiextensions-apiserver; operator-framework/
+/// operator-controller#1437). Any other change requeues it: while a CRD says so, an annotation is
+/// touched, once per look.
+async fn wait_for_crd_deletion(session: &Session, name: &str, uid: &str, deadline: Instant) -> Result<(), ()> {
+    let api: Api<CustomResourceDefinition> = Api::all(session.client.clone());
+    let mut retries = 0;
+    loop {
+        match api.get_opt(name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(crd)) if crd.metadata.uid.as_deref() != Some(uid) => return Ok(()),
+            Ok(Some(crd)) if finalizer_stalled(&crd) => {
+                retries += 1;
+                tracing::debug!(crd = name, retries, "the CRD finalizer could not list the objects: asking it again");
+                let patch =
+                    serde_json::json!({"metadata": {"annotations": {DELETION_RETRY_ANNOTATION: retries.to_string()}}});
+                if let Err(e) = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                    tracing::debug!(crd = name, "could not annotate the CRD: {e}");
+                }
+            }
+            Ok(Some(_)) => {}
+            Err(e) => tracing::debug!(crd = name, "looking at the CRD: {e}"),
+        }
+        if Instant::now() + CRD_POLL > deadline {
+            return Err(());
+        }
+        tokio::time::sleep(CRD_POLL).await;
+    }
+}
+
+/// Whether the CRD finalizer's last try to delete the CRD's objects failed.
+fn finalizer_stalled(crd: &CustomResourceDefinition) -> bool {
+    let conditions = crd.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().any(|c| {
+        c.type_ == "Terminating" && c.status == "True" && c.reason.as_deref() == Some("InstanceDeletionFailed")
+    })
+}
+
 /// What `kubectl rollout status` waits for: the current generation rolled out, every replica
 /// updated and available, none of the old ones left.
 fn is_available(deployment: Option<&Deployment>) -> bool {
@@ -240,6 +288,9 @@ pub async fn uninstall(session: &Session, args: UninstallArgs) -> anyhow::Result
         for (object, api, uid) in &deleted {
             // Without a uid (deleted at once), any object of that name is a new one: gone.
             let gone = match uid {
+                Some(uid) if object.kind() == "CustomResourceDefinition" => {
+                    wait_for_crd_deletion(session, object.name(), uid, deadline).await
+                }
                 Some(uid) => wait_until(api, object.name(), deadline, conditions::is_deleted(uid)).await,
                 None => Ok(()),
             };
@@ -317,6 +368,21 @@ mod tests {
 
     fn deployment(value: serde_json::Value) -> Deployment {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_stalled_crd_finalizer_is_recognised_by_its_condition() {
+        let crd = |reason: &str| -> CustomResourceDefinition {
+            serde_json::from_value(json!({
+                "metadata": {"name": "agents.agents.dev"},
+                "spec": {"group": "agents.dev", "names": {"kind": "Agent", "plural": "agents"}, "scope": "Namespaced", "versions": []},
+                "status": {"conditions": [{"type": "Terminating", "status": "True", "reason": reason,
+                    "message": "could not list instances: storage is (re)initializing"}]},
+            }))
+            .unwrap()
+        };
+        assert!(finalizer_stalled(&crd("InstanceDeletionFailed")));
+        assert!(!finalizer_stalled(&crd("InstanceDeletionInProgress")));
     }
 
     #[test]

@@ -312,7 +312,13 @@ async fn the_same_event_again_grows_a_series(ctx: Ctx) -> anyhow::Result<()> {
         if counts == [Some(2)] {
             break;
         }
-        ensure!(Instant::now() < deadline, "Ready Events and their series counts: {counts:?}");
+        if Instant::now() > deadline {
+            let seen: Vec<String> = found
+                .iter()
+                .map(|e| format!("{:?} (series {:?})", e.note, e.series.as_ref().map(|s| s.count)))
+                .collect();
+            bail!("Ready Events: {seen:?}\noperator log:\n{}", operator.log_text());
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     operator.wait_for_metrics(&[(r#"agents_operator_api_writes_total{kind="Event",verb="patch"}"#, 1.0)]).await?;

@@ -17,6 +17,7 @@ mod server;
 mod servers;
 mod service_monitor;
 mod telemetry;
+mod watches;
 mod workflow;
 mod written;
 
@@ -57,14 +58,18 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
     };
     // Every controller stops on the same signal; each drains its in-flight reconciles first.
     let shutdown = shutdown_signal().boxed().shared();
+    let watches = watches::Watches::new(&ctx);
+    let (agents, builds, workflows, model_apis, mcp_servers) = (
+        agent::run(ctx.clone(), &watches, shutdown.clone()),
+        build::run(ctx.clone(), &watches, shutdown.clone()),
+        workflow::run(ctx.clone(), &watches, shutdown.clone()),
+        servers::run(ctx.clone(), &watches.model_apis, shutdown.clone()),
+        servers::run(ctx.clone(), &watches.mcp_servers, shutdown.clone()),
+    );
+    // Every controller follows what it reads: the watches can start.
+    watches.start();
     let controllers = async {
-        tokio::join!(
-            agent::run(ctx.clone(), shutdown.clone()),
-            build::run(ctx.clone(), shutdown.clone()),
-            workflow::run(ctx.clone(), shutdown.clone()),
-            servers::run::<agents_api::ModelAPI>(ctx.clone(), shutdown.clone()),
-            servers::run::<agents_api::MCPServer>(ctx.clone(), shutdown.clone()),
-        );
+        tokio::join!(agents, builds, workflows, model_apis, mcp_servers);
     };
     tokio::select! {
         () = controllers => {

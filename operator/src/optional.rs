@@ -101,10 +101,9 @@ where
     let writer = Writer::new(resource);
     let store = writer.as_reader();
     let events = watcher(api, cache::watch_config(owner_label)).default_backoff().modify(prune).reflect(writer);
-    let owners = cache::after_lists(store.clone(), events)
-        .filter_map(move |object| std::future::ready(object.ok().as_ref().and_then(owner)))
-        .boxed();
-    (store.clone(), Cached { filled: cache::filled_named(&store, kind), owners })
+    let (filled, changes) = cache::after_lists(store.clone(), kind, events);
+    let owners = changes.filter_map(move |object| std::future::ready(object.ok().as_ref().and_then(owner))).boxed();
+    (store, Cached { filled: filled.wait(), owners })
 }
 
 /// The owner named by the object's `label`, in the object's namespace.

@@ -24,6 +24,7 @@ use crate::cache;
 use crate::context::Context;
 use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
+use crate::watches::Watches;
 use crate::written::Written;
 
 /// Caches of everything an Agent owns.
@@ -48,21 +49,31 @@ pub struct State {
     pub written: Arc<Written<Agent>>,
 }
 
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (service_accounts, service_account_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (config_maps, config_map_changes) = cache::children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
-    let (services, service_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (deployments, deployment_changes) = cache::children(ctx.api(), AGENT, cache::prune_deployment);
-    let (autoscalers, autoscaler_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (disruption_budgets, disruption_budget_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (network_policies, network_policy_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
+/// Sets the controller up (following what it reads in `watches`); the future runs it.
+pub fn run(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
+    let (service_accounts, service_accounts_filled, service_account_changes) =
+        cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (config_maps, config_maps_filled, config_map_changes) =
+        cache::children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
+    let (services, services_filled, service_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (deployments, deployments_filled, deployment_changes) =
+        cache::children(ctx.api::<Deployment>(), AGENT, cache::prune_deployment);
+    let (autoscalers, autoscalers_filled, autoscaler_changes) =
+        cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (disruption_budgets, disruption_budgets_filled, disruption_budget_changes) =
+        cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (network_policies, network_policies_filled, network_policy_changes) =
+        cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
 
     // One watch on Agents feeds the cache, re-resolves the Agents that list a changed one as a
     // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
-    let (agents, agent_changes) = cache::all_of(ctx.api::<Agent>());
-    ctx.metrics.observe(agents.clone());
+    let (agents, agent_changes) = (watches.agents.store(), watches.agents.follow());
     let written = Arc::new(Written::new(agents.clone()));
     let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
     let peers_of = agents.clone();
@@ -74,25 +85,25 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         }
     }));
     // What Agents reference: a change to one reconciles the Agents that name it (no polling).
-    let (builds, build_changes) = cache::all_of(ctx.api::<AgentBuild>());
-    let (model_apis, model_api_changes) = cache::all_of(ctx.api::<ModelAPI>());
-    let (mcp_servers, mcp_server_changes) = cache::all_of(ctx.api::<MCPServer>());
+    let (builds, build_changes) = (watches.builds.store(), watches.builds.follow());
+    let (model_apis, model_api_changes) = (watches.model_apis.store(), watches.model_apis.follow());
+    let (mcp_servers, mcp_server_changes) = (watches.mcp_servers.store(), watches.mcp_servers.follow());
     let monitors_known = {
         let monitors = service_monitors.clone();
         async move { monitors.known(optional::KNOWN_LIMIT).await }.boxed()
     };
     let agent_changes = cache::once_filled(
         vec![
-            cache::filled(&service_accounts),
-            cache::filled(&config_maps),
-            cache::filled(&services),
-            cache::filled(&deployments),
-            cache::filled(&autoscalers),
-            cache::filled(&disruption_budgets),
-            cache::filled(&network_policies),
-            cache::filled(&builds),
-            cache::filled(&model_apis),
-            cache::filled(&mcp_servers),
+            service_accounts_filled.wait(),
+            config_maps_filled.wait(),
+            services_filled.wait(),
+            deployments_filled.wait(),
+            autoscalers_filled.wait(),
+            disruption_budgets_filled.wait(),
+            network_policies_filled.wait(),
+            watches.builds.filled().wait(),
+            watches.model_apis.filled().wait(),
+            watches.mcp_servers.filled().wait(),
             monitors_known,
         ],
         agent_changes,
@@ -125,7 +136,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         written,
     });
     tracing::info!(concurrency = ctx.agent_concurrency, "starting the Agent controller");
-    Controller::for_stream(agent_changes, agents)
+    let controller = Controller::for_stream(agent_changes, agents)
         .owns_stream(service_account_changes)
         .owns_stream(config_map_changes)
         .owns_stream(service_changes)
@@ -141,11 +152,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .reconcile_on(monitor_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile, reconcile::error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!("agent controller: {e}");
-            }
-        })
-        .await;
+        .run(reconcile::reconcile, reconcile::error_policy, state);
+    controller.for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!("agent controller: {e}");
+        }
+    })
 }

@@ -14,6 +14,7 @@ use kube::runtime::{Controller, controller};
 
 use crate::cache;
 use crate::context::Context;
+use crate::watches::Watches;
 use crate::written::Written;
 
 /// What the AgentBuild reconciler reads besides the AgentBuild itself.
@@ -24,25 +25,28 @@ pub struct State {
     pub written: Arc<Written<AgentBuild>>,
 }
 
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Sets the controller up (following AgentBuilds in `watches`); the future runs it.
+pub fn run(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
     let (tekton, tekton_came_or_went, run_changes) = tekton::follow(ctx.client.clone(), ctx.namespace.clone());
     // A new rebuild annotation is a change; the operator's own status writes are not.
-    let (builds, build_changes) = cache::all_of(ctx.api::<AgentBuild>());
-    ctx.metrics.observe(builds.clone());
+    let (builds, build_changes) = (watches.builds.store(), watches.builds.follow());
     let written = Arc::new(Written::new(builds.clone()));
     let build_changes = cache::not_status_only(written.follow(build_changes));
     let state = Arc::new(State { ctx: ctx.clone(), tekton, written });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
-    Controller::for_stream(build_changes, builds)
+    let controller = Controller::for_stream(build_changes, builds)
         .reconcile_all_on(tekton_came_or_went)
         .reconcile_on(run_changes)
         .with_config(controller::Config::default().concurrency(ctx.build_concurrency))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile, reconcile::error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!("agentbuild controller: {e}");
-            }
-        })
-        .await;
+        .run(reconcile::reconcile, reconcile::error_policy, state);
+    controller.for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!("agentbuild controller: {e}");
+        }
+    })
 }

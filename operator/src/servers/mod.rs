@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cache;
 use crate::context::Context;
+use crate::watches::Shared;
 use crate::written::Written;
 
 /// What differs between the server kinds.
@@ -77,40 +78,40 @@ pub struct State<K: ServerKind> {
     pub written: Arc<Written<K>>,
 }
 
-pub async fn run<K: ServerKind>(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Sets the controller of `K` up (following `servers`, the watch of `K`); the future runs it.
+pub fn run<K: ServerKind>(
+    ctx: Arc<Context>,
+    servers: &Shared<K>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
     let label = K::OWNER_LABEL;
-    let (config_maps, config_map_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
-    let (deployments, deployment_changes) = cache::children(ctx.api(), label, cache::prune_deployment);
-    let (services, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
-    let (claims, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
-    let (servers, changes) = cache::all_of(ctx.api::<K>());
-    ctx.metrics.observe(servers.clone());
+    let (config_maps, config_maps_filled, config_map_changes) =
+        cache::children(ctx.api(), label, cache::prune_metadata);
+    let (deployments, deployments_filled, deployment_changes) =
+        cache::children(ctx.api::<Deployment>(), label, cache::prune_deployment);
+    let (services, services_filled, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let (claims, claims_filled, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let (servers, changes) = (servers.store(), servers.follow());
     let written = Arc::new(Written::new(servers.clone()));
     let changes = cache::not_status_only(written.follow(changes));
     let changes = cache::once_filled(
-        vec![
-            cache::filled(&config_maps),
-            cache::filled(&deployments),
-            cache::filled(&services),
-            cache::filled(&claims),
-        ],
+        vec![config_maps_filled.wait(), deployments_filled.wait(), services_filled.wait(), claims_filled.wait()],
         changes,
     );
     let children = ChildStores { config_maps, deployments, services, claims };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
-    Controller::for_stream(changes, servers)
+    let controller = Controller::for_stream(changes, servers)
         .owns_stream(config_map_changes)
         .owns_stream(deployment_changes)
         .owns_stream(service_changes)
         .owns_stream(claim_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(kind = K::KIND, "controller: {e}");
-            }
-        })
-        .await;
+        .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);
+    controller.for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!(kind = K::KIND, "controller: {e}");
+        }
+    })
 }

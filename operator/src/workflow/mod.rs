@@ -16,6 +16,7 @@ use kube::runtime::{Controller, controller};
 use crate::argo::{self, Argo};
 use crate::cache;
 use crate::context::Context;
+use crate::watches::Watches;
 use crate::written::Written;
 
 /// What the AgentWorkflow reconciler reads besides the AgentWorkflow itself.
@@ -27,19 +28,23 @@ pub struct State {
     pub written: Arc<Written<AgentWorkflow>>,
 }
 
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Sets the controller up (following AgentWorkflows and Agents in `watches`); the future runs it.
+pub fn run(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> {
     let (argo, argo_came_or_went, run_changes) = argo::follow(ctx.client.clone(), ctx.namespace.clone());
 
     // A run request (an annotation) is a change; the operator's own status writes are not.
-    let (workflows, workflow_changes) = cache::all_of(ctx.api::<AgentWorkflow>());
-    ctx.metrics.observe(workflows.clone());
+    let (workflows, workflow_changes) = (watches.workflows.store(), watches.workflows.follow());
     let written = Arc::new(Written::new(workflows.clone()));
     let workflow_changes = cache::not_status_only(written.follow(workflow_changes));
 
     // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to
     // the AgentWorkflows of its namespace that call it.
-    let (agents, agent_changes) = cache::all_of(ctx.api::<Agent>());
-    let workflow_changes = cache::once_filled(vec![cache::filled(&agents)], workflow_changes);
+    let (agents, agent_changes) = (watches.agents.store(), watches.agents.follow());
+    let workflow_changes = cache::once_filled(vec![watches.agents.filled().wait()], workflow_changes);
     let callers_of = workflows.clone();
     let dependents = move |agent: Agent| {
         let namespace = agent.namespace();
@@ -57,17 +62,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 
     let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo, written });
     tracing::info!("starting the AgentWorkflow controller");
-    Controller::for_stream(workflow_changes, workflows)
+    let controller = Controller::for_stream(workflow_changes, workflows)
         .watches_stream(agent_changes, dependents)
         .reconcile_all_on(argo_came_or_went)
         .reconcile_on(run_changes)
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
-        .run(reconcile::reconcile, reconcile::error_policy, state)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!("agentworkflow controller: {e}");
-            }
-        })
-        .await;
+        .run(reconcile::reconcile, reconcile::error_policy, state);
+    controller.for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!("agentworkflow controller: {e}");
+        }
+    })
 }

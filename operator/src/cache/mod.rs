@@ -36,7 +36,7 @@ pub fn children<K>(
     api: Api<K>,
     owner_label: &str,
     prune: fn(&mut K),
-) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+) -> (Store<K>, Filled, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
@@ -49,12 +49,14 @@ where
             prune_child_metadata(child);
         })
         .reflect(writer);
-    (store.clone(), after_lists(store, events))
+    let kind = K::kind(&Default::default()).into_owned();
+    let (filled, changes) = after_lists(store.clone(), kind, events);
+    (store, filled, changes)
 }
 
 /// A cache of every object of one of our kinds (in the operator's namespaces) and the stream of
 /// those that change.
-pub fn all_of<K>(api: Api<K>) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+pub fn all_of<K>(api: Api<K>) -> (Store<K>, Filled, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
@@ -63,7 +65,8 @@ where
         .default_backoff()
         .modify(prune_metadata)
         .reflect(writer);
-    (store.clone(), after_lists(store, events))
+    let (filled, changes) = after_lists(store.clone(), K::kind(&()).into_owned(), events);
+    (store, filled, changes)
 }
 
 /// Only the changes someone else made: to the spec (its generation), labels or annotations (a
@@ -85,16 +88,19 @@ where
 /// triggered by one of its objects earlier would read the cache from before the list (empty at
 /// start-up, stale after a reconnect), and nothing would trigger it again. A relist carries no
 /// deletions, so the objects the cache held before it and the new list lacks (deleted while the
-/// watch was down) come out too, as deletions would.
+/// watch was down) come out too, as deletions would. The first complete list fills the cache
+/// ([`Filled`], for the cache of a `kind`).
 pub fn after_lists<K>(
     store: Store<K>,
+    kind: String,
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+) -> (Filled, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: Resource + Clone + Send + Sync + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
-    events
+    let (listed, filled) = tokio::sync::watch::channel(false);
+    let changes = events
         .scan(Relist::default(), move |relist, event| {
             let ready: Vec<Result<K, watcher::Error>> = match event {
                 Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => vec![Ok(object)],
@@ -107,12 +113,16 @@ where
                     relist.listed.push(object);
                     Vec::new()
                 }
-                Ok(watcher::Event::InitDone) => std::mem::take(relist).changes().into_iter().map(Ok).collect(),
+                Ok(watcher::Event::InitDone) => {
+                    listed.send_replace(true);
+                    std::mem::take(relist).changes().into_iter().map(Ok).collect()
+                }
                 Err(e) => vec![Err(e)],
             };
             std::future::ready(Some(futures::stream::iter(ready)))
         })
-        .flatten()
+        .flatten();
+    (Filled { kind, filled }, changes)
 }
 
 /// A list in progress, and what the cache held before it.
@@ -141,32 +151,31 @@ impl<K: Resource + Clone> Relist<K> {
 /// How long a controller waits for one of its caches before it starts without it.
 const FILL_LIMIT: Duration = Duration::from_secs(60);
 
-/// Resolves once `store` holds the first full list of its kind, or after [`FILL_LIMIT`] with a
-/// warning: a watch the API server keeps refusing (RBAC) must not hold a controller silently.
-pub fn filled<K>(store: &Store<K>) -> BoxFuture<'static, ()>
-where
-    K: Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    filled_named(store, K::kind(&Default::default()).into_owned())
+/// Whether a cache holds the first full list of its kind. Any number of controllers may wait on
+/// it: kube's `Store::wait_until_ready` wakes only the last of several waiters, so that one is
+/// left to a controller's own wait on its own cache.
+#[derive(Clone)]
+pub struct Filled {
+    kind: String,
+    filled: tokio::sync::watch::Receiver<bool>,
 }
 
-/// [`filled`] for a cache of a kind known at run time.
-pub fn filled_named<K>(store: &Store<K>, kind: String) -> BoxFuture<'static, ()>
-where
-    K: Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
-{
-    let store = store.clone();
-    async move {
-        if tokio::time::timeout(FILL_LIMIT, store.wait_until_ready()).await.is_err() {
-            tracing::warn!(
-                "the {kind} cache is still not filled after {FILL_LIMIT:?}: reconciling without it; check that the \
-                 operator may list and watch {kind} objects (its RBAC)"
-            );
+impl Filled {
+    /// Resolves once the cache is filled, or after [`FILL_LIMIT`] with a warning: a watch the API
+    /// server keeps refusing (RBAC) must not hold a controller silently.
+    pub fn wait(&self) -> BoxFuture<'static, ()> {
+        let Filled { kind, mut filled } = self.clone();
+        async move {
+            match tokio::time::timeout(FILL_LIMIT, filled.wait_for(|filled| *filled)).await {
+                Ok(_) => {}
+                Err(_) => tracing::warn!(
+                    "the {kind} cache is still not filled after {FILL_LIMIT:?}: reconciling without it; check that the \
+                     operator may list and watch {kind} objects (its RBAC)"
+                ),
+            }
         }
+        .boxed()
     }
-    .boxed()
 }
 
 /// Holds a controller's own stream back until every cache in `filled` holds its first full list.
@@ -253,7 +262,10 @@ mod tests {
             Ok(Event::InitApply(config_map("a", "3"))),
             Ok(Event::InitDone),
         ]);
-        let mut changes = std::pin::pin!(after_lists(store.clone(), events.reflect(writer)));
+        let (filled, changes) = after_lists(store.clone(), "ConfigMap".into(), events.reflect(writer));
+        let mut changes = std::pin::pin!(changes);
+        // Every waiter hears that the cache is filled (kube's own readiness wakes only the last).
+        let waiters: Vec<_> = (0..3).map(|_| tokio::spawn(filled.wait())).collect();
         let mut seen = Vec::new();
         while let Some(changed) = changes.next().await {
             let changed = changed.expect("no errors");
@@ -273,6 +285,12 @@ mod tests {
         let mut gone = gone.to_vec();
         gone.sort();
         assert_eq!(gone, ["b@1 gone", "c@2 gone"]);
+        for waiter in waiters {
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+                .await
+                .expect("a waiter was never told the cache is filled")
+                .unwrap();
+        }
     }
 
     #[test]

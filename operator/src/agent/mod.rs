@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -20,7 +19,7 @@ use kube::runtime::{Controller, controller};
 
 use agents_render::labels::AGENT;
 
-use crate::cache;
+use crate::cache::{self, CachedDeployment};
 use crate::context::Context;
 use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
@@ -32,7 +31,7 @@ pub struct ChildStores {
     pub service_accounts: Store<PartialObjectMeta<ServiceAccount>>,
     pub config_maps: Store<ConfigMap>,
     pub services: Store<PartialObjectMeta<Service>>,
-    pub deployments: Store<Deployment>,
+    pub deployments: Store<CachedDeployment>,
     pub autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
     pub disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
     pub network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
@@ -61,7 +60,7 @@ pub fn run(
         cache::children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
     let (services, services_filled, service_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (deployments, deployments_filled, deployment_changes) =
-        cache::children(ctx.api::<Deployment>(), AGENT, cache::prune_deployment);
+        cache::children(ctx.api::<CachedDeployment>(), AGENT, cache::prune_deployment);
     let (autoscalers, autoscalers_filled, autoscaler_changes) =
         cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (disruption_budgets, disruption_budgets_filled, disruption_budget_changes) =

@@ -51,7 +51,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     let live = |meta: Option<ObjectMeta>| meta.map(Live::new);
     let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| Live {
         meta: live.metadata.clone(),
-        drifted: desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live)),
+        drifted: desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.to_deployment())),
     });
     let config_live = cached(&stores.config_maps, &namespace, &name)
         .map(|live| Live { meta: live.metadata.clone(), drifted: drift::config_map(&desired.config_map, &live) });
@@ -141,11 +141,11 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     .await;
 
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
-    let live_deployment = stores.deployments.get(&ObjectRef::new(&name).within(&namespace));
+    let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.to_deployment());
     let observed = Observed {
         agent: &agent,
         dependencies: &dependencies,
-        deployment: live_deployment.as_deref(),
+        deployment: live_deployment.as_ref(),
         conflicts: &conflicts,
         failure: failure.as_deref(),
         service_monitor_served: served,

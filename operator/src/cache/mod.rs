@@ -13,13 +13,15 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, PodSpec};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use serde::de::DeserializeOwned;
+
+mod deployment;
+
+pub use deployment::CachedDeployment;
 
 /// Watches only what the operator created for one kind of owner (by label, e.g.
 /// `agents.dev/agent`): a cluster's other ConfigMaps or Deployments never reach its memory, and
@@ -214,22 +216,10 @@ pub fn prune_child_metadata<K: Resource>(child: &mut K) {
     }
 }
 
-/// A Deployment as the Agent controller reads it: its status, its replica count and template
-/// annotations, and each container's name and image (for `agents_render::agent::drift`).
-pub fn prune_deployment(deployment: &mut Deployment) {
+/// A Deployment as the controllers read it (see [`CachedDeployment`]).
+pub fn prune_deployment(deployment: &mut CachedDeployment) {
     prune_metadata(deployment);
-    if let Some(template) = deployment.spec.template.metadata.as_mut() {
-        // Drift compares the template's annotations only (`agents_render::agent::drift`).
-        template.labels = None;
-    }
-    if let Some(pod) = deployment.spec.template.spec.as_mut() {
-        let containers = pod
-            .containers
-            .iter()
-            .map(|c| Container { name: c.name.clone(), image: c.image.clone(), ..Default::default() })
-            .collect();
-        *pod = PodSpec { containers, ..Default::default() };
-    }
+    deployment.prune();
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use agents_api::ServerPhase;
 use agents_render::server::{Children, Observed};
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::PartialObjectMeta;
@@ -25,7 +24,7 @@ use kube::runtime::{Controller, controller};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cache;
+use crate::cache::{self, CachedDeployment};
 use crate::context::Context;
 use crate::watches::Shared;
 use crate::written::Written;
@@ -66,7 +65,7 @@ pub type Answer = agents_render::mcp_server::ToolsAnswer;
 /// Caches of everything a server owns.
 pub struct ChildStores {
     pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
-    pub deployments: Store<Deployment>,
+    pub deployments: Store<CachedDeployment>,
     pub services: Store<PartialObjectMeta<Service>>,
     pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
 }
@@ -88,7 +87,7 @@ pub fn run<K: ServerKind>(
     let (config_maps, config_maps_filled, config_map_changes) =
         cache::children(ctx.api(), label, cache::prune_metadata);
     let (deployments, deployments_filled, deployment_changes) =
-        cache::children(ctx.api::<Deployment>(), label, cache::prune_deployment);
+        cache::children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);
     let (services, services_filled, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (claims, claims_filled, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (servers, changes) = (servers.store(), servers.follow());

@@ -16,6 +16,7 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cache::Stamped;
 use crate::context::Context;
 use crate::error::Error;
 
@@ -65,25 +66,34 @@ impl Child for DynamicObject {
 }
 
 /// The cached child's metadata, for kinds whose content the operator does not check for drift.
-pub fn cached_live<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Live>
+pub fn cached_live<K>(store: &Store<Stamped<K>>, namespace: &str, name: &str) -> Option<Live>
 where
     K: Resource + Clone,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    cached(store, namespace, name).map(|object| Live::new(object.meta().clone()))
+    cached(store, namespace, name).map(|child| Live::cached(&child, false))
 }
 
-/// What the operator knows of a live child: its metadata, and whether it was edited by hand
-/// away from what the operator applied (see `agents_render::agent::drift`).
+/// What the operator knows of a live child: its metadata, the content hash it carries, and
+/// whether it was edited by hand away from what the operator applied (see
+/// `agents_render::agent::drift`).
 #[derive(Debug, Clone)]
 pub struct Live {
     pub meta: ObjectMeta,
+    pub hash: Option<String>,
     pub drifted: bool,
 }
 
 impl Live {
+    /// From metadata that still carries its annotations.
     pub fn new(meta: ObjectMeta) -> Self {
-        Live { meta, drifted: false }
+        let hash = agents_render::hash::stamped(&meta).map(String::from);
+        Live { meta, hash, drifted: false }
+    }
+
+    /// From a child's cache entry.
+    pub fn cached<K: Resource>(child: &Stamped<K>, drifted: bool) -> Self {
+        Live { meta: child.meta().clone(), hash: child.hash.clone(), drifted }
     }
 }
 
@@ -155,7 +165,7 @@ pub async fn plan<K: Child>(
             "{kind} {name} already exists and {owner}: rename the resource or delete that {kind}"
         )));
     }
-    let same = agents_render::hash::stamped(&live.meta) == agents_render::hash::stamped(desired.meta());
+    let same = live.hash.as_deref() == agents_render::hash::stamped(desired.meta());
     Ok(if same && !live.drifted { Plan::Keep } else { Plan::Apply(desired) })
 }
 

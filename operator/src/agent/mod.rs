@@ -19,7 +19,7 @@ use kube::runtime::{Controller, controller};
 
 use agents_render::labels::AGENT;
 
-use crate::cache::{self, CachedDeployment};
+use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
 use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
@@ -28,13 +28,13 @@ use crate::written::Written;
 
 /// Caches of everything an Agent owns.
 pub struct ChildStores {
-    pub service_accounts: Store<PartialObjectMeta<ServiceAccount>>,
-    pub config_maps: Store<ConfigMap>,
-    pub services: Store<PartialObjectMeta<Service>>,
-    pub deployments: Store<CachedDeployment>,
-    pub autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
-    pub disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
-    pub network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
+    pub service_accounts: Store<Stamped<PartialObjectMeta<ServiceAccount>>>,
+    pub config_maps: Store<Stamped<ConfigMap>>,
+    pub services: Store<Stamped<PartialObjectMeta<Service>>>,
+    pub deployments: Store<Stamped<CachedDeployment>>,
+    pub autoscalers: Store<Stamped<PartialObjectMeta<HorizontalPodAutoscaler>>>,
+    pub disruption_budgets: Store<Stamped<PartialObjectMeta<PodDisruptionBudget>>>,
+    pub network_policies: Store<Stamped<PartialObjectMeta<NetworkPolicy>>>,
     pub service_monitors: ServiceMonitors,
 }
 

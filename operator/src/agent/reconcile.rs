@@ -49,12 +49,12 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
 
     let stores = &state.children;
     let live = |meta: Option<ObjectMeta>| meta.map(Live::new);
-    let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| Live {
-        meta: live.metadata.clone(),
-        drifted: desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.to_deployment())),
+    let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| {
+        let drifted = desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.object.to_deployment()));
+        Live::cached(&live, drifted)
     });
     let config_live = cached(&stores.config_maps, &namespace, &name)
-        .map(|live| Live { meta: live.metadata.clone(), drifted: drift::config_map(&desired.config_map, &live) });
+        .map(|live| Live::cached(&live, drift::config_map(&desired.config_map, &live.object)));
     let resource = render::service_monitor_resource();
     let synced: Result<Vec<Outcome>, Error> = async {
         // Decide for every child at once (a child missing from the caches is looked up).
@@ -141,7 +141,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     .await;
 
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
-    let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.to_deployment());
+    let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let observed = Observed {
         agent: &agent,
         dependencies: &dependencies,

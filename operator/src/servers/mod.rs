@@ -24,7 +24,7 @@ use kube::runtime::{Controller, controller};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cache::{self, CachedDeployment};
+use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
 use crate::watches::Shared;
 use crate::written::Written;
@@ -64,10 +64,10 @@ pub type Answer = agents_render::mcp_server::ToolsAnswer;
 
 /// Caches of everything a server owns.
 pub struct ChildStores {
-    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
-    pub deployments: Store<CachedDeployment>,
-    pub services: Store<PartialObjectMeta<Service>>,
-    pub claims: Store<PartialObjectMeta<PersistentVolumeClaim>>,
+    pub config_maps: Store<Stamped<PartialObjectMeta<ConfigMap>>>,
+    pub deployments: Store<Stamped<CachedDeployment>>,
+    pub services: Store<Stamped<PartialObjectMeta<Service>>>,
+    pub claims: Store<Stamped<PartialObjectMeta<PersistentVolumeClaim>>>,
 }
 
 pub struct State<K: ServerKind> {

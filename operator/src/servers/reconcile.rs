@@ -41,9 +41,9 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     let desired = server.children()?;
     let stores = &state.children;
     let claim_name = desired.claim.as_ref().map(|c| c.name_any()).unwrap_or_else(|| format!("{name}-models"));
-    let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| Live {
-        meta: live.metadata.clone(),
-        drifted: desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.to_deployment())),
+    let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| {
+        let drifted = desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.object.to_deployment()));
+        Live::cached(&live, drifted)
     });
     let synced: Result<Vec<Outcome>, Error> = async {
         let (config, service, claim, deployment) = tokio::try_join!(
@@ -65,7 +65,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     }
     .await;
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
-    let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.to_deployment());
+    let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let observed = Observed {
         deployment: live_deployment.as_ref(),
         runs_pods: server.runs_pods(),

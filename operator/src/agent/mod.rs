@@ -91,22 +91,20 @@ pub fn run(
         let monitors = service_monitors.clone();
         async move { monitors.known(optional::KNOWN_LIMIT).await }.boxed()
     };
-    let agent_changes = cache::once_filled(
-        vec![
-            service_accounts_filled.wait(),
-            config_maps_filled.wait(),
-            services_filled.wait(),
-            deployments_filled.wait(),
-            autoscalers_filled.wait(),
-            disruption_budgets_filled.wait(),
-            network_policies_filled.wait(),
-            watches.builds.filled().wait(),
-            watches.model_apis.filled().wait(),
-            watches.mcp_servers.filled().wait(),
-            monitors_known,
-        ],
-        agent_changes,
-    );
+    let gate = cache::Gate::new(vec![
+        watches.agents.filled().wait(),
+        service_accounts_filled.wait(),
+        config_maps_filled.wait(),
+        services_filled.wait(),
+        deployments_filled.wait(),
+        autoscalers_filled.wait(),
+        disruption_budgets_filled.wait(),
+        network_policies_filled.wait(),
+        watches.builds.filled().wait(),
+        watches.model_apis.filled().wait(),
+        watches.mcp_servers.filled().wait(),
+        monitors_known,
+    ]);
     let users_of_build = {
         let agents = agents.clone();
         move |changed: AgentBuild| dependencies::users_of_build(&changed, &agents)
@@ -135,20 +133,20 @@ pub fn run(
         written,
     });
     tracing::info!(concurrency = ctx.agent_concurrency, "starting the Agent controller");
-    let controller = Controller::for_stream(agent_changes, agents)
-        .owns_stream(service_account_changes)
-        .owns_stream(config_map_changes)
-        .owns_stream(service_changes)
-        .owns_stream(deployment_changes)
-        .owns_stream(autoscaler_changes)
-        .owns_stream(disruption_budget_changes)
-        .owns_stream(network_policy_changes)
-        .reconcile_on(dependents_rx)
-        .watches_stream(build_changes, users_of_build)
-        .watches_stream(model_api_changes, users_of_model_api)
-        .watches_stream(mcp_server_changes, users_of_mcp_server)
-        .reconcile_all_on(monitors_came_or_went)
-        .reconcile_on(monitor_changes)
+    let controller = Controller::for_stream(gate.hold(agent_changes), agents)
+        .owns_stream(gate.discard_until_open(service_account_changes))
+        .owns_stream(gate.discard_until_open(config_map_changes))
+        .owns_stream(gate.discard_until_open(service_changes))
+        .owns_stream(gate.discard_until_open(deployment_changes))
+        .owns_stream(gate.discard_until_open(autoscaler_changes))
+        .owns_stream(gate.discard_until_open(disruption_budget_changes))
+        .owns_stream(gate.discard_until_open(network_policy_changes))
+        .reconcile_on(gate.hold(dependents_rx))
+        .watches_stream(gate.hold(build_changes), users_of_build)
+        .watches_stream(gate.hold(model_api_changes), users_of_model_api)
+        .watches_stream(gate.hold(mcp_server_changes), users_of_mcp_server)
+        .reconcile_all_on(gate.hold(monitors_came_or_went))
+        .reconcile_on(gate.hold(monitor_changes))
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);

@@ -5,8 +5,8 @@
 //! Two rules keep a reconcile from reading a cache that is not yet (or no longer) right:
 //! - a (re)list's objects are announced only once the list is complete ([`after_lists`]), when
 //!   the cache holds them;
-//! - a controller's own stream starts only once the caches its reconciles read are filled
-//!   ([`once_filled`]).
+//! - a controller's streams pass nothing on until the caches its reconciles read are filled
+//!   ([`Gate`]).
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -185,20 +185,49 @@ impl Filled {
     }
 }
 
-/// Holds a controller's own stream back until every cache in `filled` holds its first full list.
-/// kube's Controller holds reconciles until its own kind's cache is filled, but not the caches
-/// of children and references: a reconcile that read one still empty would report a child as
-/// missing ("creating the Deployment"), and nothing would change afterwards to correct it. Held
-/// back, the controller's own cache fills last, and reconciles start after it.
-pub fn once_filled<S>(filled: Vec<BoxFuture<'static, ()>>, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
-where
-    S: Stream + Send + 'static,
-{
-    futures::stream::once(async move {
-        futures::future::join_all(filled).await;
-        stream
-    })
-    .flatten()
+/// Keeps a controller from reconciling until each cache its reconciles read holds its first full
+/// list. kube's Controller holds reconciles until its own kind's cache is filled, but not those
+/// of children and references: a reconcile triggered by one child's list that read another
+/// cache still empty would report a child as missing ("creating the Deployment"), and nothing
+/// would change afterwards to correct it (at 5,000 Agents, a restart did so for 130 of them).
+///
+/// The controller's own kind is held back ([`Gate::hold`]): all of it comes through once the gate
+/// opens, and each object is reconciled then. What its children's watches say before that is
+/// dropped ([`Gate::discard_until_open`]): those watches must run to fill their caches, and those
+/// reconciles will read what they said.
+#[derive(Clone)]
+pub struct Gate(futures::future::Shared<BoxFuture<'static, ()>>);
+
+impl Gate {
+    /// Opens once every one of `filled` has resolved.
+    pub fn new(filled: Vec<BoxFuture<'static, ()>>) -> Self {
+        Gate(futures::future::join_all(filled).map(|_| ()).boxed().shared())
+    }
+
+    /// `stream`, not polled until the gate opens: for a stream fed elsewhere (a follower of a
+    /// shared watch), whose items wait for it.
+    pub fn hold<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
+    where
+        S: Stream + Send + 'static,
+    {
+        let open = self.0.clone();
+        futures::stream::once(async move {
+            open.await;
+            stream
+        })
+        .flatten()
+    }
+
+    /// `stream`, polled all along (it fills a cache the gate waits for), its items dropped until
+    /// the gate opens.
+    pub fn discard_until_open<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send,
+    {
+        let open = self.0.clone();
+        stream.filter(move |_| std::future::ready(open.peek().is_some()))
+    }
 }
 
 /// What no cache needs: field ownership and client-side apply's copy of the object.

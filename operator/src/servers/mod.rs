@@ -90,21 +90,24 @@ pub fn run<K: ServerKind>(
         cache::children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);
     let (services, services_filled, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (claims, claims_filled, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let gate = cache::Gate::new(vec![
+        servers.filled().wait(),
+        config_maps_filled.wait(),
+        deployments_filled.wait(),
+        services_filled.wait(),
+        claims_filled.wait(),
+    ]);
     let (servers, changes) = (servers.store(), servers.follow());
     let written = Arc::new(Written::new(servers.clone()));
     let changes = cache::not_status_only(written.follow(changes));
-    let changes = cache::once_filled(
-        vec![config_maps_filled.wait(), deployments_filled.wait(), services_filled.wait(), claims_filled.wait()],
-        changes,
-    );
     let children = ChildStores { config_maps, deployments, services, claims };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
-    let controller = Controller::for_stream(changes, servers)
-        .owns_stream(config_map_changes)
-        .owns_stream(deployment_changes)
-        .owns_stream(service_changes)
-        .owns_stream(claim_changes)
+    let controller = Controller::for_stream(gate.hold(changes), servers)
+        .owns_stream(gate.discard_until_open(config_map_changes))
+        .owns_stream(gate.discard_until_open(deployment_changes))
+        .owns_stream(gate.discard_until_open(service_changes))
+        .owns_stream(gate.discard_until_open(claim_changes))
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);

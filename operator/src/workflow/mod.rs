@@ -44,7 +44,7 @@ pub fn run(
     // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to
     // the AgentWorkflows of its namespace that call it.
     let (agents, agent_changes) = (watches.agents.store(), watches.agents.follow());
-    let workflow_changes = cache::once_filled(vec![watches.agents.filled().wait()], workflow_changes);
+    let gate = cache::Gate::new(vec![watches.workflows.filled().wait(), watches.agents.filled().wait()]);
     let callers_of = workflows.clone();
     let dependents = move |agent: Agent| {
         let namespace = agent.namespace();
@@ -62,10 +62,10 @@ pub fn run(
 
     let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo, written });
     tracing::info!("starting the AgentWorkflow controller");
-    let controller = Controller::for_stream(workflow_changes, workflows)
-        .watches_stream(agent_changes, dependents)
-        .reconcile_all_on(argo_came_or_went)
-        .reconcile_on(run_changes)
+    let controller = Controller::for_stream(gate.hold(workflow_changes), workflows)
+        .watches_stream(gate.hold(agent_changes), dependents)
+        .reconcile_all_on(gate.hold(argo_came_or_went))
+        .reconcile_on(gate.hold(run_changes))
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);

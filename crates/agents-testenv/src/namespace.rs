@@ -51,4 +51,22 @@ impl TestNamespace {
             .map_err(|e| Error::kube(format!("delete the namespace {}", self.name), e))?;
         Ok(())
     }
+
+    /// Deletes the namespace and waits until it is gone, with everything in it: what a
+    /// benchmark measures next must not share the machine with that clean-up (at 5,000
+    /// Deployments it keeps kube-controller-manager and the API server busy for minutes).
+    pub async fn delete_and_wait(&self, timeout: Duration) -> Result<(), Error> {
+        self.delete().await?;
+        let gone = |namespace: Option<&Namespace>| namespace.is_none();
+        let hint = "the namespace controller in kube-controller-manager deletes its content; see its log";
+        crate::wait::until(
+            Api::<Namespace>::all(self.client.clone()),
+            &self.name,
+            gone,
+            timeout,
+            format!("the namespace {} to be gone", self.name),
+            hint,
+        )
+        .await
+    }
 }

@@ -103,11 +103,14 @@ fn server_dependency<K: kube::Resource>(
     let Some((phase, endpoint)) = state else {
         return Dependency::NotReady(format!("the operator has not reported on {} yet", object.name_any()));
     };
-    // Only the phase, not the server's own condition message: that changes as its pods come and
-    // go, and each change would be one more status write for every Agent that uses it.
+    // Neither the server's condition message nor its phase on the way up (Stopped, Pending): each
+    // change is one more status write for every Agent that uses it, and with 100 Agents on one
+    // ModelAPI a scale-up's Pending wave delayed the Ready one. Only a failure, which someone must
+    // fix, is named; `kubectl agents describe` shows the phase.
     match (crate::server::serves(phase), endpoint) {
         (true, Some(url)) => Dependency::Ready(url),
-        _ => Dependency::NotReady(format!("its phase is {}", phase.map(|p| p.as_str()).unwrap_or("unknown"))),
+        _ if phase == Some(ServerPhase::Failed) => Dependency::NotReady("it has failed".into()),
+        _ => Dependency::NotReady("it is not serving".into()),
     }
 }
 
@@ -173,7 +176,11 @@ mod tests {
             "conditions": [{"type": "Ready", "status": "False", "reason": "PodsStarting", "message": "0/1 pods ready",
                             "lastTransitionTime": "2026-01-01T00:00:00Z"}],
         }));
-        assert_eq!(super::model_api(Some(&pending)), Dependency::NotReady("its phase is Pending".into()));
+        assert_eq!(super::model_api(Some(&pending)), Dependency::NotReady("it is not serving".into()));
+        let stopped = model_api(serde_json::json!({"phase": "Stopped", "endpoint": "http://g"}));
+        assert_eq!(super::model_api(Some(&stopped)), Dependency::NotReady("it is not serving".into()));
+        let failed = model_api(serde_json::json!({"phase": "Failed", "endpoint": "http://g"}));
+        assert_eq!(super::model_api(Some(&failed)), Dependency::NotReady("it has failed".into()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
+use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI, ServerPhase};
 use agents_render::agent::dependencies::{self, Dependency};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -221,12 +221,22 @@ impl Page {
         if let Some(gateway) = model_api {
             let api: Api<ModelAPI> = Api::namespaced(session.client.clone(), &session.namespace);
             let found = self.read("ModelAPI", api.get_opt(&gateway.name).await).flatten();
-            rows.push(vec!["ModelAPI".into(), gateway.name.clone(), state(&dependencies::model_api(found.as_ref()))]);
+            let phase = found.as_ref().and_then(|m| m.status.as_ref()?.phase);
+            rows.push(vec![
+                "ModelAPI".into(),
+                gateway.name.clone(),
+                server_state(&dependencies::model_api(found.as_ref()), phase),
+            ]);
         }
         let servers: Api<MCPServer> = Api::namespaced(session.client.clone(), &session.namespace);
         for server in &spec.mcp_servers {
             let found = self.read("MCPServer", servers.get_opt(&server.name).await).flatten();
-            rows.push(vec!["MCPServer".into(), server.name.clone(), state(&dependencies::mcp_server(found.as_ref()))]);
+            let phase = found.as_ref().and_then(|m| m.status.as_ref()?.phase);
+            rows.push(vec![
+                "MCPServer".into(),
+                server.name.clone(),
+                server_state(&dependencies::mcp_server(found.as_ref()), phase),
+            ]);
         }
         if let Some(build) = &spec.build_ref {
             let api: Api<AgentBuild> = Api::namespaced(session.client.clone(), &session.namespace);
@@ -261,6 +271,15 @@ impl Page {
             .collect();
         self.table(vec!["SECRET", "KEY", "STATE"], rows, "none");
         self.problems.extend(missing);
+    }
+}
+
+/// A server the Agent waits for, with its phase: the Agent's status does not carry it (each
+/// change would be a status write for every Agent using that server).
+fn server_state(dependency: &Dependency, phase: Option<ServerPhase>) -> String {
+    match (dependency, phase) {
+        (Dependency::NotReady(_), Some(phase)) => format!("{} (phase {phase})", state(dependency)),
+        _ => state(dependency),
     }
 }
 

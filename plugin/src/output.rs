@@ -93,16 +93,32 @@ pub fn print_value(value: &serde_json::Value, format: Format) -> anyhow::Result<
     Ok(())
 }
 
-/// kubectl's age: `45s`, `12m`, `5h`, `3d`, `2y`.
+/// kubectl's age (apimachinery's `HumanDuration`, which the API server also uses for a Table's
+/// date cells): `45s`, `8m21s`, `12m`, `5h30m`, `20h`, `3d4h`, `30d`, `2y10d`.
 pub fn age(created: Option<&Time>) -> String {
     let Some(created) = created else { return "<unknown>".into() };
-    let seconds = k8s_openapi::jiff::Timestamp::now().duration_since(created.0).as_secs().max(0);
+    human_duration(k8s_openapi::jiff::Timestamp::now().duration_since(created.0).as_secs())
+}
+
+fn human_duration(seconds: i64) -> String {
+    // A clock a second ahead of the API server's is "now", as in kubectl.
+    if seconds < -1 {
+        return "<invalid>".into();
+    }
+    let seconds = seconds.max(0);
+    let (minutes, hours) = (seconds / 60, seconds / 3600);
+    let (days, years) = (hours / 24, hours / (24 * 365));
+    let with = |major: String, minor: i64, unit: &str| if minor == 0 { major } else { format!("{major}{minor}{unit}") };
     match seconds {
         s if s < 120 => format!("{s}s"),
-        s if s < 2 * 3600 => format!("{}m", s / 60),
-        s if s < 48 * 3600 => format!("{}h", s / 3600),
-        s if s < 2 * 365 * 86400 => format!("{}d", s / 86400),
-        s => format!("{}y", s / (365 * 86400)),
+        _ if minutes < 10 => with(format!("{minutes}m"), seconds % 60, "s"),
+        _ if minutes < 3 * 60 => format!("{minutes}m"),
+        _ if hours < 8 => with(format!("{hours}h"), minutes % 60, "m"),
+        _ if hours < 48 => format!("{hours}h"),
+        _ if hours < 8 * 24 => with(format!("{days}d"), hours % 24, "h"),
+        _ if hours < 2 * 365 * 24 => format!("{days}d"),
+        _ if hours < 8 * 365 * 24 => with(format!("{years}y"), days % 365, "d"),
+        _ => format!("{years}y"),
     }
 }
 
@@ -126,6 +142,23 @@ mod tests {
         assert_eq!(age(Some(&ago(600))), "10m");
         assert_eq!(age(Some(&ago(5 * 3600))), "5h");
         assert_eq!(age(Some(&ago(3 * 86400))), "3d");
+        // Cases from apimachinery's duration_test.go.
+        for (seconds, text) in [
+            (119, "119s"),
+            (120, "2m"),
+            (501, "8m21s"),
+            (10 * 60 + 1, "10m"),
+            (3 * 3600 + 30 * 60, "3h30m"),
+            (9 * 3600, "9h"),
+            (49 * 3600, "2d1h"),
+            (8 * 86400 + 3600, "8d"),
+            (2 * 365 * 86400 + 10 * 86400, "2y10d"),
+            (9 * 365 * 86400, "9y"),
+            (-1, "0s"),
+            (-5, "<invalid>"),
+        ] {
+            assert_eq!(human_duration(seconds), text, "{seconds} s");
+        }
         assert_eq!(age(None), "<unknown>");
     }
 

@@ -16,6 +16,8 @@ use crate::output::{self, Format};
 use crate::session::Session;
 use crate::style;
 
+mod server_table;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// `[KIND] [NAME…]`: the kind (agent, the default) and the names to show (all when none).
@@ -38,6 +40,9 @@ pub struct Args {
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
     match kind {
+        Kind::Agent if names.is_empty() && args.output == Format::Table && !args.watch && !args.all_namespaces => {
+            agent_table(session, &args).await
+        }
         Kind::Agent => list::<Agent>(session, &args, names).await,
         Kind::AgentBuild => list::<AgentBuild>(session, &args, names).await,
         Kind::ModelAPI => list::<ModelAPI>(session, &args, names).await,
@@ -114,6 +119,24 @@ pub async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -
     if args.watch {
         watch(&api, args, names, colour, &widths).await?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kubectl agents get`, the common case: the Agents of one namespace as a table, read as a
+/// server-side Table (see `server_table`); the same rows as [`list`] prints.
+async fn agent_table(session: &Session, args: &Args) -> anyhow::Result<ExitCode> {
+    let colour = style::colour_enabled_on_stdout();
+    let rows = server_table::agent_rows(&session.client, &session.namespace, args.selector.as_deref(), colour).await?;
+    tracing::debug!(count = rows.len(), "listed agents as a server-side table");
+    if rows.is_empty() {
+        eprintln!("No agents found in namespace {}.", session.namespace);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = output::table(header::<Agent>(false, false));
+    for row in rows {
+        table.add_row(row);
+    }
+    output::print_table(&table, true)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -246,7 +269,8 @@ impl Listed for Agent {
             style::phase(status.phase, colour),
             ready(agent),
             output::or_none(agent.spec.model.as_ref().map(|m| m.name.clone())),
-            output::or_none(status.image.clone().or_else(|| agent.spec.image.clone())),
+            // What runs, as the operator reports it (the printer column, so a server-side Table reads the same).
+            output::or_none(status.image.clone()),
             output::or_none(status.endpoint.clone()),
             output::age(agent.meta().creation_timestamp.as_ref()),
         ];

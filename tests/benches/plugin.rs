@@ -107,6 +107,18 @@ async fn run(cluster: &Cluster, n: usize) -> anyhow::Result<()> {
         samples.sort();
         Ok(samples[RUNS / 2])
     };
+    // What is timed must be the whole table: a header and a row per Agent, from each program.
+    for (program, args) in [(&kubectl, &["agents", "get"][..]), (&kubectl, &["get", "agents.agents.dev"][..])] {
+        let output = Command::new(program)
+            .args([args, &ns_flag[..]].concat())
+            .env("PATH", &path)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()?;
+        let lines = String::from_utf8_lossy(&output.stdout).lines().count();
+        if lines != n + 1 {
+            bail!("{} {} printed {lines} lines, not a header and {n} rows", program.display(), args.join(" "));
+        }
+    }
     let plugin = timed(&kubectl, &[&["agents", "get"][..], &ns_flag].concat())?;
     let native = timed(&kubectl, &[&["get", "agents.agents.dev"][..], &ns_flag].concat())?;
     let direct = timed(&release_dir().join("kubectl-agents"), &[&["get"][..], &ns_flag].concat())?;

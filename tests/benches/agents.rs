@@ -82,8 +82,9 @@ async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
     );
     for &n in &options.sizes {
         let baseline = baseline(&client, n, options.concurrency).await?;
-        let operator = with_operator(cluster, &client, n, options).await?;
+        let (operator, ns) = with_operator(cluster, &client, n, options).await?;
         report(n, &baseline, &operator);
+        clean_up(&ns, n).await?;
     }
     Ok(())
 }
@@ -209,7 +210,7 @@ async fn with_operator(
     client: &kube::Client,
     n: usize,
     options: &Options,
-) -> anyhow::Result<OperatorRun> {
+) -> anyhow::Result<(OperatorRun, TestNamespace)> {
     let ns = TestNamespace::create(client, &format!("bench-operator-{n}")).await?;
     let operator = start_operator(cluster, ns.name(), options.concurrency)?;
     let idle_rss_kib = operator.status_kib("VmRSS:");
@@ -283,8 +284,7 @@ async fn with_operator(
     let unloaded_latency = latencies(&unloaded, &seen.lock().unwrap());
     let peak_rss_kib = operator.status_kib("VmHWM:");
     drop(operator);
-    clean_up(&ns, n).await?;
-    Ok(OperatorRun {
+    let run = OperatorRun {
         children_written,
         all_ready,
         burst_latency,
@@ -294,7 +294,8 @@ async fn with_operator(
         idle_rss_kib,
         peak_rss_kib,
         settled_rss_kib,
-    })
+    };
+    Ok((run, ns))
 }
 
 /// Deletes a phase's namespace and waits until it is gone, so the next phase has the machine to

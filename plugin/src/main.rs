@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    die_quietly_on_a_closed_stdout();
     let cli = cli::Cli::parse();
     init_logging(cli.global.verbose);
     // One thread: the plugin waits on the network, and starts in a couple of milliseconds.
@@ -30,6 +31,17 @@ fn main() -> ExitCode {
             eprintln!("{} {}", style::error_label(), error::explain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `kubectl agents get | head` ends the plugin without a word when `head` has read enough, as
+/// it ends kubectl: Rust ignores SIGPIPE, which turns each later write into an error (or a
+/// `println!` panic), so the default action is restored.
+fn die_quietly_on_a_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -28,6 +28,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             apply_wait_fails_with_the_reason,
             the_wizard_runs_on_a_terminal,
             delete_asks_first_on_a_terminal,
+            a_closed_stdout_ends_it_quietly,
         ]
     )
 }
@@ -389,5 +390,33 @@ async fn delete_asks_first_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
         "a declined delete must exit non-zero: {status:?}"
     );
     ensure!(ctx.api::<Agent>().get_opt("precious").await?.is_some(), "the Agent was deleted after \"n\"");
+    Ok(())
+}
+
+/// `kubectl agents … | head` must end as kubectl does when `head` has read enough: at once and
+/// silently (before, it printed "error: Broken pipe" and exited 1).
+async fn a_closed_stdout_ends_it_quietly(ctx: Ctx) -> anyhow::Result<()> {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    // The command, and with it the parent's end of the pipe, is dropped once spawned.
+    let mut child = ctx.agents(&["completion", "bash"]).stdout(writer).stderr(Stdio::piped()).spawn()?;
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("still running {DEADLINE:?} after its stdout was closed");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let mut stderr = String::new();
+    child.stderr.take().context("stderr is piped")?.read_to_string(&mut stderr)?;
+    ensure!(stderr.is_empty(), "it complained: {stderr}");
+    ensure!(status.signal() == Some(nix::sys::signal::Signal::SIGPIPE as i32), "it ended with {status:?}, not SIGPIPE");
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use agents_api::{Agent, AgentPhase};
 use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ResourceQuota, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams};
 use libtest_mimic::Trial;
@@ -303,6 +303,10 @@ async fn apply_wait_fails_with_the_reason(ctx: Ctx) -> anyhow::Result<()> {
     let _operator = ctx.operator(&[])?;
     ctx.apply_yaml("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: no-pods}\nspec: {hard: {pods: \"0\"}}\n")
         .await?;
+    // The quota binds once kube-controller-manager has counted its usage; a pod created before
+    // that (the test run alone, on an idle cluster) was admitted.
+    let quota_counted = |q: Option<&ResourceQuota>| q.and_then(|q| q.status.as_ref()?.used.as_ref()).is_some();
+    ctx.wait_for(&ctx.api::<ResourceQuota>(), "no-pods", "its usage counted", quota_counted).await?;
     let file = ctx.cluster.dir().join(format!("{}-failing.yaml", ctx.ns));
     std::fs::write(
         &file,

@@ -56,6 +56,12 @@ pub struct Args {
     #[arg(long, env = "AGENTS_OPERATOR_BUILD_CONCURRENCY", default_value_t = 4)]
     pub build_concurrency: u16,
 
+    /// The image Agents with neither spec.image nor spec.buildRef run: the reference agent runtime
+    /// (default: this release's, ghcr.io/kubectl-agents/agents-runtime:v<version>). Set it to
+    /// serve the image from a mirror.
+    #[arg(long, env = "AGENTS_OPERATOR_AGENT_RUNTIME_IMAGE", value_name = "IMAGE")]
+    pub agent_runtime_image: Option<String>,
+
     /// Log format: text (default) or json.
     #[arg(long, env = "AGENTS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -27,6 +27,8 @@ pub struct Context {
     pub namespace: Option<String>,
     /// How MCPServers are asked for their tools; `None` when that is off.
     pub tools: Option<ToolLister>,
+    /// The image Agents without one run (`--agent-runtime-image`); `None`: this release's.
+    pub runtime_image: Option<String>,
     backoffs: Mutex<Backoffs>,
     events: tokio::sync::mpsc::UnboundedSender<(Event, ObjectReference)>,
 }
@@ -67,6 +69,7 @@ impl Context {
             agent_concurrency: args.agent_concurrency,
             build_concurrency: args.build_concurrency,
             namespace: args.namespace.clone(),
+            runtime_image: args.agent_runtime_image.clone(),
             tools,
             backoffs: Mutex::default(),
         })

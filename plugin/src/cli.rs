@@ -49,6 +49,8 @@ pub enum Command {
     Get(commands::get::Args),
     /// Show a resource in detail: spec, conditions, children, dependencies, events.
     Describe(commands::describe::Args),
+    /// Send an agent a message over A2A and stream its answer (a chat without a message).
+    Invoke(commands::invoke::Args),
     /// Print the logs of every replica of an agent.
     Logs(commands::logs::Args),
     /// Build an agent's image in the cluster (Tekton): create or re-run an AgentBuild and follow it.

@@ -115,12 +115,12 @@ mod tests {
             "code": 422, "reason": "Invalid", "message": "Agent.agents.dev \"a\" is invalid: ...",
             "details": {"name": "a", "kind": "Agent", "causes": [
                 {"reason": "FieldValueInvalid", "message": "Invalid value: 5000: must be at most 1000", "field": "spec.replicas"},
-                {"reason": "FieldValueInvalid", "message": "set exactly one of spec.image or spec.buildRef", "field": "<nil>"},
+                {"reason": "FieldValueInvalid", "message": "set at most one of spec.image or spec.buildRef", "field": "<nil>"},
             ]},
         })))));
         assert_eq!(
             explain(&e),
-            "Agent \"a\" is invalid:\n  - spec.replicas: Invalid value: 5000: must be at most 1000\n  - set exactly one of spec.image or spec.buildRef"
+            "Agent \"a\" is invalid:\n  - spec.replicas: Invalid value: 5000: must be at most 1000\n  - set at most one of spec.image or spec.buildRef"
         );
     }
 }

@@ -104,7 +104,9 @@ impl<M: Model, T: Tools> Agent<M, T> {
                 last_chunk,
             })
         };
-        let mut streamed = String::new();
+        // The text of the current model turn: a turn's first chunk replaces what the turns
+        // before it streamed (text written before calling tools), so the artifact ends as the answer.
+        let mut turn_text = String::new();
         let history = lock(&self.memory).history(&context_id);
         let text = question.text();
         let result = agentic_loop::run(
@@ -116,10 +118,11 @@ impl<M: Model, T: Tools> Agent<M, T> {
             self.config.agentic_loop.max_steps,
             &mut |progress| match progress {
                 Progress::Text(text) => {
-                    events(chunk(text.clone(), !streamed.is_empty(), false));
-                    streamed.push_str(&text);
+                    events(chunk(text.clone(), !turn_text.is_empty(), false));
+                    turn_text.push_str(&text);
                 }
                 Progress::ToolCall { tool } => {
+                    turn_text.clear();
                     events(Event::Status(update(TaskState::Working, Some(format!("calling {tool}")))));
                 }
             },
@@ -128,10 +131,9 @@ impl<M: Model, T: Tools> Agent<M, T> {
 
         match result {
             Ok(outcome) => {
-                // What was streamed included the text of turns that then called tools; the
-                // artifact is the answer alone (append: false replaces what came before).
-                let replace = streamed != outcome.answer;
-                events(chunk(if replace { outcome.answer.clone() } else { String::new() }, !replace, true));
+                let streamed_the_answer = turn_text == outcome.answer;
+                let last = if streamed_the_answer { String::new() } else { outcome.answer.clone() };
+                events(chunk(last, streamed_the_answer, true));
                 let mut answer = Message::new(Role::Agent, new_id(), outcome.answer.clone());
                 answer.context_id = Some(context_id.clone());
                 answer.task_id = Some(task_id.clone());

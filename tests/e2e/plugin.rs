@@ -254,7 +254,7 @@ async fn bad_input_gets_a_clear_error(ctx: Ctx) -> anyhow::Result<()> {
         "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {model: {name: m}}\n",
     )?;
     let stderr = ctx.agents_err(&["apply", "-f", rule.to_str().unwrap()])?;
-    ensure!(stderr.contains("set exactly one of spec.image"), "{stderr}");
+    ensure!(stderr.contains("calls its model through spec.model.modelAPIRef"), "{stderr}");
     let broken = dir.join("broken.yaml");
     std::fs::write(&broken, "kind: Agent\nmetadata: {name: a}\n")?;
     let stderr = ctx.agents_err(&["apply", "-f", broken.to_str().unwrap()])?;

@@ -15,14 +15,24 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
 /// (what is wrong, the Agent's metadata + spec in YAML, a fragment the rejection must contain)
 const CASES: &[(&str, &str, &str)] = &[
     (
-        "neither image nor buildRef",
+        "no image, no buildRef and no model for the runtime",
+        "metadata: {name: a}\nspec: {description: d}",
+        "runs the reference runtime, which needs spec.model",
+    ),
+    (
+        "the runtime with a model but no way to reach it",
         "metadata: {name: a}\nspec: {model: {name: m}}",
-        "set exactly one of spec.image (the container image to run) or spec.buildRef",
+        "calls its model through spec.model.modelAPIRef",
+    ),
+    (
+        "the runtime with a provider it cannot call directly",
+        "metadata: {name: a}\nspec: {model: {name: m, provider: bedrock}}",
+        "spec.model: Invalid value: \"object\": the reference runtime (an Agent without spec.image or spec.buildRef) calls its model",
     ),
     (
         "both image and buildRef",
         "metadata: {name: a}\nspec: {image: x:1, buildRef: {name: b}}",
-        "set exactly one of spec.image",
+        "set at most one of spec.image",
     ),
     (
         "too many replicas",

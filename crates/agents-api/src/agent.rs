@@ -14,6 +14,30 @@ use serde::{Deserialize, Serialize};
 use crate::refs::{LocalRef, SecretKeyRef};
 use crate::schema::{free_form_object, int_or_string};
 
+/// Providers the reference runtime calls directly (without a ModelAPI): those whose own endpoint
+/// speaks the OpenAI-compatible Chat Completions API. agents-runtime holds their URLs; an e2e
+/// test checks that both lists agree.
+pub const RUNTIME_PROVIDERS: [&str; 7] = ["openai", "anthropic", "google", "mistral", "groq", "deepseek", "openrouter"];
+
+/// The reference runtime (no image of the Agent's own) reaches its model through a ModelAPI or a
+/// provider it knows.
+fn runtime_provider_rule() -> String {
+    let providers: Vec<String> = RUNTIME_PROVIDERS.iter().map(|p| format!("'{p}'")).collect();
+    format!(
+        "has(self.image) || has(self.buildRef) || !has(self.model) || has(self.model.modelAPIRef) \
+         || (has(self.model.provider) && self.model.provider in [{}])",
+        providers.join(", ")
+    )
+}
+
+fn runtime_provider_message() -> String {
+    format!(
+        "the reference runtime (an Agent without spec.image or spec.buildRef) calls its model through spec.model.modelAPIRef \
+         (a ModelAPI: LiteLLM reaches every provider), or directly when spec.model.provider is one of {}",
+        RUNTIME_PROVIDERS.join(", ")
+    )
+}
+
 /// Port the agent's container listens on unless `spec.port` says otherwise.
 pub const DEFAULT_PORT: i32 = 8000;
 
@@ -49,8 +73,13 @@ pub const DEFAULT_PORT: i32 = 8000;
         .field_path(".spec.peers")
 )]
 #[x_kube(
-    validation = Rule::new("has(self.image) != has(self.buildRef)")
-        .message("set exactly one of spec.image (the container image to run) or spec.buildRef (an AgentBuild whose image to run)"),
+    validation = Rule::new("!has(self.image) || !has(self.buildRef)")
+        .message("set at most one of spec.image (the container image to run) or spec.buildRef (an AgentBuild whose image to run); with neither, the agent runs the reference runtime"),
+    validation = Rule::new("has(self.image) || has(self.buildRef) || has(self.model)")
+        .message("an Agent without spec.image or spec.buildRef runs the reference runtime, which needs spec.model: the model it answers with, e.g. model: {name: gpt-4o, modelAPIRef: {name: gateway}}"),
+    validation = Rule::new(runtime_provider_rule())
+        .message(runtime_provider_message().as_str())
+        .field_path(".model"),
     validation = Rule::new("!has(self.autoscaling) || !has(self.replicas)")
         .message("spec.replicas and spec.autoscaling cannot both be set: with autoscaling the HorizontalPodAutoscaler owns the replica count, so remove spec.replicas")
         .field_path(".replicas"),
@@ -75,7 +104,8 @@ pub struct AgentSpec {
     #[schemars(length(max = 32768))]
     pub instructions: Option<String>,
 
-    /// The container image to run. Exactly one of `image` and `buildRef`.
+    /// The container image to run. At most one of `image` and `buildRef`; with neither, the
+    /// agent runs the reference runtime (agents-runtime) of the operator's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     #[x_kube(validation = (

@@ -6,12 +6,14 @@ use agents_render::agent::dependencies::{self, Dependencies};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-/// The caches references are resolved against.
+/// The caches references are resolved against, and the image Agents without one run.
 pub struct Referenced {
     pub agents: Store<Agent>,
     pub builds: Store<AgentBuild>,
     pub model_apis: Store<ModelAPI>,
     pub mcp_servers: Store<MCPServer>,
+    /// `--agent-runtime-image`: `None` runs this release's runtime image.
+    pub runtime_image: Option<String>,
 }
 
 /// Every reference is looked up in the caches, in the Agent's namespace only (references carry no
@@ -52,6 +54,7 @@ pub fn resolve(agent: &Agent, referenced: &Referenced) -> Dependencies {
             })
             .collect(),
         model_api_key,
+        runtime_image: referenced.runtime_image.clone(),
     }
 }
 

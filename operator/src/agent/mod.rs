@@ -119,7 +119,13 @@ pub fn run(
     };
     let state = Arc::new(State {
         ctx: ctx.clone(),
-        referenced: dependencies::Referenced { agents: agents.clone(), builds, model_apis, mcp_servers },
+        referenced: dependencies::Referenced {
+            agents: agents.clone(),
+            builds,
+            model_apis,
+            mcp_servers,
+            runtime_image: ctx.runtime_image.clone(),
+        },
         children: ChildStores {
             service_accounts,
             config_maps,

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod describe;
 pub mod get;
 pub mod install;
+pub mod invoke;
 pub mod logs;
 pub mod restart;
 pub mod scale;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run(&session, args).await,
         Command::Get(args) => get::run(&session, args).await,
         Command::Describe(args) => describe::run(&session, args).await,
+        Command::Invoke(args) => invoke::run(&session, args).await,
         Command::Logs(args) => logs::run(&session, args).await,
         Command::Build(args) => build::run(&session, *args).await,
         Command::Delete(args) => delete::run(&session, args).await,

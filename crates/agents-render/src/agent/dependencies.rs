@@ -28,6 +28,9 @@ pub struct Dependencies {
     pub peers: BTreeMap<String, Dependency>,
     /// The key an External ModelAPI asks its callers to send, once that ModelAPI is ready.
     pub model_api_key: Option<SecretKeyRef>,
+    /// The image an Agent with neither `image` nor `buildRef` runs: the operator's
+    /// `--agent-runtime-image`, or `None` for this release's [`runtime_image`](crate::agent::release_runtime_image).
+    pub runtime_image: Option<String>,
 }
 
 impl Dependencies {

@@ -21,27 +21,49 @@ pub const RESTARTED_AT_ANNOTATION: &str = "agents.dev/restartedAt";
 pub const CONTAINER: &str = "agent";
 const PORT_NAME: &str = "http";
 
-/// The image the agent runs: its own, or the one its build produced.
+/// The image the agent runs: its own, the one its build produced, or (with neither) the
+/// reference runtime's.
 pub fn image(agent: &Agent, dependencies: &Dependencies) -> Option<String> {
+    if runs_the_runtime(agent) {
+        return Some(dependencies.runtime_image.clone().unwrap_or_else(super::release_runtime_image));
+    }
     agent.spec.image.clone().or_else(|| dependencies.built_image().map(str::to_string))
 }
+
+/// Whether the Agent brings no image of its own, so it runs the reference runtime.
+pub fn runs_the_runtime(agent: &Agent) -> bool {
+    agent.spec.image.is_none() && agent.spec.build_ref.is_none()
+}
+
+/// The path the reference runtime answers health checks on.
+const RUNTIME_HEALTH_PATH: &str = "/health";
 
 pub fn deployment(agent: &Agent, dependencies: &Dependencies, config: &ConfigMap, meta: ObjectMeta) -> Deployment {
     let spec = &agent.spec;
     let name = meta.name.clone().unwrap_or_default();
     let pod_labels = labels::agent_labels(&name);
-    let probe = spec.health_check.as_ref().map(|check| Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(check.path.clone()),
+    let http_get = |path: &str| {
+        Some(HTTPGetAction {
+            path: Some(path.into()),
             port: IntOrString::String(PORT_NAME.into()),
             ..Default::default()
+        })
+    };
+    let probe = match &spec.health_check {
+        Some(check) => Some(Probe {
+            http_get: http_get(&check.path),
+            period_seconds: check.interval_seconds,
+            timeout_seconds: check.timeout_seconds,
+            initial_delay_seconds: check.initial_delay_seconds,
+            failure_threshold: check.failure_threshold,
+            ..Default::default()
         }),
-        period_seconds: check.interval_seconds,
-        timeout_seconds: check.timeout_seconds,
-        initial_delay_seconds: check.initial_delay_seconds,
-        failure_threshold: check.failure_threshold,
-        ..Default::default()
-    });
+        // The runtime is known to serve its health: a pod is ready once it answers.
+        None if runs_the_runtime(agent) => {
+            Some(Probe { http_get: http_get(RUNTIME_HEALTH_PATH), ..Default::default() })
+        }
+        None => None,
+    };
     let container = Container {
         name: CONTAINER.into(),
         image: image(agent, dependencies),
@@ -203,6 +225,27 @@ mod tests {
         let rendered = children(Inputs { agent: &agent, dependencies: &deps, service_monitor_served: false }).unwrap();
         let deployment = rendered.deployment.unwrap();
         assert_eq!(pod(&deployment).containers[0].image.as_deref(), Some("registry.local/a@sha256:abc"));
+    }
+
+    #[test]
+    fn an_agent_without_an_image_runs_the_runtime_with_its_health_probed() {
+        let agent = agent("model: {name: gpt-4o, provider: openai}\n");
+        let container_with = |deps: &Dependencies| {
+            let rendered = children(Inputs { agent: &agent, dependencies: deps, service_monitor_served: false });
+            pod(&rendered.unwrap().deployment.unwrap()).containers[0].clone()
+        };
+        let container = container_with(&Dependencies::default());
+        assert_eq!(
+            container.image,
+            Some(format!("ghcr.io/kubectl-agents/agents-runtime:v{}", env!("CARGO_PKG_VERSION")))
+        );
+        let probe = container.readiness_probe.unwrap();
+        assert_eq!(probe.http_get.unwrap().path.as_deref(), Some("/health"));
+        let mirrored =
+            Dependencies { runtime_image: Some("mirror.local/agents-runtime:v9".into()), ..Default::default() };
+        assert_eq!(container_with(&mirrored).image.as_deref(), Some("mirror.local/agents-runtime:v9"));
+        // An image of the user's own gets no probe it did not ask for.
+        assert!(pod(&render("image: a:1\n")).containers[0].readiness_probe.is_none());
     }
 
     #[test]

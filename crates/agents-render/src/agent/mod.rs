@@ -32,10 +32,19 @@ use kube::Resource;
 use kube::api::DynamicObject;
 
 pub use dependencies::{Dependencies, Dependency};
-pub use deployment::RESTARTED_AT_ANNOTATION;
+pub use deployment::{RESTARTED_AT_ANNOTATION, runs_the_runtime};
 pub use monitoring::service_monitor_resource;
 
 use crate::labels;
+
+/// Where the reference runtime's release images are published.
+pub const RUNTIME_REPOSITORY: &str = "ghcr.io/kubectl-agents/agents-runtime";
+
+/// The runtime image of this release (the operator's own version): what an Agent with neither
+/// `image` nor `buildRef` runs unless the operator is told another (a mirror).
+pub fn release_runtime_image() -> String {
+    format!("{RUNTIME_REPOSITORY}:v{}", env!("CARGO_PKG_VERSION"))
+}
 
 /// What the operator knows when it renders an Agent.
 #[derive(Debug, Clone, Copy)]

@@ -14,7 +14,7 @@ use crate::session::Session;
 pub struct AgentArgs {
     /// The Agent's name.
     pub name: String,
-    /// The container image to run.
+    /// The container image to run (default: the reference runtime, which answers with --model).
     #[arg(long, conflicts_with = "build")]
     pub image: Option<String>,
     /// An AgentBuild whose image to run instead of --image.
@@ -50,6 +50,9 @@ pub struct AgentArgs {
     /// Peer agents it may call (repeatable).
     #[arg(long = "peer", value_name = "AGENT")]
     pub peers: Vec<String>,
+    /// MCPServers whose tools it may use (repeatable).
+    #[arg(long = "mcp", value_name = "MCPSERVER")]
+    pub mcp_servers: Vec<String>,
     /// Extra environment variables, NAME=VALUE (repeatable; reference secrets in a manifest instead).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -58,16 +61,20 @@ pub struct AgentArgs {
 }
 
 pub async fn run(session: &Session, mut agent: AgentArgs) -> anyhow::Result<ExitCode> {
-    if agent.image.is_none() && agent.build.is_none() {
+    let runs_the_runtime = agent.image.is_none() && agent.build.is_none();
+    if runs_the_runtime && agent.model.is_none() {
         if !interactive() {
             return Err(Explained(
-                "say what the agent runs: pass --image IMAGE (or --build AGENTBUILD); on a terminal, run it without flags for a wizard"
+                "say what the agent answers with: --model NAME with --model-api MODELAPI (or --provider openai and \
+                 --api-key-secret SECRET:KEY) to run the reference runtime, or --image IMAGE to run your own; \
+                 on a terminal, run it without flags for a wizard"
                     .into(),
             )
             .into());
         }
         wizard(&mut agent)?;
     }
+    check_runtime_model(&agent)?;
     let (code, created) = submit::<Agent>(session, manifest(&agent), &agent.common).await?;
     if let Some(created) = created {
         for problem in crate::secrets::missing(&session.client, &session.namespace, &created).await {
@@ -75,6 +82,21 @@ pub async fn run(session: &Session, mut agent: AgentArgs) -> anyhow::Result<Exit
         }
     }
     Ok(code)
+}
+
+/// The reference runtime reaches its model through a ModelAPI or a provider it knows: said here
+/// too, so a client-side dry run does not print what the API server would refuse.
+fn check_runtime_model(args: &AgentArgs) -> Result<(), Explained> {
+    let runs_the_runtime = args.image.is_none() && args.build.is_none();
+    let direct = args.provider.as_deref().is_some_and(|p| agents_api::agent::RUNTIME_PROVIDERS.contains(&p));
+    if runs_the_runtime && args.model.is_some() && args.model_api.is_none() && !direct {
+        return Err(Explained(format!(
+            "the reference runtime calls its model through --model-api MODELAPI (a ModelAPI in the namespace), or directly \
+             with --provider one of {}; or pass --image to run your own",
+            agents_api::agent::RUNTIME_PROVIDERS.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// The Agent manifest: only what was given, so the API server's defaults apply to the rest.
@@ -109,6 +131,9 @@ pub fn manifest(args: &AgentArgs) -> Value {
     if !args.peers.is_empty() {
         set("peers", Some(args.peers.iter().map(|p| json!({"name": p})).collect()));
     }
+    if !args.mcp_servers.is_empty() {
+        set("mcpServers", Some(args.mcp_servers.iter().map(|m| json!({"name": m})).collect()));
+    }
     if !args.env.is_empty() {
         set("env", Some(env_entries(&args.env)));
     }
@@ -133,19 +158,41 @@ const PROVIDERS: &[(&str, &str)] = &[
 /// Asks for what the flags did not say. Every question has a flag, so scripts never see it.
 fn wizard(args: &mut AgentArgs) -> anyhow::Result<()> {
     eprintln!("Creating agent {:?}. (Every answer has a flag: see `kubectl agents create agent --help`.)", args.name);
-    let image: String = Input::new()
-        .with_prompt("Container image (empty to run the image of an AgentBuild)")
-        .allow_empty(true)
-        .interact_text()?;
-    if image.trim().is_empty() {
-        args.build = Some(Input::new().with_prompt("AgentBuild name").interact_text()?);
-    } else {
-        args.image = Some(image.trim().to_string());
+    if args.image.is_none() && args.build.is_none() {
+        let runs = [
+            "the reference runtime (answers with its model, tools and peers)",
+            "a container image of my own",
+            "the image an AgentBuild built",
+        ];
+        match Select::new().with_prompt("What does the agent run?").items(runs).default(0).interact()? {
+            1 => args.image = Some(Input::new().with_prompt("Container image").interact_text()?),
+            2 => args.build = Some(Input::new().with_prompt("AgentBuild name").interact_text()?),
+            _ => {}
+        }
+    }
+    let runs_the_runtime = args.image.is_none() && args.build.is_none();
+    if args.model.is_none() && args.model_api.is_none() && runs_the_runtime {
+        let gateway: String = Input::new()
+            .with_prompt("ModelAPI to call (empty to call a provider directly)")
+            .allow_empty(true)
+            .interact_text()?;
+        if !gateway.trim().is_empty() {
+            args.model_api = Some(gateway.trim().to_string());
+            args.model = Some(Input::new().with_prompt("Model").default("gpt-4o".to_string()).interact_text()?);
+        }
     }
     if args.model.is_none() {
-        let labels: Vec<&str> = PROVIDERS.iter().map(|(p, _)| *p).chain(["none"]).collect();
+        let offered: Vec<(&str, &str)> = PROVIDERS
+            .iter()
+            .copied()
+            .filter(|(p, _)| !runs_the_runtime || agents_api::agent::RUNTIME_PROVIDERS.contains(p))
+            .collect();
+        let mut labels: Vec<&str> = offered.iter().map(|(p, _)| *p).collect();
+        if !runs_the_runtime {
+            labels.push("none");
+        }
         let choice = Select::new().with_prompt("Model provider").items(&labels).default(0).interact()?;
-        if let Some((provider, suggestion)) = PROVIDERS.get(choice) {
+        if let Some((provider, suggestion)) = offered.get(choice) {
             args.provider = Some(provider.to_string());
             args.model = Some(Input::new().with_prompt("Model").default(suggestion.to_string()).interact_text()?);
             if *provider != "ollama" && args.api_key_secret.is_none() {
@@ -161,6 +208,13 @@ fn wizard(args: &mut AgentArgs) -> anyhow::Result<()> {
                 args.api_key_secret = parse_secret_key(&answer).ok();
             }
         }
+    }
+    if runs_the_runtime && args.instructions.is_none() {
+        let instructions: String = Input::new()
+            .with_prompt("Instructions (the system prompt; empty for none)")
+            .allow_empty(true)
+            .interact_text()?;
+        args.instructions = Some(instructions).filter(|i| !i.trim().is_empty());
     }
     if args.replicas.is_none() {
         args.replicas = Some(Input::new().with_prompt("Replicas").default(1).interact_text()?);
@@ -206,5 +260,25 @@ mod tests {
         assert_eq!(spec["env"], json!([{"name": "LOG_LEVEL", "value": "debug"}]));
         assert!(spec.get("port").is_none() && spec.get("description").is_none());
         let _: Agent = serde_json::from_value(manifest).expect("a valid Agent");
+    }
+
+    #[test]
+    fn a_runtime_agent_needs_a_way_to_its_model() {
+        let runtime = |model_api: Option<&str>, provider: Option<&str>| AgentArgs {
+            name: "helper".into(),
+            model: Some("gpt-4o".into()),
+            model_api: model_api.map(String::from),
+            provider: provider.map(String::from),
+            mcp_servers: vec!["time".into()],
+            ..Default::default()
+        };
+        assert!(check_runtime_model(&runtime(Some("gateway"), None)).is_ok());
+        assert!(check_runtime_model(&runtime(None, Some("openai"))).is_ok());
+        let refused = check_runtime_model(&runtime(None, Some("bedrock"))).unwrap_err().to_string();
+        assert!(refused.contains("--model-api") && refused.contains("openai, anthropic"), "{refused}");
+        let manifest = manifest(&runtime(Some("gateway"), None));
+        assert!(manifest["spec"].get("image").is_none());
+        assert_eq!(manifest["spec"]["mcpServers"], json!([{"name": "time"}]));
+        assert_eq!(manifest["spec"]["model"], json!({"name": "gpt-4o", "modelAPIRef": {"name": "gateway"}}));
     }
 }

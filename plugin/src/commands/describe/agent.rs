@@ -12,10 +12,15 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
+use super::super::invoke::channel::{Channel, Via};
+use super::super::invoke::exchange;
 use super::{Page, mark};
 use crate::output;
 use crate::session::Session;
 use crate::style;
+
+/// How long `describe` waits for an agent's card.
+const CARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Page {
     pub(super) fn summary(&mut self, agent: &Agent) {
@@ -48,7 +53,7 @@ impl Page {
         match (&spec.image, &spec.build_ref) {
             (Some(image), _) => lines.push(("Image", image.clone())),
             (None, Some(build)) => lines.push(("Build", format!("AgentBuild {}", build.name))),
-            _ => {}
+            (None, None) => lines.push(("Runs", "the reference runtime (agents-runtime)".into())),
         }
         if let Some(model) = &spec.model {
             let mut text = match &model.provider {
@@ -119,6 +124,36 @@ impl Page {
         for (label, value) in lines {
             let _ = writeln!(self.text, "  {:<14}{value}", format!("{label}:"));
         }
+    }
+
+    /// The skills of the agent's card, read through a port-forward as `invoke` reads it; only
+    /// for an agent with a ready pod.
+    pub(super) async fn skills(&mut self, session: &Session, agent: &Agent) {
+        if agent.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) == 0 {
+            return;
+        }
+        self.section("Skills");
+        let read = async {
+            let mut channel = Channel::open(session, agent, Via::PortForward).await?;
+            exchange::card(&mut channel, &agent.name_any()).await
+        };
+        let card = match tokio::time::timeout(CARD_TIMEOUT, read).await {
+            Ok(Ok(card)) => card,
+            Ok(Err(e)) => {
+                let _ = writeln!(self.text, "  (no agent card: {})", crate::error::explain(&e));
+                return;
+            }
+            Err(_) => {
+                let _ = writeln!(self.text, "  (no agent card: no answer within {} seconds)", CARD_TIMEOUT.as_secs());
+                return;
+            }
+        };
+        let rows = card
+            .skills
+            .iter()
+            .map(|skill| vec![skill.id.clone(), skill.name.clone(), skill.tags.join(","), skill.description.clone()])
+            .collect();
+        self.table(vec!["ID", "NAME", "TAGS", "DESCRIPTION"], rows, "(its agent card lists no skills)");
     }
 
     pub(super) async fn children(&mut self, session: &Session, agent: &Agent) {

@@ -49,6 +49,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
             page.summary(&agent);
             page.spec(&agent);
             page.conditions(agent.status.iter().flat_map(|s| s.conditions.iter()));
+            page.skills(session, &agent).await;
             page.children(session, &agent).await;
             page.dependencies(session, &agent).await;
             page.secrets(session, &agent).await;

@@ -16,7 +16,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 
 use crate::components::{Commands, Ports};
-use crate::crds::{self, ARGO_CRDS, CrdSet, FIELD_MANAGER, TEKTON_CRDS};
+use crate::crds::{self, ARGO_CRDS, CrdSet, FIELD_MANAGER, KWOK_CRDS, TEKTON_CRDS};
 use crate::process::{self, Daemon};
 use crate::tools::{ETCD, KUBERNETES, KWOK, KWOK_STAGES};
 use crate::{Error, TestNamespace, gobuild, kubeconfig, kwok, pki, wait};
@@ -237,6 +237,12 @@ impl Cluster {
             tracing::info!(elapsed = ?started.elapsed(), "kube-apiserver ready");
 
             daemons.push(spawn("kube-scheduler", kubernetes_bin.join("kube-scheduler"), commands.scheduler(), &[])?);
+            cluster.state.daemons = daemons.clone();
+            cluster.save()?;
+            // kwok lists PortForwards at start; without the CRD its watch would back off and
+            // retry, and a test's first port-forward could be refused for seconds.
+            crds::apply(&client, KWOK_CRDS.load(&cache)?).await?;
+            tracing::info!(elapsed = ?started.elapsed(), "KWOK's PortForward CRD established");
             daemons.push(spawn("kwok", kwok_bin.join("kwok"), commands.kwok(&kwok_config), &[])?);
             cluster.state.daemons = daemons.clone();
             cluster.save()?;

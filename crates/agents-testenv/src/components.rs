@@ -149,6 +149,10 @@ impl Commands<'_> {
             // Standalone kwok defaults to 0, and nodes then flap to Unknown every ~50 s.
             ("node-lease-duration-seconds", "40".into()),
             ("cidr", POD_CIDR.into()),
+            // PortForward objects come from the API server (tests create them per pod, see
+            // `kwok::forward_pod`); stages and ClusterLogs stay in --config. kwok refuses to
+            // start if a kind is in both.
+            ("enable-crds", "PortForward".into()),
         ])
     }
 }

@@ -10,7 +10,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::conditions;
 use serde::Deserialize;
 
-use crate::tools::{ARGO, ManifestSource, PROMETHEUS_OPERATOR, TEKTON};
+use crate::tools::{ARGO, KWOK_STAGES, ManifestSource, PROMETHEUS_OPERATOR, TEKTON};
 use crate::{Error, gobuild, wait};
 
 /// Field manager of everything the test environment applies.
@@ -64,6 +64,16 @@ pub const SERVICE_MONITOR_CRDS: CrdSet = CrdSet {
     name: "prometheus-operator ServiceMonitor",
     source: &PROMETHEUS_OPERATOR,
     files: &["example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"],
+};
+
+/// KWOK's own `PortForward`: kwok (started with `--enable-crds=PortForward`) watches these
+/// objects, so a test can route `kubectl port-forward` to a fake pod into a listener of its own
+/// (see `kwok::forward_pod`). Standalone kwok does not install the CRD itself (only kwokctl
+/// does); every cluster gets it before kwok starts, so kwok's watch starts without retries.
+pub const KWOK_CRDS: CrdSet = CrdSet {
+    name: "KWOK PortForward",
+    source: &KWOK_STAGES,
+    files: &["kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml"],
 };
 
 impl CrdSet {

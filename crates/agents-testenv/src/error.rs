@@ -22,6 +22,22 @@ pub enum Error {
     Build { tool: String, step: &'static str, log: PathBuf, detail: String },
 
     #[error(
+        "`python3` was not found on PATH: install Python 3.10 or newer with its venv module (Debian: `apt-get install python3 python3-venv`), or run `bash .ci/run`, which installs what is missing"
+    )]
+    PythonMissing,
+
+    #[error(
+        "building the Python environment {venv} failed at step `{step}`:\n{detail}\nThe full output is in {}. The next run retries from scratch (pip keeps its downloads).",
+        log.display()
+    )]
+    VenvBuild { venv: String, step: &'static str, log: PathBuf, detail: String },
+
+    #[error(
+        "the Python requirement {requirement:?} of the environment {venv} is not an exact pin: write NAME==VERSION, so the cached environment is what its key says"
+    )]
+    Unpinned { venv: String, requirement: String },
+
+    #[error(
         "could not download {module} through the Go module proxy: {detail}\nCheck that `go env GOPROXY` is reachable and retry."
     )]
     Download { module: String, detail: String },

@@ -3,13 +3,21 @@
 //! Standalone `kwok` has no built-in behaviour; its `--config` carries the stages that move nodes
 //! and pods along (taken from KWOK's own module, so they match the binary) and a `ClusterLogs`
 //! object that serves one CRI-format file as every container's log.
+//!
+//! Nothing listens inside a fake pod, so `kubectl port-forward` to one reaches whatever the pod's
+//! `PortForward` object names: [`forward_pod`] points a pod's port at a listener of the test's own.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::core::ObjectMeta;
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::crds::FIELD_MANAGER;
 
 /// The stage files (relative to KWOK's `kustomize/stage/`) that make nodes Ready and keep them so,
 /// and that run, complete and delete pods.
@@ -54,6 +62,81 @@ pub fn config(kwok_module: &Path, log_file: &Path) -> Result<String, Error> {
         );
     }
     Ok(out)
+}
+
+/// KWOK's `PortForward` kind (`portforwards.kwok.x-k8s.io/v1alpha1`, namespaced), for tests that
+/// list or delete the objects [`forward_pod`] creates.
+pub fn port_forward_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", "PortForward"),
+        "portforwards",
+    )
+}
+
+/// Makes port-forwards to `port` of the pod `namespace/pod` reach `target`, a listener on this
+/// machine (kwok dials it from its own process), e.g. a fake server bound to the pod's IP.
+///
+/// Server-side applies a `PortForward` named after the pod (kwok matches it to the pod by name
+/// and namespace, and it wins over any cluster-wide rule), owned by the pod (its uid), so the
+/// garbage collector removes it with the pod (~0.1 s after, seen by hand). It forwards `port` only: a port-forward to another port of the pod fails with "forward not
+/// found". A second call for the same pod replaces the first; use [`forward_pod_ports`] for
+/// several ports.
+///
+/// kwok learns of the object through a watch, within milliseconds but not synchronously: a
+/// connection made at once may still be refused, so a test retries its first one.
+pub async fn forward_pod(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    port: u16,
+    target: SocketAddr,
+) -> Result<(), Error> {
+    forward_pod_ports(client, namespace, pod, &[(port, target)]).await
+}
+
+/// [`forward_pod`] for several ports at once: each `(port, target)` pair routes one pod port.
+pub async fn forward_pod_ports(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    forwards: &[(u16, SocketAddr)],
+) -> Result<(), Error> {
+    let uid = Api::<Pod>::namespaced(client.clone(), namespace)
+        .get(pod)
+        .await
+        .map_err(|e| Error::kube(format!("read the pod {namespace}/{pod} to forward its ports"), e))?
+        .metadata
+        .uid
+        .unwrap_or_default();
+    let resource = port_forward_resource();
+    let mut object = DynamicObject::new(pod, &resource).within(namespace).data(port_forward_spec(forwards));
+    object.metadata = ObjectMeta {
+        owner_references: Some(vec![OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: pod.into(),
+            uid,
+            ..Default::default()
+        }]),
+        ..object.metadata
+    };
+    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+        .patch(pod, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&object))
+        .await
+        .map_err(|e| Error::kube(format!("apply the PortForward {namespace}/{pod}"), e))?;
+    Ok(())
+}
+
+/// The `spec` of a `PortForward`: one entry per port, each to an address kwok dials (an IP
+/// without brackets: kwok joins it with the port itself).
+fn port_forward_spec(forwards: &[(u16, SocketAddr)]) -> Value {
+    let forwards: Vec<Value> = forwards
+        .iter()
+        .map(|(port, target)| {
+            json!({"ports": [port], "target": {"address": target.ip().to_string(), "port": target.port()}})
+        })
+        .collect();
+    json!({"spec": {"forwards": forwards}})
 }
 
 fn complete_more_owners(stage: &mut Value) -> Result<(), String> {
@@ -108,6 +191,20 @@ mod tests {
         complete_more_owners(&mut stage).unwrap();
         assert_eq!(stage["spec"]["selector"]["matchExpressions"][1]["values"], json!(["Job", "TaskRun", "Workflow"]));
         assert_eq!(stage["spec"]["selector"]["matchExpressions"][0]["values"], json!(["Running"]));
+    }
+
+    #[test]
+    fn a_port_forward_names_each_port_and_its_target() {
+        let spec =
+            port_forward_spec(&[(8000, "127.64.0.5:41000".parse().unwrap()), (9090, "[::1]:41001".parse().unwrap())]);
+        assert_eq!(
+            spec,
+            json!({"spec": {"forwards": [
+                {"ports": [8000], "target": {"address": "127.64.0.5", "port": 41000}},
+                {"ports": [9090], "target": {"address": "::1", "port": 41001}},
+            ]}})
+        );
+        assert_eq!(port_forward_resource().plural, "portforwards");
     }
 
     #[test]

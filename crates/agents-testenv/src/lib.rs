@@ -25,6 +25,7 @@ pub mod kwok;
 mod namespace;
 mod pki;
 mod process;
+pub mod python;
 pub mod tekton;
 pub mod tools;
 mod wait;

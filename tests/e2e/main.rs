@@ -4,10 +4,12 @@
 //! `cargo test -p agents-e2e -- NAME` runs the tests whose name contains NAME; `--list` lists them.
 
 mod agent;
+mod agent_runtime;
 mod build;
 mod control_plane;
 mod dependencies;
 mod distribution;
+mod in_pod;
 mod mcp_server;
 mod operator;
 mod operator_lifecycle;
@@ -16,6 +18,8 @@ mod plugin_build;
 mod plugin_install;
 mod plugin_logs;
 mod proxy;
+#[path = "../shared/scripted_model.rs"]
+mod scripted_model;
 mod support;
 mod validation;
 mod workflow;
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
     let trials = [
         control_plane::tests(&env),
         agent::tests(&env),
+        agent_runtime::tests(&env),
         dependencies::tests(&env),
         mcp_server::tests(&env),
         build::tests(&env),

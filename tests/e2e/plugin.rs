@@ -280,7 +280,10 @@ async fn bad_input_gets_a_clear_error(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(page.contains("Secrets:") && page.contains("missing"), "{page}");
 
     let stderr = ctx.agents_err(&["create", "agent", "lost"])?;
-    ensure!(stderr.contains("pass --image IMAGE"), "without a terminal the wizard must not start: {stderr}");
+    ensure!(
+        stderr.contains("say what the agent answers with: --model NAME with --model-api MODELAPI"),
+        "without a terminal the wizard must not start: {stderr}"
+    );
     let stderr = ctx.agents_err(&["get", "--kubeconfig", "/nonexistent/kubeconfig"])?;
     ensure!(stderr.contains("no usable kubeconfig"), "{stderr}");
     let unreachable = dir.join("unreachable.kubeconfig");
@@ -344,14 +347,18 @@ async fn the_wizard_runs_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
     let namespace = ctx.ns.clone();
     let answered = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let mut session = rexpect::session::spawn_command(command, Some(20_000))?;
-        session.exp_string("Container image")?;
-        session.send_line("ghcr.io/example/guided:v1")?;
+        session.exp_string("What does the agent run?")?;
+        session.send_line("")?; // the first choice: the reference runtime
+        session.exp_string("ModelAPI to call")?;
+        session.send_line("")?; // none: a provider directly
         session.exp_string("Model provider")?;
         session.send_line("")?; // the first choice: openai
         session.exp_string("Model")?;
         session.send_line("")?; // the suggested gpt-4o
         session.exp_string("SECRET:KEY")?;
         session.send_line("openai:api-key")?;
+        session.exp_string("Instructions")?;
+        session.send_line("Be helpful.")?;
         session.exp_string("Replicas")?;
         session.send_line("2")?;
         session.exp_string("Expose it as a Service")?;
@@ -364,7 +371,7 @@ async fn the_wizard_runs_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(answered.contains("agent.agents.dev/guided created"), "the wizard ended with: {answered}");
     let agent = ctx.api::<Agent>().get("guided").await?;
     let spec = serde_json::to_value(&agent.spec)?;
-    ensure!(spec["image"] == "ghcr.io/example/guided:v1", "{spec}");
+    ensure!(spec.get("image").is_none() && spec["instructions"] == "Be helpful.", "{spec}");
     ensure!(
         spec["model"]
             == json!({"provider": "openai", "name": "gpt-4o", "apiKeySecretRef": {"name": "openai", "key": "api-key"}}),

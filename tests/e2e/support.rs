@@ -317,7 +317,18 @@ fn link_plugin(cluster: &Cluster) -> anyhow::Result<()> {
 fn build_binaries() -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.args(["build", "--bins", "-p", "kubectl-agents", "-p", "agents-operator", "-p", "agents-testenv"]);
+    command.args([
+        "build",
+        "--bins",
+        "-p",
+        "kubectl-agents",
+        "-p",
+        "agents-operator",
+        "-p",
+        "agents-runtime",
+        "-p",
+        "agents-testenv",
+    ]);
     match binaries_dir().file_name().and_then(|p| p.to_str()) {
         Some("debug") | None => {}
         Some("release") => {
@@ -327,7 +338,7 @@ fn build_binaries() -> anyhow::Result<()> {
             command.args(["--profile", profile]);
         }
     }
-    // A cold build of the three binaries takes minutes on CI's two cores; `cargo test` has
+    // A cold build of the four binaries takes minutes on CI's two cores; `cargo test` has
     // already built their dependencies, so this bounds a hang rather than a slow compile.
     run_ok_within(command.current_dir(env!("CARGO_MANIFEST_DIR")), BUILD_DEADLINE)
         .context("building the binaries under test")?;

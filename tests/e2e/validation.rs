@@ -27,7 +27,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "the runtime with a provider it cannot call directly",
         "metadata: {name: a}\nspec: {model: {name: m, provider: bedrock}}",
-        "spec.model: Invalid value: \"object\": the reference runtime (an Agent without spec.image or spec.buildRef) calls its model",
+        "spec.model: Invalid value: the reference runtime (an Agent without spec.image or spec.buildRef) calls its model",
     ),
     (
         "both image and buildRef",

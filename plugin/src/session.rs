@@ -11,6 +11,8 @@ pub struct Session {
     pub client: kube::Client,
     /// `-n`, else the context's namespace, else "default".
     pub namespace: String,
+    /// What `client` was built from, for a client of other settings.
+    config: kube::Config,
 }
 
 impl Session {
@@ -39,7 +41,16 @@ impl Session {
         let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
         let server = config.cluster_url.to_string();
         tracing::debug!(%server, %namespace, "connecting");
-        let client = kube::Client::try_from(config).context("could not build a Kubernetes client")?;
-        Ok(Session { client, namespace })
+        let client = kube::Client::try_from(config.clone()).context("could not build a Kubernetes client")?;
+        Ok(Session { client, namespace, config })
+    }
+
+    /// A client that does not retry on 429, 503 and 504: the answer of an agent behind the
+    /// API server's proxy is the agent's own, and kube's default retries (up to 15, backing off
+    /// to minutes) would hide an agent's 503 behind a long wait.
+    pub fn client_without_retries(&self) -> anyhow::Result<kube::Client> {
+        let mut config = self.config.clone();
+        config.default_retry = false;
+        kube::Client::try_from(config).context("could not build a Kubernetes client")
     }
 }

@@ -114,7 +114,7 @@ async fn send(client: &reqwest::Client, address: SocketAddr, text: &str) -> anyh
 }
 
 async fn run() -> anyhow::Result<()> {
-    let client = reqwest::Client::builder().no_proxy().build()?;
+    let client = agents_runtime::http_client()?;
     let echo = |request: &Value| {
         Reply::Text(format!("echo: {}", scripted_model::last_message(request)["content"].as_str().unwrap_or_default()))
     };

@@ -25,7 +25,11 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
         env,
         "agent_runtime",
-        [an_agent_answers_with_a_tool_and_a_peer, a_published_a2a_client_talks_to_the_runtime]
+        [
+            an_agent_answers_with_a_tool_and_a_peer,
+            invoke_says_why_it_cannot_answer,
+            a_published_a2a_client_talks_to_the_runtime
+        ]
     )
 }
 
@@ -197,6 +201,76 @@ async fn an_agent_answers_with_a_tool_and_a_peer(ctx: Ctx) -> anyhow::Result<()>
         "{described}"
     );
     ensure!(described.contains("Runs:") && described.contains("the reference runtime"), "{described}");
+
+    // On a terminal, without a message: a chat, one line a message, until Ctrl-D.
+    let command = ctx.agents(&["invoke", "writer"]);
+    let chatted = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let mut session = rexpect::session::spawn_command(command, Some(20_000))?;
+        session.exp_string("Talking to writer")?;
+        session.exp_string("you> ")?;
+        session.send_line("hello there")?;
+        session.exp_string("writer says: hello there")?;
+        session.exp_string("you> ")?;
+        session.send_line("and again")?;
+        session.exp_string("writer says: and again")?;
+        session.exp_string("you> ")?;
+        session.send_control('d')?;
+        Ok(session.exp_eof()?)
+    })
+    .await??;
+    ensure!(!chatted.contains("error"), "the chat ended cleanly: {chatted}");
+    Ok(())
+}
+
+/// An Agent that cannot answer gets a sentence saying why, not a protocol error.
+async fn invoke_says_why_it_cannot_answer(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let port = free_port()?;
+    ctx.apply_yaml(&format!(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: waiting}}\n\
+         spec: {{model: {{name: m, modelAPIRef: {{name: absent}}}}}}\n\
+         ---\napiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: stopped}}\nspec: {{image: x:1, replicas: 0}}\n\
+         ---\napiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: silent}}\nspec: {{image: x:1, port: {port}}}\n"
+    ))
+    .await?;
+    let agents = ctx.api::<Agent>();
+    ctx.wait_for(&agents, "waiting", "Waiting", phase_is(AgentPhase::Waiting)).await?;
+    ctx.wait_for(&agents, "stopped", "Stopped", phase_is(AgentPhase::Stopped)).await?;
+    ctx.wait_for(&agents, "silent", "Ready", phase_is(AgentPhase::Ready)).await?;
+
+    let stderr = ctx.agents_err(&["invoke", "nope", "hi"])?;
+    ensure!(stderr.contains("agent \"nope\" not found in namespace"), "{stderr}");
+    let stderr = ctx.agents_err(&["invoke", "waiting", "hi"])?;
+    ensure!(
+        stderr.contains(
+            "agent/waiting is not ready to answer: it is Waiting (DependenciesNotReady: ModelAPI absent does not exist"
+        ),
+        "{stderr}"
+    );
+    let stderr = ctx.agents_err(&["invoke", "stopped", "hi"])?;
+    ensure!(stderr.contains("agent/stopped is Stopped") && stderr.contains("kubectl agents scale stopped"), "{stderr}");
+
+    // The silent agent's image serves HTTP, but not the agent contract.
+    let (pod, ip) = in_pod::running_pod(&ctx, "agents.dev/agent=silent").await?;
+    let address = std::net::SocketAddr::new(ip, port);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let server = tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "nothing here") });
+        let _ = axum::serve(listener, app).await;
+    });
+    agents_testenv::kwok::forward_pod(&ctx.client, &ctx.ns, &pod, port, address).await?;
+    let stderr = ctx.agents_err(&["invoke", "silent", "hi"])?;
+    ensure!(
+        stderr.contains(&format!(
+            "agent/silent does not speak A2A: pod {pod} answered HTTP 404 Not Found for /.well-known/agent-card.json"
+        )),
+        "{stderr}"
+    );
+    // Through the service proxy the API server answers for itself: on this control plane pods
+    // have loopback addresses, which the EndpointSlice controller leaves out of the Service.
+    let stderr = ctx.agents_err(&["invoke", "silent", "hi", "--via", "service"])?;
+    ensure!(stderr.contains("the API server could not reach agent/silent through service silent:"), "{stderr}");
+    server.abort();
     Ok(())
 }
 

@@ -191,16 +191,21 @@ pub fn start_program(mut command: Command, address: SocketAddr, log: PathBuf) ->
     Ok(PodProcess { child, address, log })
 }
 
-/// A container's command as rendered, run here: each `uvx PACKAGE[@VERSION]` becomes that
-/// package's program from a cached environment (`bin`), where the image would fetch it, and the
-/// wildcard listen address becomes the pod's.
+/// A container's command as rendered, run here: each `uvx [--with REQ] PACKAGE[@VERSION]`
+/// becomes that package's program from a cached environment (`bin`, which pins the same
+/// requirements) where the image would fetch it, and the wildcard listen address becomes the pod's.
 pub fn as_rendered(rendered: &[String], ip: IpAddr, bin: impl Fn(&str) -> PathBuf) -> anyhow::Result<Command> {
     let mut words = Vec::new();
     let mut iter = rendered.iter();
     while let Some(word) = iter.next() {
         match word.as_str() {
             "uvx" => {
-                let package = iter.next().context("uvx without a package")?;
+                let mut package = iter.next().context("uvx without a package")?;
+                // `--with REQUIREMENT`: what the cached environment already pins.
+                while package == "--with" {
+                    iter.next().context("uvx --with without a requirement")?;
+                    package = iter.next().context("uvx without a package")?;
+                }
                 let name = package.split('@').next().unwrap_or(package);
                 words.push(bin(name).display().to_string());
             }

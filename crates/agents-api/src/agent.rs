@@ -15,8 +15,8 @@ use crate::refs::{LocalRef, SecretKeyRef};
 use crate::schema::{free_form_object, int_or_string};
 
 /// Providers the reference runtime calls directly (without a ModelAPI): those whose own endpoint
-/// speaks the OpenAI-compatible Chat Completions API. agents-runtime holds their URLs; an e2e
-/// test checks that both lists agree.
+/// speaks the OpenAI-compatible Chat Completions API. agents-runtime holds their URLs; its test
+/// `providers.rs` checks that both lists agree.
 pub const RUNTIME_PROVIDERS: [&str; 7] = ["openai", "anthropic", "google", "mistral", "groq", "deepseek", "openrouter"];
 
 /// The reference runtime (no image of the Agent's own) reaches its model through a ModelAPI or a

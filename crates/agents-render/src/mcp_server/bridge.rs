@@ -9,6 +9,9 @@ pub const UV_IMAGE: &str = "ghcr.io/astral-sh/uv:0.9.5-python3.12-bookworm-slim"
 pub const NODE_IMAGE: &str = "node:22.21.0-bookworm-slim";
 /// Serves a stdio MCP server as streamable HTTP (`/mcp`) and SSE (`/sse`).
 const MCP_PROXY: &str = "mcp-proxy@0.10.0";
+/// The MCP SDK mcp-proxy 0.10.0 runs with: it asks for `mcp>=1.17` with no upper bound, and
+/// fails at import with mcp 2 (what uvx resolves today), so its version is pinned.
+const MCP_PROXY_SDK: &str = "mcp==1.30.0";
 /// Serves a stdio MCP server as streamable HTTP.
 const SUPERGATEWAY: &str = "supergateway@3.4.0";
 
@@ -33,7 +36,8 @@ pub fn container(package: &McpPackage, port: i32) -> Container {
     let var = |name: &str, value: &str| EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() };
     let (image, command, env) = match package.runtime {
         PackageRuntime::Uvx => {
-            let mut command: Vec<String> = ["uvx", MCP_PROXY, "--host", "0.0.0.0", "--port"].map(String::from).into();
+            let mut command: Vec<String> =
+                ["uvx", "--with", MCP_PROXY_SDK, MCP_PROXY, "--host", "0.0.0.0", "--port"].map(String::from).into();
             command.extend([
                 port.to_string(),
                 "--pass-environment".into(),
@@ -108,6 +112,8 @@ mod tests {
             command,
             [
                 "uvx",
+                "--with",
+                "mcp==1.30.0",
                 MCP_PROXY,
                 "--host",
                 "0.0.0.0",

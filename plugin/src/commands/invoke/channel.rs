@@ -120,7 +120,7 @@ impl Channel {
         }
         Ok(Channel {
             route: Route::Proxied {
-                client: session.client.clone(),
+                client: session.client_without_retries()?,
                 prefix: service_proxy_path(&session.namespace, &name),
             },
             target: format!("service {name}"),

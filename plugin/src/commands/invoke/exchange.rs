@@ -22,11 +22,26 @@ pub async fn card(channel: &mut Channel, agent: &str) -> anyhow::Result<AgentCar
         ))
     };
     if !status.is_success() {
+        // Through the service proxy, the API server answers for itself when it cannot reach
+        // the agent (no endpoints, refused addresses): its Status says why.
+        if let Some(refusal) = api_server_status(&body) {
+            return Err(Explained(format!(
+                "the API server could not reach agent/{agent} through {}: {refusal}",
+                channel.target
+            ))
+            .into());
+        }
         return Err(not_a2a(format!("{} answered HTTP {status} for {AGENT_CARD_PATH}", channel.target)).into());
     }
     serde_json::from_slice(&body).map_err(|e| {
         not_a2a(format!("what {} serves at {AGENT_CARD_PATH} is not an agent card ({e})", channel.target)).into()
     })
+}
+
+/// The message of a Kubernetes `Status` object, if `body` is one.
+fn api_server_status(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    (value["kind"] == "Status").then(|| value["message"].as_str().unwrap_or("no message").to_string())
 }
 
 /// How an exchange ended.
@@ -189,6 +204,14 @@ mod tests {
     use agents_a2a::{Artifact, ArtifactUpdate, Part, StatusUpdate, Task, TaskStatus};
 
     use super::*;
+
+    #[test]
+    fn the_api_servers_own_refusals_are_told_apart() {
+        let refusal = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"http:a:http\"","code":503}"#;
+        assert_eq!(api_server_status(refusal).as_deref(), Some(r#"no endpoints available for service "http:a:http""#));
+        assert_eq!(api_server_status(b"404 page not found"), None);
+        assert_eq!(api_server_status(br#"{"error":"x"}"#), None);
+    }
 
     #[test]
     fn interface_urls_give_their_path() {

@@ -3,6 +3,9 @@
 //!
 //! ```sh
 //! cargo bench -p agents-e2e --bench runtime
+//! # the runtime as the image ships it (static musl) instead of this build's glibc one
+//! CC_x86_64_unknown_linux_musl=cc cargo build --release --target x86_64-unknown-linux-musl -p agents-runtime
+//! AGENTS_BENCH_RUNTIME=$PWD/target/x86_64-unknown-linux-musl/release/agents-runtime cargo bench -p agents-e2e --bench runtime
 //! ```
 //!
 //! - start to the first answered request (spawn → a `SendMessage` answered), median of runs;
@@ -43,7 +46,11 @@ fn build_runtime() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `AGENTS_BENCH_RUNTIME`, else this build's release binary.
 fn runtime_binary() -> std::path::PathBuf {
+    if let Some(given) = std::env::var_os("AGENTS_BENCH_RUNTIME") {
+        return given.into();
+    }
     let exe = std::env::current_exe().expect("the bench has a path");
     exe.parent().and_then(|d| d.parent()).expect("<target>/<profile>/deps").join("agents-runtime")
 }
@@ -197,7 +204,9 @@ async fn run() -> anyhow::Result<()> {
     }
     let after = busy.rss_kib();
 
-    println!("agents-runtime (release build), scripted model on loopback");
+    let binary = runtime_binary();
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    println!("{} ({:.1} MiB), scripted model on loopback", binary.display(), size as f64 / (1024.0 * 1024.0));
     println!(
         "  start to first answered request: median {:.1} ms, p90 {:.1} ms ({STARTS} starts)",
         ms(starts[STARTS / 2]),

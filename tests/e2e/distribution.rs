@@ -98,11 +98,13 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
     }
     let krew = tokio::task::spawn_blocking(|| gobuild::ensure(&KREW, &cache_dir())).await??;
 
-    // The release, fast path: this build's binary instead of a release build.
+    // The release, fast path: this build's binaries instead of release builds.
     let target = host_target();
     let binary = format!("{target}={}", binaries_dir().join("kubectl-agents").display());
+    let runtime = format!("{target}={}", binaries_dir().join("agents-runtime").display());
     let out_arg = out.to_str().context("a UTF-8 path")?;
-    let released = xtask(&["--target", target, "--binary", &binary, "--out", out_arg, "--partial"])?;
+    let released =
+        xtask(&["--target", target, "--binary", &binary, "--runtime-binary", &runtime, "--out", out_arg, "--partial"])?;
     ensure!(released.status.success(), "cargo xtask release: {}", story(&released));
     let manifest_path = out.join("agents.yaml");
     ensure!(text(&released.stdout).trim() == manifest_path.display().to_string(), "{}", story(&released));
@@ -126,6 +128,15 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
     );
     let checksum_file = std::fs::read_to_string(out.join(format!("{}.sha256", archive_name(target))))?;
     ensure!(checksum_file == format!("{sum}  {}\n", archive_name(target)), "{checksum_file}");
+    // The agent runtime's binary, for its image, with its checksum.
+    if target.contains("linux") {
+        let runtime_name = format!("agents-runtime-v{VERSION}-{target}");
+        let runtime_sum = text(&run_ok(Command::new("sha256sum").arg(out.join(&runtime_name)))?.stdout);
+        let runtime_checksum = std::fs::read_to_string(out.join(format!("{runtime_name}.sha256")))?;
+        ensure!(
+            runtime_checksum == format!("{}  {runtime_name}\n", runtime_sum.split_whitespace().next().unwrap_or("?"))
+        );
+    }
 
     // Without --partial, a target it cannot build (macOS, from here) means no manifest, not even
     // one left by an earlier run.

@@ -2,7 +2,8 @@
 //!
 //! `cargo xtask release`: builds `kubectl agents` for each release target this machine can
 //! build, packs `kubectl-agents-v<version>-<target>.tar.gz` with the LICENSE, and writes the krew
-//! manifest `target/dist/v<version>/agents.yaml` with each archive's URI and sha256.
+//! manifest `target/dist/v<version>/agents.yaml` with each archive's URI and sha256; then the agent
+//! runtime's static Linux binaries, `agents-runtime-v<version>-<target>`, for its image.
 
 mod archive;
 mod manifest;

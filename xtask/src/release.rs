@@ -1,5 +1,6 @@
 //! `cargo xtask release`: builds the plugin for each target this machine can build, packs each
-//! archive with the LICENSE, and writes the krew manifest with every archive's sha256.
+//! archive with the LICENSE, and writes the krew manifest with every archive's sha256. It also
+//! builds the agent runtime's static Linux binaries, what its image is made of.
 //!
 //! The rule for targets it cannot build (macOS and Windows from Linux, say): their archives come
 //! from the runners that can (`--archives DIR`); without them no manifest is written, because a
@@ -21,6 +22,9 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
 }
 
+/// The reference agent runtime: a static binary for each Linux target, for its image.
+const RUNTIME: &str = "agents-runtime";
+
 /// The version every binary of the workspace is built with (`[workspace.package] version`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the release archives are published (`[workspace.package] repository`).
@@ -40,6 +44,9 @@ pub struct Options {
     /// Pack this binary for TRIPLE instead of building it (TRIPLE=PATH; repeat the flag).
     #[arg(long = "binary", value_name = "TRIPLE=PATH", value_parser = parse_binary)]
     pub binaries: Vec<(Target, PathBuf)>,
+    /// Release this agents-runtime binary for TRIPLE instead of building it (TRIPLE=PATH; repeat the flag).
+    #[arg(long = "runtime-binary", value_name = "TRIPLE=PATH", value_parser = parse_binary)]
+    pub runtime_binaries: Vec<(Target, PathBuf)>,
     /// Where the archives and the manifest go. Default: target/dist/v<version>.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -101,6 +108,25 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
     let manifest = manifest::render(&template, VERSION, REPOSITORY, &archives, options.partial)?;
     fs::write(&manifest_path, manifest).with_context(|| format!("writing {}", manifest_path.display()))?;
+    // The runtime's binaries once the plugin's release stands (a refused release builds none).
+    for target in selected.iter().filter(|t| t.os == "linux") {
+        let built = match options.runtime_binaries.iter().find(|(t, _)| t == target) {
+            Some((_, path)) => path.clone(),
+            None => match targets::toolchain(target, &host, &ThisMachine) {
+                Ok(toolchain) => build(&root, RUNTIME, target, &options.profile, &toolchain)?,
+                Err(why) => {
+                    eprintln!("not here {:<28} {RUNTIME}: {why}", target.triple);
+                    continue;
+                }
+            },
+        };
+        let name = format!("{RUNTIME}-v{VERSION}-{}", target.triple);
+        let path = out.join(&name);
+        fs::copy(&built, &path).with_context(|| format!("copying {}", built.display()))?;
+        let sha256 = archive::sha256(&path)?;
+        fs::write(out.join(format!("{name}.sha256")), format!("{sha256}  {name}\n"))?;
+        eprintln!("built    {:<28} {sha256}  {}", target.triple, path.display());
+    }
     println!("{}", manifest_path.display());
     Ok(())
 }
@@ -121,7 +147,7 @@ fn release_target(root: &Path, out: &Path, target: &Target, host: &Host, options
     let binary = match options.binaries.iter().find(|(t, _)| t == target) {
         Some((_, path)) => path.clone(),
         None => match targets::toolchain(target, host, &ThisMachine) {
-            Ok(toolchain) => build(root, target, &options.profile, &toolchain)?,
+            Ok(toolchain) => build(root, PLUGIN, target, &options.profile, &toolchain)?,
             Err(why) => return Ok(Outcome::NotBuilt(why)),
         },
     };
@@ -134,12 +160,21 @@ fn release_target(root: &Path, out: &Path, target: &Target, host: &Host, options
     Ok(Outcome::Packed(path, Archive { target: *target, sha256 }))
 }
 
-/// `cargo build -p kubectl-agents --target T --profile P`; returns the binary.
-fn build(root: &Path, target: &Target, profile: &str, toolchain: &targets::Toolchain) -> anyhow::Result<PathBuf> {
-    eprintln!("building kubectl-agents for {} ({profile} profile)…", target.triple);
+/// The plugin's package (and binary).
+const PLUGIN: &str = "kubectl-agents";
+
+/// `cargo build -p PACKAGE --target T --profile P`; returns the binary (named as the package).
+fn build(
+    root: &Path,
+    package: &str,
+    target: &Target,
+    profile: &str,
+    toolchain: &targets::Toolchain,
+) -> anyhow::Result<PathBuf> {
+    eprintln!("building {package} for {} ({profile} profile)…", target.triple);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--locked", "-p", "kubectl-agents", "--target", target.triple, "--profile", profile])
+        .args(["build", "--locked", "-p", package, "--target", target.triple, "--profile", profile])
         .envs(toolchain.env.iter().map(|(k, v)| (k, v)))
         .current_dir(root)
         .status()
@@ -153,7 +188,8 @@ fn build(root: &Path, target: &Target, profile: &str, toolchain: &targets::Toolc
         "bench" => "release",
         other => other,
     };
-    Ok(target_dir.join(target.triple).join(profile_dir).join(target.bin()))
+    let bin = if target.os == "windows" { format!("{package}.exe") } else { package.to_string() };
+    Ok(target_dir.join(target.triple).join(profile_dir).join(bin))
 }
 
 /// The binary must be this release's: a stale `--binary` would ship another version.

@@ -1,0 +1,182 @@
+//! The runtime's HTTP surface, run as the binary on loopback with a model that echoes: the
+//! JSON-RPC methods of both A2A versions and their errors, tasks kept for `GetTask`, and the
+//! read-only memory endpoints.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+struct Runtime {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A model that echoes the last message, or answers 500 to one containing "break".
+async fn start_model() -> String {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(|body: String| async move {
+            let request: Value = serde_json::from_str(&body).unwrap();
+            let last = request["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
+            if last.contains("break") {
+                return (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({"error": {"message": "boom"}})),
+                );
+            }
+            let turns = request["messages"].as_array().unwrap().len();
+            let answer = format!("echo: {last} ({turns} messages)");
+            (
+                axum::http::StatusCode::OK,
+                axum::Json(json!({"choices": [{"message": {"role": "assistant", "content": answer}}]})),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+async fn start(extra: &[(&str, &str)]) -> Runtime {
+    let model = start_model().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_agents-runtime"))
+        .env_clear()
+        .envs([
+            ("AGENT_NAME", "echo".to_string()),
+            ("AGENT_PORT", port.to_string()),
+            ("AGENT_BIND_ADDRESS", "127.0.0.1".into()),
+            ("MODEL_NAME", "m".into()),
+            ("MODEL_API_URL", model),
+        ])
+        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runtime =
+        Runtime { child, base: format!("http://127.0.0.1:{port}"), client: agents_runtime::http_client().unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runtime.client.get(format!("{}/health", runtime.base)).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the runtime did not serve");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    runtime
+}
+
+impl Runtime {
+    async fn call(&self, method: &str, params: Value, version: Option<&str>) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/", self.base))
+            .body(json!({"jsonrpc": "2.0", "id": "r1", "method": method, "params": params}).to_string());
+        if let Some(version) = version {
+            request = request.header("A2A-Version", version);
+        }
+        serde_json::from_slice(&request.send().await.unwrap().bytes().await.unwrap()).unwrap()
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+fn message(text: &str, context: Option<&str>, legacy: bool) -> Value {
+    let mut message = if legacy {
+        json!({"kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": text}]})
+    } else {
+        json!({"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": text}]})
+    };
+    if let Some(context) = context {
+        message["contextId"] = context.into();
+    }
+    json!({"message": message})
+}
+
+#[tokio::test]
+async fn each_version_is_answered_in_its_own_form() {
+    let runtime = start(&[]).await;
+    let current = runtime.call("SendMessage", message("hi", None, false), Some("1.0")).await;
+    let task = &current["result"]["task"];
+    assert_eq!(task["status"]["state"], "TASK_STATE_COMPLETED", "{current}");
+    assert_eq!(task["artifacts"][0]["parts"][0], json!({"text": "echo: hi (1 messages)"}));
+    assert_eq!(task["history"][1]["role"], "ROLE_AGENT");
+
+    // 0.3, as AgentWorkflow steps send it: the answer as a Message.
+    let legacy = runtime.call("message/send", message("hi", None, true), None).await;
+    assert_eq!(legacy["result"]["kind"], "message", "{legacy}");
+    assert_eq!(legacy["result"]["parts"][0], json!({"kind": "text", "text": "echo: hi (1 messages)"}));
+    // A failed task comes back as the task, with the reason in its status.
+    let failed = runtime.call("message/send", message("break it", None, true), None).await;
+    assert_eq!(failed["result"]["kind"], "task", "{failed}");
+    assert_eq!(failed["result"]["status"]["state"], "failed");
+    let reason = failed["result"]["status"]["message"]["parts"][0]["text"].as_str().unwrap();
+    assert_eq!(reason, "the model endpoint answered 500: boom");
+
+    // Tasks are kept for GetTask, in either version's form.
+    let id = task["id"].as_str().unwrap();
+    let got = runtime.call("tasks/get", json!({"id": id, "historyLength": 1}), None).await;
+    assert_eq!(
+        (got["result"]["status"]["state"].as_str(), got["result"]["history"].as_array().map(Vec::len)),
+        (Some("completed"), Some(1))
+    );
+    let missing = runtime.call("GetTask", json!({"id": "nope"}), Some("1.0")).await;
+    assert_eq!(missing["error"]["code"], -32001, "{missing}");
+    assert_eq!(missing["error"]["data"][0]["reason"], "TASK_NOT_FOUND");
+    let cancel = runtime.call("CancelTask", json!({"id": id}), Some("1.0")).await;
+    assert_eq!(cancel["error"]["code"], -32002, "{cancel}");
+}
+
+#[tokio::test]
+async fn bad_calls_get_json_rpc_errors_that_say_what_is_served() {
+    let runtime = start(&[]).await;
+    let unknown = runtime.call("agent/getAuthenticatedExtendedCard", json!({}), None).await;
+    assert_eq!(unknown["error"]["code"], -32601);
+    assert!(unknown["error"]["message"].as_str().unwrap().contains("SendMessage, SendStreamingMessage"));
+    let future = runtime.call("SendMessage", message("hi", None, false), Some("2.0")).await;
+    assert_eq!(future["error"]["code"], -32009, "{future}");
+    let no_message = runtime.call("SendMessage", json!({"configuration": {}}), Some("1.0")).await;
+    assert_eq!(no_message["error"]["code"], -32602, "{no_message}");
+    let response = runtime.client.post(format!("{}/", runtime.base)).body("{not json").send().await.unwrap();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32700);
+}
+
+#[tokio::test]
+async fn conversations_are_kept_by_context_and_shown_only_when_asked() {
+    let hidden = start(&[]).await;
+    assert_eq!(hidden.get("/memory").await.0, 404);
+
+    let runtime = start(&[("AGENT_DEBUG_MEMORY_ENDPOINTS", "true")]).await;
+    let first = runtime.call("SendMessage", message("one", Some("ctx-1"), false), Some("1.0")).await;
+    assert_eq!(first["result"]["task"]["contextId"], "ctx-1");
+    let second = runtime.call("SendMessage", message("two", Some("ctx-1"), false), Some("1.0")).await;
+    // The model saw the first exchange: question, answer, then the new question.
+    assert_eq!(second["result"]["task"]["artifacts"][0]["parts"][0]["text"], "echo: two (3 messages)");
+    let (status, contexts) = runtime.get("/memory").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&contexts).unwrap(),
+        json!({"contexts": [{"contextId": "ctx-1", "messages": 4}]})
+    );
+    let (_, conversation) = runtime.get("/memory/ctx-1").await;
+    let conversation: Value = serde_json::from_str(&conversation).unwrap();
+    assert_eq!(conversation["messages"][0], json!({"role": "user", "content": "one"}));
+    assert_eq!(runtime.get("/memory/unknown").await.0, 404);
+    // Read-only.
+    let written = runtime.client.post(format!("{}/memory/ctx-1", runtime.base)).body("{}").send().await.unwrap();
+    assert_eq!(written.status().as_u16(), 405);
+}

@@ -21,12 +21,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-#[path = "../shared/scripted_model.rs"]
-#[allow(dead_code)]
-mod scripted_model;
 mod support;
 
-use scripted_model::{Reply, ScriptedModel};
+use agents_testenv::model::{Reply, ScriptedModel, last_message};
 use support::percentile;
 
 const STARTS: usize = 11;
@@ -123,7 +120,7 @@ async fn send(client: &reqwest::Client, address: SocketAddr, text: &str) -> anyh
 async fn run() -> anyhow::Result<()> {
     let client = agents_runtime::http_client()?;
     let echo = |request: &Value| {
-        Reply::Text(format!("echo: {}", scripted_model::last_message(request)["content"].as_str().unwrap_or_default()))
+        Reply::Text(format!("echo: {}", last_message(request)["content"].as_str().unwrap_or_default()))
     };
 
     // Start to the first answer.

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agents_api::{Agent, AgentPhase, MCPServer};
+use agents_testenv::model::{Reply, ScriptedModel, USAGE, last_message, tool_names};
 use agents_testenv::python;
 use anyhow::{Context, ensure};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
 use crate::in_pod::{self, PodProcess, service_url};
-use crate::scripted_model::{Reply, ScriptedModel, USAGE, last_message};
 use crate::support::{Ctx, Env, output_within, phase_is, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
@@ -153,7 +153,7 @@ async fn an_agent_answers_with_a_tool_and_a_peer(ctx: Ctx) -> anyhow::Result<()>
     ensure!(first["messages"][0] == json!({"role": "system", "content": "You tell people the time."}), "{first}");
     ensure!(first["max_tokens"] == 256 && first["temperature"] == 0.1, "{first}");
     ensure!(helper_requests[0].authorization.as_deref() == Some("Bearer sk-e2e-not-a-real-key"));
-    let tool_names: Vec<String> = crate::scripted_model::tool_names(first);
+    let tool_names: Vec<String> = tool_names(first);
     ensure!(
         tool_names.contains(&"get_current_time".into()) && tool_names.contains(&"ask_writer".into()),
         "{tool_names:?}"
@@ -298,7 +298,7 @@ async fn a_published_a2a_client_talks_to_the_runtime(ctx: Ctx) -> anyhow::Result
     ]);
     let mut runtime = in_pod::start_program(command, address, dir.join("runtime.log"))?;
     runtime.wait_serving("/health")?;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shared/a2a_sdk_client.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/a2a_sdk_client.py");
     let output =
         output_within(std::process::Command::new(venv.python()).arg(&script).arg(format!("http://{address}")))?;
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));

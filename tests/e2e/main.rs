@@ -18,8 +18,6 @@ mod plugin_build;
 mod plugin_install;
 mod plugin_logs;
 mod proxy;
-#[path = "../shared/scripted_model.rs"]
-mod scripted_model;
 mod support;
 mod validation;
 mod workflow;

@@ -66,6 +66,31 @@ pub enum Error {
 
     #[error("while waiting for {0}")]
     Wait(String),
+
+    #[error("could not listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+
+    #[error("cannot run {object} as its pod would: {detail}")]
+    Unrunnable { object: String, detail: String },
+
+    #[error("{program} exited with {status} before it served; the end of its log ({}):\n{tail}", log.display())]
+    PodProcessExited { program: String, status: String, log: PathBuf, tail: String },
+
+    #[error(
+        "agent {name:?} not found in namespace {namespace:?} (waited {waited:?}): apply it first, e.g. `kubectl agents apply -f docs/examples/hello-agent.yaml`"
+    )]
+    NoAgent { name: String, namespace: String, waited: std::time::Duration },
+
+    #[error(
+        "agent/{name} does not run the reference runtime (it sets {field}): run-agent plays only the pods of Agents with neither spec.image nor spec.buildRef"
+    )]
+    NotTheRuntime { name: String, field: &'static str },
+
+    #[error(
+        "no agents-runtime at {}: build it with `cargo build -p agents-runtime`, or name another with --runtime",
+        path.display()
+    )]
+    RuntimeMissing { path: PathBuf },
 }
 
 impl Error {
@@ -79,5 +104,9 @@ impl Error {
 
     pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Self {
         Error::Kube { action: action.into(), source }
+    }
+
+    pub(crate) fn unrunnable(object: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Unrunnable { object: object.into(), detail: detail.into() }
     }
 }

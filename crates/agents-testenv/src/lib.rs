@@ -2,6 +2,11 @@
 //! etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from their Go modules,
 //! KWOK playing the kubelets of two fake nodes, and the Tekton and Argo CRDs installed.
 //!
+//! Nothing runs inside KWOK's pods, so what a pod would run is run here instead when it matters:
+//! [`pods`] starts a pod's program on the pod's address with the environment the operator
+//! rendered, [`model`] is a scripted model for agents to call, and [`run_agent`] keeps an Agent's
+//! pod played for the demo.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), agents_testenv::Error> {
 //! let cluster = agents_testenv::Cluster::start_for_this_process(&Default::default()).await?;
@@ -22,10 +27,13 @@ pub mod gobuild;
 pub mod http;
 mod kubeconfig;
 pub mod kwok;
+pub mod model;
 mod namespace;
 mod pki;
+pub mod pods;
 mod process;
 pub mod python;
+pub mod run_agent;
 pub mod tekton;
 pub mod tools;
 mod wait;

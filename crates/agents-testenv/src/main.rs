@@ -1,8 +1,13 @@
-//! `agents-testenv up|down|status|env`: the local control plane from the command line.
+//! `agents-testenv up|down|status|env`: the local control plane from the command line;
+//! `model` and `run-agent`: an agent that answers in it, for the demo.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use agents_testenv::model::{self, ScriptedModel};
+use agents_testenv::run_agent::{self, RunAgent};
 use agents_testenv::{Cluster, Options};
 use clap::{Parser, Subcommand};
 
@@ -29,6 +34,67 @@ enum Command {
     Status,
     /// Print shell exports (KUBECONFIG, PATH with the matching kubectl): `eval "$(... env)"`.
     Env,
+    /// Print the cluster's directory, whether it runs or not.
+    ///
+    /// It holds the cluster's state and logs; what scripts keep beside the cluster (the demo's
+    /// pid files) goes there too, and is removed with it by `down`.
+    Dir,
+    /// Serve the demo's model until SIGTERM or Ctrl-C.
+    ///
+    /// An OpenAI-compatible Chat Completions endpoint that repeats the question and says what it
+    /// was sent (the conversation so far, the tools offered). There is no language model in it.
+    Model {
+        /// The address to listen on; docs/examples/hello-agent.yaml names the default.
+        #[arg(long, default_value = model::DEMO_ADDRESS)]
+        listen: SocketAddr,
+    },
+    /// Play the pod of an Agent that runs the reference runtime, until SIGTERM or Ctrl-C.
+    ///
+    /// Runs agents-runtime with the environment the operator rendered for the pod, on the pod's
+    /// address, and routes KWOK's port-forwarding for the pod to it, so `kubectl agents invoke
+    /// NAME` gets answers. A replaced pod is followed. In-cluster URLs of Services in the
+    /// namespace are mapped to their pods' addresses, where something answers only if another
+    /// process plays those pods (another run-agent for a peer).
+    RunAgent {
+        /// The Agent.
+        agent: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// The agents-runtime binary [default: the one beside this executable].
+        #[arg(long, value_name = "PATH")]
+        runtime: Option<PathBuf>,
+        /// How long to wait for the Agent to exist and for a running pod of it (`90s`, `2m`).
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+}
+
+/// `N`, `Ns` or `Nm`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.strip_suffix('m') {
+        Some(minutes) => (minutes, 60),
+        None => (text.strip_suffix('s').unwrap_or(text), 1),
+    };
+    let invalid = || format!("{text:?} is not a duration such as 90s or 2m");
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    Ok(Duration::from_secs(number.checked_mul(unit).ok_or_else(invalid)?))
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            // Without a SIGTERM handler, Ctrl-C still ends it (and SIGTERM's default does).
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        Ok(()) = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -101,13 +167,47 @@ async fn run(cli: Cli) -> Result<ExitCode, agents_testenv::Error> {
                 println!("export PATH={}:$PATH", cluster.kubernetes_bin().display());
                 Ok(ExitCode::SUCCESS)
             }
-            None => {
-                eprintln!(
-                    "agents-testenv: cluster {:?} is not running; run `cargo run -p agents-testenv -- up` first",
-                    cli.name
-                );
-                Ok(ExitCode::from(3))
-            }
+            None => not_running(&cli.name),
         },
+        Command::Dir => {
+            println!("{}", Cluster::dir_of(&cli.name).display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model { listen } => {
+            let served = ScriptedModel::start_on(
+                listen,
+                |request| {
+                    let reply = model::demo_reply(request);
+                    if let model::Reply::Text(text) = &reply {
+                        eprintln!("agents-testenv model: {text}");
+                    }
+                    reply
+                },
+                Duration::ZERO,
+            )
+            .await?;
+            println!("agents-testenv: the demo model serves {} until SIGTERM or Ctrl-C", served.url());
+            shutdown_signal().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RunAgent { agent, namespace, runtime, timeout } => {
+            let Some(cluster) = Cluster::find(&cli.name) else {
+                return not_running(&cli.name);
+            };
+            let runtime = match runtime {
+                Some(path) => path,
+                None => run_agent::runtime_beside_this_executable()?,
+            };
+            let dir = cluster.dir().join("run-agent").join(&namespace);
+            let options = RunAgent { name: agent, namespace, runtime, timeout, dir };
+            let client = cluster.client().await?;
+            run_agent::run(&client, &options, shutdown_signal(), |event| println!("agents-testenv: {event}")).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn not_running(name: &str) -> Result<ExitCode, agents_testenv::Error> {
+    eprintln!("agents-testenv: cluster {name:?} is not running; run `cargo run -p agents-testenv -- up` first");
+    Ok(ExitCode::from(3))
 }

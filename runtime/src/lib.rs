@@ -49,8 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let tracker = TaskTracker::new();
     let app =
         Arc::new(server::App { agent: agent::Agent::new(config, model, toolbox), metrics, tracker: tracker.clone() });
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen} (AGENT_PORT)"))?;
+    let listener = bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving A2A, /health and /metrics");
     // Open the MCP sessions early, so the first question does not wait for them.
     let warm = app.clone();
@@ -64,6 +63,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Listens on `address`; the default `[::]` falls back to `0.0.0.0` on a kernel without IPv6.
+async fn bind(address: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if address.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
+            let v4 = std::net::SocketAddr::from(([0, 0, 0, 0], address.port()));
+            tracing::info!("cannot listen on {address} ({e}); listening on {v4}");
+            tokio::net::TcpListener::bind(v4).await.with_context(|| format!("listening on {v4} (AGENT_PORT)"))
+        }
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("listening on {address} (AGENT_PORT, AGENT_BIND_ADDRESS)")))
+        }
+    }
 }
 
 /// The client of the model, the peers and the MCP servers.

@@ -2,7 +2,7 @@
 //! opened on first use, its tools listed once per session, and a session that broke (the server
 //! restarted) opened again once before a call fails.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation};
@@ -20,6 +20,9 @@ use super::{ToolError, ToolOutput};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one tool call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// After a failed attempt to open a session, how long tasks go without this server's tools
+/// before the next attempt (so a server that is down does not add its timeout to every question).
+const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// A tool as the server lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +38,8 @@ pub struct McpServer {
     url: String,
     http: reqwest::Client,
     session: Mutex<Option<Arc<Session>>>,
+    /// The last failure to open a session, and when.
+    failed: Mutex<Option<(Instant, String)>>,
 }
 
 struct Session {
@@ -44,7 +49,7 @@ struct Session {
 
 impl McpServer {
     pub fn new(name: String, url: String, http: reqwest::Client) -> Self {
-        McpServer { name, url, http, session: Mutex::new(None) }
+        McpServer { name, url, http, session: Mutex::new(None), failed: Mutex::new(None) }
     }
 
     /// The server's tools (opening a session if none is open).
@@ -77,9 +82,23 @@ impl McpServer {
         if let Some(session) = current.as_ref().filter(|s| !s.client.is_closed()) {
             return Ok(session.clone());
         }
-        let session = Arc::new(self.connect().await?);
-        *current = Some(session.clone());
-        Ok(session)
+        let mut failed = self.failed.lock().await;
+        if let Some((at, why)) = failed.as_ref().filter(|(at, _)| at.elapsed() < RETRY_AFTER) {
+            let next = RETRY_AFTER.saturating_sub(at.elapsed()).as_secs();
+            return Err(format!("{why} (the next attempt is in {next}s)"));
+        }
+        match self.connect().await {
+            Ok(session) => {
+                *failed = None;
+                let session = Arc::new(session);
+                *current = Some(session.clone());
+                Ok(session)
+            }
+            Err(why) => {
+                *failed = Some((Instant::now(), why.clone()));
+                Err(why)
+            }
+        }
     }
 
     async fn forget(&self, broken: &Arc<Session>) {
@@ -136,4 +155,22 @@ fn output(result: CallToolResult) -> ToolOutput {
         text.join("\n")
     };
     ToolOutput { text, is_error: result.is_error.unwrap_or(false) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_is_down_is_not_asked_again_at_once() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server =
+            McpServer::new("down".into(), format!("http://127.0.0.1:{port}/mcp"), crate::http_client().unwrap());
+        let first = server.tools().await.unwrap_err();
+        assert!(first.starts_with(&format!("could not open a session at http://127.0.0.1:{port}/mcp")), "{first}");
+        let second = server.tools().await.unwrap_err();
+        assert!(second.starts_with(&first) && second.contains("the next attempt is in"), "{second}");
+        let failed = server.call("t", Map::new()).await.unwrap_err();
+        assert!(matches!(failed, ToolError::Server { .. }), "{failed:?}");
+    }
 }

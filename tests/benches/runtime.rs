@@ -31,8 +31,37 @@ const TURNS: usize = 2000;
 const STREAMS: usize = 100;
 
 fn main() -> anyhow::Result<()> {
-    build_runtime()?;
-    tokio::runtime::Runtime::new()?.block_on(run())
+    if std::env::var_os("AGENTS_BENCH_RUNTIME").is_none() {
+        build_runtime()?;
+    }
+    // The client on one thread, each model server on a thread of its own (below): the bench's
+    // own scheduling must not count as time the runtime added.
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(run())
+}
+
+/// Starts a scripted model on a thread and runtime of its own, serving until the process ends.
+fn model_on_its_own_thread(
+    latency: Duration,
+    on_served: impl Fn(Duration) + Send + Sync + 'static,
+) -> anyhow::Result<ScriptedModel> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return drop(sender.send(Err(anyhow::Error::new(e)))),
+        };
+        runtime.block_on(async move {
+            let _ =
+                sender.send(ScriptedModel::start_timed(echo, latency, on_served).await.map_err(anyhow::Error::from));
+            std::future::pending::<()>().await
+        })
+    });
+    receiver.recv().context("the model's thread ended")?
+}
+
+/// The model of every measurement: it repeats the question.
+fn echo(request: &Value) -> Reply {
+    Reply::Text(format!("echo: {}", last_message(request)["content"].as_str().unwrap_or_default()))
 }
 
 fn build_runtime() -> anyhow::Result<()> {
@@ -119,12 +148,8 @@ async fn send(client: &reqwest::Client, address: SocketAddr, text: &str) -> anyh
 
 async fn run() -> anyhow::Result<()> {
     let client = agents_runtime::http_client()?;
-    let echo = |request: &Value| {
-        Reply::Text(format!("echo: {}", last_message(request)["content"].as_str().unwrap_or_default()))
-    };
-
     // Start to the first answer.
-    let model = ScriptedModel::start(echo, Duration::ZERO).await?;
+    let model = model_on_its_own_thread(Duration::ZERO, |_| {})?;
     let mut starts = Vec::new();
     for _ in 0..STARTS {
         let started = Instant::now();
@@ -152,8 +177,7 @@ async fn run() -> anyhow::Result<()> {
     // The latency added per turn: the client's round trip minus the model server's own time.
     let timings: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let served = timings.clone();
-    let timed_model =
-        ScriptedModel::start_timed(echo, Duration::ZERO, move |took| served.lock().unwrap().push(took)).await?;
+    let timed_model = model_on_its_own_thread(Duration::ZERO, move |took| served.lock().unwrap().push(took))?;
     let timed = Runtime::start(&timed_model)?;
     wait_answering(&client, &timed).await?;
     timings.lock().unwrap().clear();
@@ -171,7 +195,7 @@ async fn run() -> anyhow::Result<()> {
     added.sort();
 
     // 100 streams open at once: the model holds each turn for 3 s.
-    let slow_model = ScriptedModel::start(echo, Duration::from_secs(3)).await?;
+    let slow_model = model_on_its_own_thread(Duration::from_secs(3), |_| {})?;
     let busy = Runtime::start(&slow_model)?;
     wait_answering_slowly(&client, &busy).await?;
     let before = busy.rss_kib();

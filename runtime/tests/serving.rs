@@ -2,29 +2,16 @@
 //! JSON-RPC methods of both A2A versions and their errors, tasks kept for `GetTask`, and the
 //! read-only memory endpoints.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
 use axum::Router;
 use axum::routing::post;
+use common::Runtime;
 use serde_json::{Value, json};
-
-struct Runtime {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A model that echoes the last message, or answers 500 to one containing "break".
 async fn start_model() -> String {
-    let app = Router::new().route(
+    let model = Router::new().route(
         "/v1/chat/completions",
         post(|body: String| async move {
             let request: Value = serde_json::from_str(&body).unwrap();
@@ -43,37 +30,11 @@ async fn start_model() -> String {
             )
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    common::serve_model(model).await
 }
 
 async fn start(extra: &[(&str, &str)]) -> Runtime {
-    let model = start_model().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_agents-runtime"))
-        .env_clear()
-        .envs([
-            ("AGENT_NAME", "echo".to_string()),
-            ("AGENT_PORT", port.to_string()),
-            ("AGENT_BIND_ADDRESS", "127.0.0.1".into()),
-            ("MODEL_NAME", "m".into()),
-            ("MODEL_API_URL", model),
-        ])
-        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let runtime =
-        Runtime { child, base: format!("http://127.0.0.1:{port}"), client: agents_runtime::http_client().unwrap() };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while runtime.client.get(format!("{}/health", runtime.base)).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the runtime did not serve");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    runtime
+    Runtime::start("echo", &start_model().await, extra).await
 }
 
 impl Runtime {

@@ -201,8 +201,9 @@ fn uuid() -> String {
 
 #[cfg(test)]
 mod tests {
-    use agents_a2a::{Artifact, ArtifactUpdate, Part, StatusUpdate, Task, TaskStatus};
+    use agents_a2a::{Task, TaskStatus};
 
+    use super::super::events::{chunk, status};
     use super::*;
 
     #[test]
@@ -218,24 +219,6 @@ mod tests {
         assert_eq!(path_of("http://research.team-a.svc.cluster.local/"), "/");
         assert_eq!(path_of("http://127.0.0.1:8000/a2a/v1"), "/a2a/v1");
         assert_eq!(path_of("http://host"), "/");
-    }
-
-    fn chunk(text: &str, append: bool) -> Event {
-        Event::Artifact(ArtifactUpdate {
-            task_id: "t".into(),
-            context_id: "c".into(),
-            artifact: Artifact { artifact_id: "a".into(), name: None, parts: vec![Part::text(text)] },
-            append,
-            last_chunk: false,
-        })
-    }
-
-    fn status(state: TaskState, note: Option<&str>) -> Event {
-        Event::Status(StatusUpdate {
-            task_id: "t".into(),
-            context_id: "c".into(),
-            status: TaskStatus { state, message: note.map(|n| Message::new(Role::Agent, "m", n)), timestamp: None },
-        })
     }
 
     #[test]

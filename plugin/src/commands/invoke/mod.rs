@@ -7,6 +7,30 @@ pub mod channel;
 pub mod exchange;
 mod print;
 
+/// Stream events for the tests of `exchange` and `print`: one task `t` in context `c`.
+#[cfg(test)]
+mod events {
+    use agents_a2a::{Artifact, ArtifactUpdate, Event, Message, Part, Role, StatusUpdate, TaskState, TaskStatus};
+
+    pub fn chunk(text: &str, append: bool) -> Event {
+        Event::Artifact(ArtifactUpdate {
+            task_id: "t".into(),
+            context_id: "c".into(),
+            artifact: Artifact { artifact_id: "a".into(), name: None, parts: vec![Part::text(text)] },
+            append,
+            last_chunk: false,
+        })
+    }
+
+    pub fn status(state: TaskState, note: Option<&str>) -> Event {
+        Event::Status(StatusUpdate {
+            task_id: "t".into(),
+            context_id: "c".into(),
+            status: TaskStatus { state, message: note.map(|n| Message::new(Role::Agent, "m", n)), timestamp: None },
+        })
+    }
+}
+
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -82,30 +82,11 @@ impl<O: Write, E: Write> Printer<O, E> {
 
 #[cfg(test)]
 mod tests {
-    use agents_a2a::{Artifact, ArtifactUpdate, Message, Part, Role, StatusUpdate, TaskStatus};
-
+    use super::super::events::{chunk, status};
     use super::*;
 
-    fn chunk(text: &str, append: bool) -> Event {
-        Event::Artifact(ArtifactUpdate {
-            task_id: "t".into(),
-            context_id: "c".into(),
-            artifact: Artifact { artifact_id: "a".into(), name: None, parts: vec![Part::text(text)] },
-            append,
-            last_chunk: false,
-        })
-    }
-
     fn working(note: &str) -> Event {
-        Event::Status(StatusUpdate {
-            task_id: "t".into(),
-            context_id: "c".into(),
-            status: TaskStatus {
-                state: TaskState::Working,
-                message: Some(Message::new(Role::Agent, "m", note)),
-                timestamp: None,
-            },
-        })
+        status(TaskState::Working, Some(note))
     }
 
     fn printed(events: &[Event]) -> (String, String) {

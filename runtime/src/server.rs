@@ -112,14 +112,14 @@ async fn rpc<M: Model + 'static, T: Tools + 'static>(
         return json_response(jsonrpc::error(&request.id, &error, version));
     }
     let response = match operation {
-        Operation::Stream => match params::<SendParams>(&request) {
+        Operation::Stream => match send_params(&request) {
             Ok(params) => {
                 app.metrics.a2a_request(operation.name(), true);
                 return stream(app, request.id, version, params.message);
             }
             Err(error) => Err(error),
         },
-        Operation::Send => match params::<SendParams>(&request) {
+        Operation::Send => match send_params(&request) {
             Ok(params) => Ok(send(&app, version, params).await),
             Err(error) => Err(error),
         },
@@ -131,6 +131,18 @@ async fn rpc<M: Model + 'static, T: Tools + 'static>(
         Ok(result) => jsonrpc::result(&request.id, result),
         Err(error) => jsonrpc::error(&request.id, &error, version),
     })
+}
+
+/// A send's params, with a message that says something: this agent reads text (and data parts).
+fn send_params(request: &Request) -> Result<SendParams, RpcError> {
+    let params: SendParams = params(request)?;
+    if params.message.text().trim().is_empty() {
+        return Err(RpcError::new(
+            jsonrpc::INVALID_PARAMS,
+            "the message has no text: this agent reads text and data parts, and these are empty or of another kind",
+        ));
+    }
+    Ok(params)
 }
 
 fn params<P: serde::de::DeserializeOwned>(request: &Request) -> Result<P, RpcError> {

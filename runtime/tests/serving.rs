@@ -111,6 +111,10 @@ async fn bad_calls_get_json_rpc_errors_that_say_what_is_served() {
     assert_eq!(future["error"]["code"], -32009, "{future}");
     let no_message = runtime.call("SendMessage", json!({"configuration": {}}), Some("1.0")).await;
     assert_eq!(no_message["error"]["code"], -32602, "{no_message}");
+    let file_only = json!({"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"url": "https://x/a.png"}]}});
+    let nothing_to_read = runtime.call("SendStreamingMessage", file_only, Some("1.0")).await;
+    assert_eq!(nothing_to_read["error"]["code"], -32602, "{nothing_to_read}");
+    assert!(nothing_to_read["error"]["message"].as_str().unwrap().contains("the message has no text"));
     let response = runtime.client.post(format!("{}/", runtime.base)).body("{not json").send().await.unwrap();
     let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"]["code"], -32700);

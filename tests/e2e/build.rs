@@ -456,6 +456,8 @@ async fn invalid_builds_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
         ("git: {url: 'https://example.com/x.git', contextDir: '../up'}\nimage: r.io/a/b", "inside the repository"),
         ("git: {url: 'https://example.com/x.git'}\nimage: r.io/a/b\ntimeout: soon", "must be a duration"),
         ("git: {url: 'https://example.com/x.git'}\nimage: r.io/a/b\nbuildArgs: [{name: '1X'}]", "build argument name"),
+        ("git: {url: 'https://bot:ghp_e2eToken@github.com/o/r.git'}\nimage: r.io/a/b", "must not carry credentials"),
+        ("git: {url: 'ssh://git:hunter2e2e@github.com/o/r.git'}\nimage: r.io/a/b", "must not carry credentials"),
     ];
     let api: Api<DynamicObject> =
         Api::namespaced_with(ctx.client.clone(), &ctx.ns, &kube::api::ApiResource::erase::<AgentBuild>(&()));
@@ -467,7 +469,12 @@ async fn invalid_builds_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
         match api.create(&PostParams::default(), &object).await {
             Ok(_) => anyhow::bail!("case {i} ({spec}) was accepted"),
             Err(kube::Error::Api(status)) => {
-                ensure!(status.message.contains(expected), "case {i} ({spec}): {}", status.message)
+                ensure!(status.message.contains(expected), "case {i} ({spec}): {}", status.message);
+                ensure!(
+                    !status.message.contains("ghp_e2eToken") && !status.message.contains("hunter2e2e"),
+                    "case {i}: the rejection repeats the credential: {}",
+                    status.message
+                )
             }
             Err(e) => return Err(e.into()),
         }

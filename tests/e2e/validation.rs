@@ -255,6 +255,12 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
         "spec.command and spec.args are for spec.image",
     ),
     (
+        "ModelAPI",
+        "an external URL with credentials in it",
+        "metadata: {name: m}\nspec: {mode: External, external: {url: 'https://me:sk-live-4f9a@gw.example.com/v1'}}",
+        "spec.external.url must not carry credentials (user:password@)",
+    ),
+    (
         "MCPServer",
         "a package server on SSE",
         "metadata: {name: t}\nspec: {package: {runtime: uvx, name: x}, transport: sse}",
@@ -272,6 +278,9 @@ async fn invalid_servers_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
                 let message = format!("{e:#}");
                 if !message.contains(expected) {
                     failures.push(format!("{kind}, {what}: rejected with {message:?}, which lacks {expected:?}"));
+                }
+                if message.contains("sk-live-4f9a") {
+                    failures.push(format!("{kind}, {what}: the rejection repeats the credential: {message:?}"));
                 }
             }
         }

@@ -99,6 +99,11 @@ pub struct AgentBuildSpec {
 #[x_kube(validation = Rule::new("!has(self.tokenSecretRef) || self.url.startsWith('https://')")
     .message("git.tokenSecretRef authenticates over HTTPS only: use an https:// URL")
     .field_path(".tokenSecretRef"))]
+// On the object, not the field: a field's rejection quotes the value, and this value holds a
+// secret. An ssh user (`ssh://git@host/…`) is not one; a password or an http(s) user is.
+#[x_kube(validation = Rule::new("!self.url.matches('^https?://[^/?#]*@') && !self.url.matches('^ssh://[^/?#@]*:[^/?#]*@')")
+    .message("git.url must not carry credentials (user:token@): the clone step's parameters would hold them in clear; put the token in a Secret and name it in git.tokenSecretRef")
+    .field_path(".url"))]
 pub struct GitSource {
     /// The repository's URL: `https://host/path`, `http://host/path`, `ssh://host/path` or `git@host:path`.
     #[schemars(length(min = 1, max = 2048))]

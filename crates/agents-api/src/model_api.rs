@@ -206,6 +206,10 @@ pub struct ModelStorage {
 /// A model endpoint that runs outside this ModelAPI.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+// On the object, not the field: a field's rejection quotes the value, and this value holds a secret.
+#[x_kube(validation = Rule::new("!self.url.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')")
+    .message("spec.external.url must not carry credentials (user:password@): every Agent using this ModelAPI would receive them in clear as MODEL_API_URL; put the key in a Secret and name it in spec.external.apiKeySecretRef")
+    .field_path(".url"))]
 pub struct ExternalSpec {
     /// The endpoint's base URL, given to Agents as `MODEL_API_URL`.
     #[schemars(length(min = 1, max = 2048))]

@@ -256,6 +256,12 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "ModelAPI",
+        "a proxy model's apiBase with credentials in it",
+        "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: x, apiBase: 'https://me:sk-live-4f9a@llm.example.com'}]}}",
+        "apiBase must not carry credentials (user:password@)",
+    ),
+    (
+        "ModelAPI",
         "an external URL with credentials in it",
         "metadata: {name: m}\nspec: {mode: External, external: {url: 'https://me:sk-live-4f9a@gw.example.com/v1'}}",
         "spec.external.url must not carry credentials (user:password@)",

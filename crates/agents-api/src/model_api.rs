@@ -120,6 +120,10 @@ pub struct ProxySpec {
 /// One model of a LiteLLM proxy.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+// On the object, not the field: a field's rejection quotes the value, and this value holds a secret.
+#[x_kube(validation = Rule::new("!has(self.apiBase) || !self.apiBase.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')")
+    .message("apiBase must not carry credentials (user:password@): the LiteLLM config in the ModelAPI's ConfigMap would hold them in clear; put the key in a Secret and name it in apiKeySecretRef")
+    .field_path(".apiBase"))]
 pub struct ProxyModel {
     /// The name Agents ask for (`model_name` in LiteLLM), or `*` for any.
     #[schemars(length(min = 1, max = 253))]

@@ -10,6 +10,7 @@ mod output;
 mod secrets;
 mod session;
 mod style;
+mod yaml_guard;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,9 @@ pub struct Session {
     pub client: kube::Client,
     /// `-n`, else the context's namespace, else "default".
     pub namespace: String,
+    /// Whether `-n` named the namespace: then a manifest naming another is refused, as kubectl
+    /// refuses it.
+    pub namespace_given: bool,
     /// What `client` was built from, for a client of other settings.
     config: kube::Config,
 }
@@ -42,7 +45,7 @@ impl Session {
         let server = config.cluster_url.to_string();
         tracing::debug!(%server, %namespace, "connecting");
         let client = kube::Client::try_from(config.clone()).context("could not build a Kubernetes client")?;
-        Ok(Session { client, namespace, config })
+        Ok(Session { client, namespace, namespace_given: global.namespace.is_some(), config })
     }
 
     /// A client that does not retry on 429, 503 and 504: the answer of an agent behind the

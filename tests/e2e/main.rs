@@ -15,6 +15,7 @@ mod operator;
 mod operator_lifecycle;
 mod plugin;
 mod plugin_build;
+mod plugin_input;
 mod plugin_install;
 mod plugin_logs;
 mod proxy;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         plugin::tests(&env),
         plugin_build::tests(&env),
         plugin_logs::tests(&env),
+        plugin_input::tests(&env),
         plugin_install::tests(&env),
         proxy::tests(&env),
         distribution::tests(&env),

@@ -1,6 +1,8 @@
 //! `kubectl agents apply -f FILE|DIR|- [--wait]`: server-side apply of any manifests; with
 //! `--wait`, progress until each agents.dev resource is Ready (exit 0) or Failed (exit 1, why).
 
+mod unserved;
+
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -127,6 +129,20 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Manifest>> {
 
 /// Every document of a YAML (or JSON) stream, skipping empty ones and the kustomize file.
 fn parse(text: &str, source: &str) -> anyhow::Result<Vec<Manifest>> {
+    if let Some(line) = crate::yaml_guard::too_deep(text) {
+        return Err(Explained(format!(
+            "{source}: line {line} nests deeper than {} levels of [ and {{: no manifest does",
+            crate::yaml_guard::MAX_FLOW_DEPTH
+        ))
+        .into());
+    }
+    if let Some(document) = crate::yaml_guard::oversized(text) {
+        return Err(Explained(format!(
+            "{source}: document {document} is larger than {} MiB, the most the API server takes in one request",
+            crate::yaml_guard::MAX_DOCUMENT_BYTES / (1024 * 1024)
+        ))
+        .into());
+    }
     let mut manifests = Vec::new();
     for (i, document) in serde_norway::Deserializer::from_str(text).enumerate() {
         let object = serde_json::Value::deserialize(document)
@@ -169,23 +185,34 @@ async fn apply_one(
     let types = object.types.clone().context("an object without apiVersion and kind")?;
     let gvk = GroupVersionKind::try_from(&types)?;
     if !discovered.contains_key(&gvk) {
-        let found = kube::discovery::pinned_kind(&session.client, &gvk).await.map_err(|e| match e {
-            kube::Error::Discovery(_) if gvk.group == agents_api::GROUP => {
-                Explained(format!("the cluster does not serve {}: run `kubectl agents install`", types.api_version))
-                    .into()
+        let found = match kube::discovery::pinned_kind(&session.client, &gvk).await {
+            Ok(found) => found,
+            // An unserved group is a discovery error; an unserved version of a served group, a 404.
+            Err(e) if matches!(&e, kube::Error::Discovery(_)) || matches!(&e, kube::Error::Api(s) if s.code == 404) => {
+                let served = unserved::discover(&session.client, &gvk).await;
+                return Err(Explained(unserved::explain(&gvk, served.as_ref())).into());
             }
-            kube::Error::Discovery(_) => Explained(format!(
-                "the cluster does not serve {} {}: is its CRD installed?",
-                types.api_version, gvk.kind
-            ))
-            .into(),
-            other => anyhow::Error::new(other),
-        })?;
+            Err(other) => return Err(other.into()),
+        };
         discovered.insert(gvk.clone(), found);
     }
     let (resource, capabilities) = &discovered[&gvk];
     let name = object.metadata.name.clone().unwrap_or_default();
-    let namespace = object.metadata.namespace.clone().unwrap_or_else(|| session.namespace.clone());
+    let namespace = match object.metadata.namespace.clone() {
+        Some(named)
+            if session.namespace_given
+                && named != session.namespace
+                && matches!(capabilities.scope, Scope::Namespaced) =>
+        {
+            return Err(Explained(format!(
+                "the namespace of {} {name} ({named}) does not match the namespace -n gave ({}): pass -n {named}, or remove metadata.namespace from the manifest",
+                gvk.kind, session.namespace
+            ))
+            .into());
+        }
+        Some(named) => named,
+        None => session.namespace.clone(),
+    };
     let api: Api<DynamicObject> = match capabilities.scope {
         Scope::Namespaced => Api::namespaced_with(session.client.clone(), &namespace, resource),
         Scope::Cluster => Api::all_with(session.client.clone(), resource),

@@ -1,0 +1,90 @@
+//! Bad input to `kubectl agents`, refused as kubectl refuses it: at once, naming what is wrong,
+//! and writing nothing.
+
+use std::sync::Arc;
+
+use agents_api::Agent;
+use anyhow::ensure;
+use kube::api::Api;
+use libtest_mimic::Trial;
+
+use crate::support::{Ctx, Env, output_within, text, trials};
+
+pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
+    trials!(env, "plugin_input", [manifests_kubectl_would_refuse_are_refused, flags_out_of_range_are_refused])
+}
+
+async fn manifests_kubectl_would_refuse_are_refused(ctx: Ctx) -> anyhow::Result<()> {
+    let dir = ctx.cluster.dir().join(format!("{}-input", ctx.ns));
+    std::fs::create_dir_all(&dir)?;
+    let refused = |name: &str, manifest: String, expected: &str| -> anyhow::Result<()> {
+        let file = dir.join(name);
+        std::fs::write(&file, manifest)?;
+        let stderr = ctx.agents_err(&["apply", "-f", file.to_str().unwrap_or_default()])?;
+        ensure!(stderr.contains(expected), "{name}: expected {expected:?} in:\n{stderr}");
+        Ok(())
+    };
+    refused(
+        "elsewhere.yaml",
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a, namespace: somewhere-else}\nspec: {image: x:1}\n".into(),
+        &format!("the namespace of Agent a (somewhere-else) does not match the namespace -n gave ({})", ctx.ns),
+    )?;
+    refused(
+        "misspelt.yaml",
+        "apiVersion: agents.dev/v1alpha1\nkind: Agnet\nmetadata: {name: a}\nspec: {image: x:1}\n".into(),
+        "agents.dev/v1alpha1 has no kind Agnet (did you mean Agent?); it serves Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI",
+    )?;
+    refused(
+        "version.yaml",
+        "apiVersion: agents.dev/v1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1}\n".into(),
+        "the cluster does not serve apiVersion agents.dev/v1; it serves agents.dev/v1alpha1",
+    )?;
+    refused(
+        "core.yaml",
+        "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: a}\n".into(),
+        "apps/v1 has no kind Deploymnet (did you mean Deployment?)",
+    )?;
+    // libyaml takes time growing with the square of the nesting (30,000 levels: 17 s); the
+    // command's deadline makes "at once" part of the check.
+    refused(
+        "deep.yaml",
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {}{}\n",
+            "[".repeat(30_000),
+            "]".repeat(30_000)
+        ),
+        "line 4 nests deeper than 1000 levels of [ and {",
+    )?;
+    refused(
+        "huge.yaml",
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{a: '{}'}}\n", "x".repeat(4 << 20)),
+        "document 1 is larger than 3 MiB",
+    )?;
+    let agents: Api<Agent> = ctx.api();
+    ensure!(agents.list(&Default::default()).await?.items.is_empty(), "a refused manifest created an Agent");
+    Ok(())
+}
+
+async fn flags_out_of_range_are_refused(ctx: Ctx) -> anyhow::Result<()> {
+    for (args, expected) in [
+        (&["get", "--request-timeout", "18446744073709551615s"][..], "is too long: the longest duration is 2562047h"),
+        (&["delete", "agent", "x", "--timeout", "9999999999999999h"], "is too long"),
+        (&["logs", "x", "--since=-5m"], "is negative"),
+    ] {
+        let output = output_within(&mut ctx.agents(args))?;
+        let stderr = text(&output.stderr);
+        ensure!(
+            output.status.code() == Some(2) && stderr.contains(expected),
+            "{args:?}: {:?}\n{stderr}",
+            output.status
+        );
+    }
+    let output = output_within(ctx.kubectl().args(["agents", "get", "-n", "Team_A"]))?;
+    let stderr = text(&output.stderr);
+    ensure!(
+        output.status.code() == Some(2) && stderr.contains("\"Team_A\" is not a namespace name"),
+        "{:?}\n{stderr}",
+        output.status
+    );
+    Ok(())
+}

@@ -13,7 +13,10 @@ use kube::core::{ApiResource, GroupVersionKind};
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::support::{Ctx, Env, binaries_dir, output_within, read_lines, run_ok, run_ok_within, trials, wait_for_line};
+use crate::support::{
+    Ctx, Env, binaries_dir, ends_quietly_on_a_closed_stdout, output_within, read_lines, run_ok, run_ok_within, trials,
+    wait_for_line,
+};
 
 /// How long `agents-testenv up` may take to start a cluster on a busy machine (about 10 s idle).
 const UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(180);
@@ -199,6 +202,7 @@ async fn testenv_cli_up_status_down(ctx: Ctx) -> anyhow::Result<()> {
         ensure!(again.trim() == kubeconfig, "a second up did not reuse the running cluster: {again:?}");
         let status = run_ok(testenv().arg("status"))?;
         ensure!(String::from_utf8(status.stdout)?.contains("is running"), "status does not see the cluster");
+        ends_quietly_on_a_closed_stdout(testenv().arg("status"))?;
         Ok(())
     }
     .await;

@@ -15,7 +15,9 @@ use kube::api::{Api, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
-use crate::support::{Ctx, DEADLINE, Env, output_within, phase_is, run_ok, text, trials};
+use crate::support::{
+    Ctx, DEADLINE, Env, ends_quietly_on_a_closed_stdout, output_within, phase_is, run_ok, text, trials,
+};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -407,27 +409,5 @@ async fn delete_asks_first_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
 /// `kubectl agents … | head` must end as kubectl does when `head` has read enough: at once and
 /// silently (before, it printed "error: Broken pipe" and exited 1).
 async fn a_closed_stdout_ends_it_quietly(ctx: Ctx) -> anyhow::Result<()> {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-
-    let (reader, writer) = std::io::pipe()?;
-    drop(reader);
-    // The command, and with it the parent's end of the pipe, is dropped once spawned.
-    let mut child = ctx.agents(&["completion", "bash"]).stdout(writer).stderr(Stdio::piped()).spawn()?;
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            bail!("still running {DEADLINE:?} after its stdout was closed");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    let mut stderr = String::new();
-    child.stderr.take().context("stderr is piped")?.read_to_string(&mut stderr)?;
-    ensure!(stderr.is_empty(), "it complained: {stderr}");
-    ensure!(status.signal() == Some(nix::sys::signal::Signal::SIGPIPE as i32), "it ended with {status:?}, not SIGPIPE");
-    Ok(())
+    ends_quietly_on_a_closed_stdout(&mut ctx.agents(&["completion", "bash"]))
 }

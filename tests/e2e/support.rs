@@ -127,11 +127,12 @@ pub fn output_within(command: &mut Command) -> anyhow::Result<Output> {
 
 /// [`output_within`] with a deadline of its own.
 pub fn output_before(command: &mut Command, deadline: Duration) -> anyhow::Result<Output> {
-    let child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {command:?}"))?;
+    output_of(command.stdout(Stdio::piped()), deadline)
+}
+
+/// [`output_before`] of a command whose stdout is already set.
+fn output_of(command: &mut Command, deadline: Duration) -> anyhow::Result<Output> {
+    let child = command.stderr(Stdio::piped()).spawn().with_context(|| format!("running {command:?}"))?;
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send(child.wait_with_output()));
@@ -142,6 +143,24 @@ pub fn output_before(command: &mut Command, deadline: Duration) -> anyhow::Resul
             bail!("{command:?} did not finish within {deadline:?}")
         }
     }
+}
+
+/// Runs a command whose stdout reader has already gone (`… | head` once head has read enough) and
+/// checks it ends as kubectl does: at once, silently, killed by SIGPIPE.
+pub fn ends_quietly_on_a_closed_stdout(command: &mut Command) -> anyhow::Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let output = output_of(command.stdout(writer), DEADLINE)
+        .with_context(|| format!("{command:?} kept running after its stdout was closed"))?;
+    anyhow::ensure!(output.stderr.is_empty(), "{command:?} complained: {}", text(&output.stderr));
+    anyhow::ensure!(
+        output.status.signal() == Some(nix::sys::signal::Signal::SIGPIPE as i32),
+        "{command:?} ended with {}, not SIGPIPE",
+        output.status
+    );
+    Ok(())
 }
 
 /// Bytes a command printed, as text.

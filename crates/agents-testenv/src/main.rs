@@ -69,15 +69,18 @@ enum Command {
     },
 }
 
-/// `N`, `Ns` or `Nm`.
+/// `N`, `Ns` or `Nm`, at most a day (a longer wait is a mistake, and would overflow a deadline).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.strip_suffix('m') {
         Some(minutes) => (minutes, 60),
         None => (text.strip_suffix('s').unwrap_or(text), 1),
     };
-    let invalid = || format!("{text:?} is not a duration such as 90s or 2m");
+    let invalid = || format!("{text:?} is not a duration such as 90s or 2m, of at most a day");
     let number: u64 = number.parse().map_err(|_| invalid())?;
-    Ok(Duration::from_secs(number.checked_mul(unit).ok_or_else(invalid)?))
+    match number.checked_mul(unit) {
+        Some(seconds) if seconds <= 24 * 3600 => Ok(Duration::from_secs(seconds)),
+        _ => Err(invalid()),
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C (SIGINT).
@@ -99,6 +102,7 @@ async fn shutdown_signal() {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    die_quietly_on_a_closed_stdout();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,kube_client=off".into()),
@@ -113,6 +117,15 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `agents-testenv status | head` ends without a word, as `kubectl` does: Rust ignores SIGPIPE,
+/// which turns a `println!` after the reader left into a panic. Sockets are unaffected (Rust sends
+/// with MSG_NOSIGNAL).
+fn die_quietly_on_a_closed_stdout() {
+    // SAFETY: first thing in main, on the current-thread runtime: no other thread exists yet.
+    let _ =
+        unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, agents_testenv::Error> {

@@ -1,6 +1,7 @@
 //! `kubectl agents build list [NAME]`: the AgentBuilds (also `kubectl agents get agentbuilds`),
 //! or the runs of one, newest last.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use agents_api::AgentBuild;
@@ -10,7 +11,7 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 
 use crate::commands::get;
-use crate::output::{self, Format};
+use crate::output::{self, PrintFlags, Printer};
 use crate::session::Session;
 use crate::style;
 
@@ -21,9 +22,8 @@ pub struct Args {
     /// List builds across all namespaces.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t)]
-    pub output: Format,
+    #[command(flatten)]
+    pub print: PrintFlags,
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
@@ -33,45 +33,50 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
                 names: Vec::new(),
                 all_namespaces: args.all_namespaces,
                 selector: None,
-                output: args.output,
+                print: args.print,
                 watch: false,
             };
             get::list::<AgentBuild>(session, &listing, &[]).await
         }
-        Some(name) => runs(session, name, args.output).await,
+        Some(name) => runs(session, name, &args.print).await,
     }
 }
 
-/// The runs of one build, oldest first; `*` marks the current one.
-async fn runs(session: &Session, name: &str, format: Format) -> anyhow::Result<ExitCode> {
+/// The runs of one build, oldest first (or by `--sort-by`); `*` marks the current one.
+async fn runs(session: &Session, name: &str, print: &PrintFlags) -> anyhow::Result<ExitCode> {
+    let printer = print.printer()?;
+    let sort_by = print.sort_by()?;
     let build = super::get(session, name).await?;
     let mut runs = super::runs_of(session, name).await?;
     runs.iter_mut().for_each(|r| r.metadata.managed_fields = None);
-    match format {
-        Format::Json | Format::Yaml => output::print_objects(&runs, false, format)?,
-        Format::Name => runs.iter().for_each(|r| println!("pipelinerun.tekton.dev/{}", r.name_any())),
-        Format::Table | Format::Wide => {
-            if runs.is_empty() {
-                eprintln!("agentbuild {name} has no runs.");
-                return Ok(ExitCode::SUCCESS);
-            }
+    if let Some(sort_by) = &sort_by {
+        sort_by.sort(&mut runs)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match printer {
+        Printer::Generic(generic) => {
+            generic.print(&runs, false, &mut out)?;
+        }
+        Printer::Table { .. } if runs.is_empty() => eprintln!("agentbuild {name} has no runs."),
+        Printer::Table { wide, headers } => {
             let current = build.status.as_ref().and_then(|s| s.run_name.clone());
             let colour = style::colour_enabled_on_stdout();
             let mut header = vec!["RUN", "PHASE", "STARTED", "DURATION", "DIGEST"];
-            if format == Format::Wide {
+            if wide {
                 header.push("REQUEST");
             }
             let mut table = output::table(header);
             for run in &runs {
                 let mut row = run_row(run, current.as_deref(), colour);
-                if format == Format::Wide {
+                if wide {
                     row.push(output::or_none(run.annotations().get(REQUEST_ANNOTATION).cloned()));
                 }
                 table.add_row(row);
             }
-            output::print_table(&table, true)?;
+            output::write_table(&mut out, &table, headers)?;
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,6 @@
-//! `kubectl agents get [KIND] [NAME…] [-A] [-o FORMAT] [-w]`.
+//! `kubectl agents get [KIND] [NAME…] [-A] [-o FORMAT] [--sort-by JSONPATH] [--no-headers] [-w]`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
@@ -11,7 +12,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::error::Explained;
 use crate::kinds::{Kind, split_kind};
-use crate::output::{self, Format};
+use crate::output::{self, PrintFlags, Printer};
 use crate::session::Session;
 use crate::style;
 
@@ -31,9 +32,8 @@ pub struct Args {
     /// Only objects whose labels match this selector (e.g. team=research).
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t)]
-    pub output: Format,
+    #[command(flatten)]
+    pub print: PrintFlags,
     /// After listing, watch and print each change.
     #[arg(short = 'w', long)]
     pub watch: bool,
@@ -42,7 +42,14 @@ pub struct Args {
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
     match kind {
-        Kind::Agent if names.is_empty() && args.output == Format::Table && !args.watch && !args.all_namespaces => {
+        // Only the plain table can be read without the objects (sorting needs them).
+        Kind::Agent
+            if names.is_empty()
+                && !args.watch
+                && !args.all_namespaces
+                && args.print.sort_by.is_none()
+                && matches!(args.print.printer()?, Printer::Table { wide: false, .. }) =>
+        {
             agent_table(session, &args).await
         }
         Kind::Agent => list::<Agent>(session, &args, names).await,
@@ -72,6 +79,9 @@ pub trait Listed:
 }
 
 pub async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
+    // A bad template or sort key fails before the cluster is asked anything.
+    let printer = args.print.printer()?;
+    let sort_by = args.print.sort_by()?;
     let api: Api<K> = if args.all_namespaces {
         Api::all(session.client.clone())
     } else {
@@ -96,32 +106,48 @@ pub async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -
         found
     };
     objects.iter_mut().for_each(|o| o.meta_mut().managed_fields = None);
-    let wide = args.output == Format::Wide;
-    let colour = style::colour_enabled_on_stdout();
-    let mut widths = Vec::new();
-    match args.output {
-        Format::Json | Format::Yaml => output::print_objects(&objects, !names.is_empty(), args.output)?,
-        Format::Name => objects.iter().for_each(|o| println!("{}.agents.dev/{}", K::SINGULAR, o.name_any())),
-        Format::Table | Format::Wide => {
-            if objects.is_empty() && !args.watch {
-                let scope =
-                    if args.all_namespaces { String::new() } else { format!(" in namespace {}", session.namespace) };
-                eprintln!("No {} found{scope}.", K::PLURAL);
-            } else {
-                let mut table = output::table(header::<K>(args.all_namespaces, wide));
-                for object in &objects {
-                    table.add_row(row(object, args.all_namespaces, wide, colour));
-                }
-                output::print_table(&table, true)?;
-                widths = output::column_widths(&table);
-                tracing::debug!("printed the table");
-            }
-        }
+    if let Some(sort_by) = &sort_by {
+        sort_by.sort(&mut objects)?;
     }
+    let colour = style::colour_enabled_on_stdout();
+    let widths = print_listing(session, args, &printer, &objects, !names.is_empty(), colour)?;
     if args.watch {
-        watch(&api, args, names, colour, &widths).await?;
+        if sort_by.is_some() {
+            eprintln!("warning: --watch requested, --sort-by will be ignored for watch events received");
+        }
+        watch(&api, args, names, &printer, colour, &widths).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what was listed; returns the widths of the table's columns, for the rows of a watch.
+fn print_listing<K: Listed>(
+    session: &Session,
+    args: &Args,
+    printer: &Printer,
+    objects: &[K],
+    single: bool,
+    colour: bool,
+) -> anyhow::Result<Vec<usize>> {
+    let mut out = std::io::stdout().lock();
+    match printer {
+        Printer::Generic(generic) => generic.print(objects, single, &mut out),
+        Printer::Table { .. } if objects.is_empty() && !args.watch => {
+            let scope =
+                if args.all_namespaces { String::new() } else { format!(" in namespace {}", session.namespace) };
+            eprintln!("No {} found{scope}.", K::PLURAL);
+            Ok(Vec::new())
+        }
+        Printer::Table { wide, headers } => {
+            let mut table = output::table(header::<K>(args.all_namespaces, *wide));
+            for object in objects {
+                table.add_row(row(object, args.all_namespaces, *wide, colour));
+            }
+            output::write_table(&mut out, &table, *headers)?;
+            tracing::debug!("printed the table");
+            Ok(output::column_widths(&table))
+        }
+    }
 }
 
 /// `kubectl agents get`, the common case: the Agents of one namespace as a table, read as a
@@ -138,7 +164,7 @@ async fn agent_table(session: &Session, args: &Args) -> anyhow::Result<ExitCode>
     for row in rows {
         table.add_row(row);
     }
-    output::print_table(&table, true)?;
+    output::print_table(&table, !args.print.no_headers)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -162,6 +188,7 @@ async fn watch<K: Listed>(
     api: &Api<K>,
     args: &Args,
     names: &[String],
+    printer: &Printer,
     colour: bool,
     widths: &[usize],
 ) -> anyhow::Result<()> {
@@ -193,18 +220,16 @@ async fn watch<K: Listed>(
         if !names.is_empty() && !names.contains(&object.name_any()) {
             continue;
         }
-        match args.output {
-            Format::Json | Format::Yaml => output::print_objects(std::slice::from_ref(&object), true, args.output)?,
-            Format::Name => println!("{}.agents.dev/{}", K::SINGULAR, object.name_any()),
-            Format::Table | Format::Wide => {
-                let cells = row(&object, args.all_namespaces, args.output == Format::Wide, colour);
+        let mut out = std::io::stdout().lock();
+        match printer {
+            Printer::Generic(generic) => generic.print_one(&object, widths, &mut out)?,
+            Printer::Table { wide, headers } => {
+                let cells = row(&object, args.all_namespaces, *wide, colour);
                 if widths.is_empty() {
-                    output::print_table(
-                        output::table(header::<K>(args.all_namespaces, args.output == Format::Wide)).add_row(cells),
-                        true,
-                    )?;
+                    let mut table = output::table(header::<K>(args.all_namespaces, *wide));
+                    output::write_table(&mut out, table.add_row(cells), *headers)?;
                 } else {
-                    println!("{}", output::aligned(&cells, widths));
+                    writeln!(out, "{}", output::aligned(&cells, widths))?;
                 }
             }
         }

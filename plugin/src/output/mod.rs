@@ -1,12 +1,22 @@
-//! `-o table|wide|json|yaml|name`, and the pieces of kubectl-style tables.
+//! kubectl's output: `-o table|wide|json|yaml|name`, and for commands that print objects also
+//! `-o jsonpath=…`, `-o custom-columns=…`, `--no-headers` and `--sort-by` ([`PrintFlags`]); the
+//! pieces of kubectl-style tables; ages.
+
+pub mod custom_columns;
+pub mod jsonpath;
+pub mod printer;
+pub mod sort;
 
 use std::io::Write;
 
 use clap::ValueEnum;
 use comfy_table::{Table, presets};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde::Serialize;
 
+pub use printer::{PrintFlags, Printer};
+
+/// `-o` of the commands that print one thing rather than objects to script with (`create`,
+/// `version`, `workflow status`); `get` and `build list` take [`PrintFlags`].
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
@@ -28,9 +38,13 @@ pub fn table(header: Vec<&str>) -> Table {
     table
 }
 
-/// Prints a table without the trailing spaces comfy-table pads the last column with.
+/// Prints a table on stdout (see [`write_table`]).
 pub fn print_table(table: &Table, with_header: bool) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    write_table(&mut std::io::stdout().lock(), table, with_header)
+}
+
+/// Writes a table without the trailing spaces comfy-table pads the last column with.
+pub fn write_table(out: &mut dyn Write, table: &Table, with_header: bool) -> std::io::Result<()> {
     for (i, line) in table.lines().enumerate() {
         if i == 0 && !with_header {
             continue;
@@ -74,18 +88,12 @@ fn visible_len(text: &str) -> usize {
     count
 }
 
-/// Objects as JSON or YAML: one object as itself, several as a `v1` `List`, like kubectl.
-pub fn print_objects<T: Serialize>(objects: &[T], single: bool, format: Format) -> anyhow::Result<()> {
-    let value = if single && objects.len() == 1 {
-        serde_json::to_value(&objects[0])?
-    } else {
-        serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects})
-    };
-    print_value(&value, format)
+/// A value as YAML, else as indented JSON, on stdout.
+pub fn print_value(value: &serde_json::Value, format: Format) -> anyhow::Result<()> {
+    write_value(&mut std::io::stdout().lock(), value, format)
 }
 
-pub fn print_value(value: &serde_json::Value, format: Format) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+pub fn write_value(out: &mut dyn Write, value: &serde_json::Value, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Yaml => write!(out, "{}", serde_norway::to_string(value)?)?,
         _ => writeln!(out, "{}", serde_json::to_string_pretty(value)?)?,

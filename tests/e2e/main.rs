@@ -18,6 +18,7 @@ mod plugin_build;
 mod plugin_input;
 mod plugin_install;
 mod plugin_logs;
+mod plugin_output;
 mod proxy;
 mod support;
 mod validation;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         plugin::tests(&env),
         plugin_build::tests(&env),
         plugin_logs::tests(&env),
+        plugin_output::tests(&env),
         plugin_input::tests(&env),
         plugin_install::tests(&env),
         proxy::tests(&env),

@@ -48,7 +48,12 @@ pub enum Problem {
     EndWithoutRange,
     #[error("{{end}} takes nothing else in its braces")]
     EndWithMore,
+    #[error("{{range}} nested more than {MAX_RANGE_DEPTH} deep")]
+    TooDeep,
 }
+
+/// How deep `{range}`s may nest: the evaluator recurses once per level, and no template needs more.
+pub const MAX_RANGE_DEPTH: usize = 64;
 
 /// Go's `%#U`: `U+002A '*'`.
 fn go_rune(c: char) -> String {
@@ -74,6 +79,9 @@ pub fn template(source: &str) -> Result<Vec<Segment>, ParseError> {
         match nodes.split_first() {
             Some((Node::Identifier(name, _), rest)) if name == "range" => {
                 let over = steps(rest.to_vec())?;
+                if open.len() == MAX_RANGE_DEPTH {
+                    return Err(ParseError { problem: Problem::TooDeep, column });
+                }
                 open.push((std::mem::take(&mut segments), over, column));
             }
             Some((Node::Identifier(name, _), rest)) if name == "end" => {
@@ -515,6 +523,10 @@ mod tests {
         assert_eq!(problem(r#"{"\q"}"#), (r#"unquote string "\q" error invalid syntax"#.into(), 2));
         assert_eq!(problem("{'abc}"), ("unterminated quoted string".into(), 2));
         assert_eq!(problem("{end .x}"), ("{end} takes nothing else in its braces".into(), 1));
+        let deep = format!("{}{}", "{range}".repeat(MAX_RANGE_DEPTH + 1), "{end}".repeat(MAX_RANGE_DEPTH + 1));
+        assert_eq!(problem(&deep), ("{range} nested more than 64 deep".into(), 7 * MAX_RANGE_DEPTH + 1));
+        let fine = format!("{}{}", "{range}".repeat(MAX_RANGE_DEPTH), "{end}".repeat(MAX_RANGE_DEPTH));
+        assert!(template(&fine).is_ok());
     }
 
     #[test]

@@ -512,18 +512,20 @@ async fn hand_edits_to_its_children_are_reverted(ctx: Ctx) -> anyhow::Result<()>
     Ok(())
 }
 
-/// A quantity the schema lets through but the Deployment does not: the Agent says so.
+/// A resource name the schema lets through but the Deployment does not (an extended resource
+/// must be domain-qualified, `example.com/gpu`): the Agent says so, in one sentence.
 async fn a_child_the_api_server_refuses_is_reported(ctx: Ctx) -> anyhow::Result<()> {
     let _operator = ctx.operator(&[])?;
     ctx.apply_yaml(
         "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: greedy}\n\
-         spec: {image: ghcr.io/example/a:v1, resources: {requests: {cpu: lots}}}\n",
+         spec: {image: ghcr.io/example/a:v1, resources: {requests: {gpu: 1}}}\n",
     )
     .await?;
     let agents: Api<Agent> = ctx.api();
     let agent = ctx.wait_for(&agents, "greedy", "phase Failed", phase_is(AgentPhase::Failed)).await?;
     let (reason, message) = ready_condition(&agent);
     ensure!(reason == "ReconcileFailed" && message.contains("Deployment greedy"), "{reason}: {message}");
+    ensure!(!message.contains("Status {") && !message.contains('\n'), "not one readable sentence: {message}");
     ctx.wait_for_event("greedy", "Warning Failed").await?;
     Ok(())
 }

@@ -77,7 +77,67 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "an image with spaces",
         "metadata: {name: a}\nspec: {image: \"ghcr.io/x y:1\"}",
-        "must be a container image reference",
+        "spec.image: Invalid value: \"ghcr.io/x y:1\": must be an image reference such as ghcr.io/org/agent:v1",
+    ),
+    (
+        "an image with capitals in its repository",
+        "metadata: {name: a}\nspec: {image: ghcr.io/Acme/agent:v1}",
+        "must be an image reference such as ghcr.io/org/agent:v1",
+    ),
+    (
+        "an image with an empty tag",
+        "metadata: {name: a}\nspec: {image: \"ghcr.io/acme/agent:\"}",
+        "must be an image reference such as ghcr.io/org/agent:v1",
+    ),
+    (
+        "an image with a no-break space",
+        "metadata: {name: a}\nspec: {image: \"ghcr.io/acme/agent:v1\\u00a0\"}",
+        "must be an image reference such as ghcr.io/org/agent:v1",
+    ),
+    (
+        "a resource quantity that is not one",
+        "metadata: {name: a}\nspec: {image: x:1, resources: {limits: {cpu: lots}}}",
+        "spec.resources.limits[cpu]: Invalid value: \"lots\": must be a quantity",
+    ),
+    (
+        "a request above its limit",
+        "metadata: {name: a}\nspec: {image: x:1, resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}}",
+        "each request must be at most its limit",
+    ),
+    (
+        "an environment variable name with '='",
+        "metadata: {name: a}\nspec: {image: x:1, env: [{name: \"A=B\", value: x}]}",
+        "spec.env[0].name: Invalid value: an environment variable's name is printable ASCII without '='",
+    ),
+    (
+        "an environment variable with a value and a source",
+        "metadata: {name: a}\nspec: {image: x:1, env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]}",
+        "set value or valueFrom, not both",
+    ),
+    (
+        "an API key pasted as an environment variable's Secret name",
+        "metadata: {name: a}\nspec: {image: x:1, env: [{name: KEY, valueFrom: {secretKeyRef: {name: sk-Live_4f9a, key: k}}}]}",
+        "spec.env[0].valueFrom.secretKeyRef.name: Invalid value: must be the name of a Secret",
+    ),
+    (
+        "an API key pasted as the model's Secret name",
+        "metadata: {name: a}\nspec: {image: x:1, model: {name: m, apiKeySecretRef: {name: sk-Live_4f9a, key: k}}}",
+        "spec.model.apiKeySecretRef.name: Invalid value: must be the name of a Secret in this namespace",
+    ),
+    (
+        "a toleration of Exists with a value",
+        "metadata: {name: a}\nspec: {image: x:1, tolerations: [{key: gpu, operator: Exists, value: \"true\"}]}",
+        "spec.tolerations[0]: Invalid value: operator Exists takes no value",
+    ),
+    (
+        "a toleration with an unknown effect",
+        "metadata: {name: a}\nspec: {image: x:1, tolerations: [{key: gpu, effect: Sometimes}]}",
+        "spec.tolerations[0].effect: Invalid value: effect is NoSchedule, PreferNoSchedule or NoExecute",
+    ),
+    (
+        "a node selector key that is not a label key",
+        "metadata: {name: a}\nspec: {image: x:1, nodeSelector: {\"gpu type\": a100}}",
+        "each node selector is a label",
     ),
     (
         "a provider in capitals",
@@ -137,6 +197,9 @@ async fn invalid_agents_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
                 if !message.contains(expected) {
                     failures.push(format!("{what}: rejected with {message:?}, which lacks {expected:?}"));
                 }
+                if message.contains("4f9a") {
+                    failures.push(format!("{what}: the rejection repeats the credential: {message:?}"));
+                }
             }
         }
     }
@@ -147,6 +210,19 @@ async fn invalid_agents_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: a}\nspec: {image: x:1}\n")
         .await
         .context("a valid Agent")?;
+    // And what the stricter rules must still take: a registry with a port, a tag and a digest;
+    // quantities as numbers and strings; secret-backed env; a toleration of every taint.
+    ctx.apply_yaml(&format!(
+        "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: b}}\n\
+         spec: {{image: 'localhost:5000/team/agent:v1.2_rc-1@sha256:{digest}', \
+         resources: {{requests: {{cpu: 250m, memory: 128Mi}}, limits: {{cpu: 1, memory: 1Gi}}}}, \
+         env: [{{name: API_KEY, valueFrom: {{secretKeyRef: {{name: openai.keys, key: api_key}}}}}}, {{name: 'log.level', value: debug}}], \
+         tolerations: [{{operator: Exists}}, {{key: nvidia.com/gpu, value: present, effect: NoExecute, tolerationSeconds: 30}}], \
+         nodeSelector: {{kubernetes.io/arch: amd64}}}}\n",
+        digest = "0123456789abcdef".repeat(4)
+    ))
+    .await
+    .context("a valid Agent using every checked field")?;
     Ok(())
 }
 
@@ -259,6 +335,30 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
         "a proxy model's apiBase with credentials in it",
         "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: x, apiBase: 'https://me:sk-live-4f9a@llm.example.com'}]}}",
         "apiBase must not carry credentials (user:password@)",
+    ),
+    (
+        "ModelAPI",
+        "a hosted model's storage size that is not a quantity",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [llama3.2], storage: {size: lots}}}",
+        "spec.hosted.storage.size: Invalid value: \"lots\": must be a size: a quantity such as 20Gi",
+    ),
+    (
+        "MCPServer",
+        "an image with capitals in its repository",
+        "metadata: {name: t}\nspec: {image: ghcr.io/Acme/tools:v1}",
+        "must be an image reference such as ghcr.io/org/agent:v1",
+    ),
+    (
+        "ModelAPI",
+        "a quantity that is not one",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [llama3.2]}, resources: {requests: {memory: much}}}",
+        "spec.resources.requests[memory]: Invalid value: \"much\": must be a quantity",
+    ),
+    (
+        "ModelAPI",
+        "an external URL with credentials and a wrong scheme",
+        "metadata: {name: m}\nspec: {mode: External, external: {url: 'ftp://me:sk-live-4f9a@llm.example.com'}}",
+        "spec.external.url: Invalid value: must be an http:// or https:// URL",
     ),
     (
         "ModelAPI",

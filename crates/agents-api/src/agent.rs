@@ -108,10 +108,7 @@ pub struct AgentSpec {
     /// agent runs the reference runtime (agents-runtime) of the operator's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
-    #[x_kube(validation = (
-        "self.matches('^[^\\\\s]+$')",
-        "must be a container image reference such as ghcr.io/org/agent:v1, without spaces"
-    ))]
+    #[x_kube(validation = Rule::new(crate::schema::image_reference_rule()).message(crate::schema::IMAGE_REFERENCE_MESSAGE))]
     pub image: Option<String>,
 
     /// An AgentBuild whose most recent successful image this agent runs.
@@ -125,7 +122,7 @@ pub struct AgentSpec {
     /// Extra environment variables; a name set here replaces the operator's own variable.
     /// Reference secrets with `valueFrom.secretKeyRef`, never with a literal value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), schema_with = "crate::schema::env")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub env: Vec<EnvVar>,
 
@@ -163,6 +160,7 @@ pub struct AgentSpec {
 
     /// CPU and memory for the agent's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::resources")]
     pub resources: Option<ResourceRequirements>,
 
     /// Port the agent serves HTTP (and A2A) on.
@@ -196,11 +194,14 @@ pub struct AgentSpec {
 
     /// Nodes the pods may run on (e.g. GPU nodes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 63}))]
+    #[x_kube(validation = Rule::new(crate::schema::node_selector_rule())
+        .message("each node selector is a label: a key such as kubernetes.io/arch or nvidia.com/gpu.present, a value of at most 63 letters, digits, '-', '_' and '.'"))]
     pub node_selector: BTreeMap<String, String>,
 
     /// Taints the pods tolerate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), schema_with = "crate::schema::tolerations")]
     pub tolerations: Vec<Toleration>,
 }
 

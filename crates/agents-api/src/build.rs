@@ -99,18 +99,18 @@ pub struct AgentBuildSpec {
 #[x_kube(validation = Rule::new("!has(self.tokenSecretRef) || self.url.startsWith('https://')")
     .message("git.tokenSecretRef authenticates over HTTPS only: use an https:// URL")
     .field_path(".tokenSecretRef"))]
-// On the object, not the field: a field's rejection quotes the value, and this value holds a
-// secret. An ssh user (`ssh://git@host/…`) is not one; a password or an http(s) user is.
+// The URL's rules sit on the object, not the field: a field's rejection quotes the value, and
+// this value may hold a secret. An ssh user (`ssh://git@host/…`) is not one; a password or an
+// http(s) user is.
 #[x_kube(validation = Rule::new("!self.url.matches('^https?://[^/?#]*@') && !self.url.matches('^ssh://[^/?#@]*:[^/?#]*@')")
     .message("git.url must not carry credentials (user:token@): the clone step's parameters would hold them in clear; put the token in a Secret and name it in git.tokenSecretRef")
+    .field_path(".url"))]
+#[x_kube(validation = Rule::new("self.url.matches('^(https?|ssh)://[^\\\\s/@]+(@[^\\\\s/]+)?/[^\\\\s]+$') || self.url.matches('^[a-zA-Z0-9._-]+@[^\\\\s:/]+:[^\\\\s]+$')")
+    .message("must be a git repository URL such as https://github.com/org/repo.git or git@github.com:org/repo.git")
     .field_path(".url"))]
 pub struct GitSource {
     /// The repository's URL: `https://host/path`, `http://host/path`, `ssh://host/path` or `git@host:path`.
     #[schemars(length(min = 1, max = 2048))]
-    #[x_kube(validation = (
-        "self.matches('^(https?|ssh)://[^\\\\s/@]+(@[^\\\\s/]+)?/[^\\\\s]+$') || self.matches('^[a-zA-Z0-9._-]+@[^\\\\s:/]+:[^\\\\s]+$')",
-        "must be a git repository URL such as https://github.com/org/repo.git or git@github.com:org/repo.git"
-    ))]
     pub url: String,
 
     /// Branch, tag or commit to build.

@@ -50,7 +50,7 @@ pub struct MCPServerSpec {
     /// An image that serves MCP over HTTP itself. Exactly one of `package` and `image`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
-    #[x_kube(validation = ("self.matches('^[^\\\\s]+$')", "must be a container image reference without spaces"))]
+    #[x_kube(validation = Rule::new(crate::schema::image_reference_rule()).message(crate::schema::IMAGE_REFERENCE_MESSAGE))]
     pub image: Option<String>,
 
     /// The image's entrypoint, replacing its own.
@@ -81,7 +81,7 @@ pub struct MCPServerSpec {
 
     /// Environment of the server. Reference secrets with `valueFrom.secretKeyRef`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), schema_with = "crate::schema::env")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub env: Vec<EnvVar>,
 
@@ -92,6 +92,7 @@ pub struct MCPServerSpec {
 
     /// CPU and memory for the server's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::resources")]
     pub resources: Option<ResourceRequirements>,
 }
 

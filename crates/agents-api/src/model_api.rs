@@ -64,7 +64,7 @@ pub struct ModelAPISpec {
     /// The server's image; defaults to a pinned LiteLLM (Proxy) or Ollama (Hosted) release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
-    #[x_kube(validation = ("self.matches('^[^\\\\s]+$')", "must be a container image reference without spaces"))]
+    #[x_kube(validation = Rule::new(crate::schema::image_reference_rule()).message(crate::schema::IMAGE_REFERENCE_MESSAGE))]
     pub image: Option<String>,
 
     /// Number of pods (default 1).
@@ -74,6 +74,7 @@ pub struct ModelAPISpec {
 
     /// CPU and memory for the server's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::resources")]
     pub resources: Option<ResourceRequirements>,
 
     /// Port the server listens on and its Service exposes (default 8000 for Proxy, 11434 for Hosted).
@@ -83,7 +84,7 @@ pub struct ModelAPISpec {
 
     /// Extra environment variables for the server. Reference secrets with `valueFrom.secretKeyRef`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), schema_with = "crate::schema::env")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub env: Vec<EnvVar>,
 }
@@ -120,9 +121,13 @@ pub struct ProxySpec {
 /// One model of a LiteLLM proxy.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-// On the object, not the field: a field's rejection quotes the value, and this value holds a secret.
+// The URL's rules sit on the object, not the field: a field's rejection quotes the value, and
+// this value may hold a secret.
 #[x_kube(validation = Rule::new("!has(self.apiBase) || !self.apiBase.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')")
     .message("apiBase must not carry credentials (user:password@): the LiteLLM config in the ModelAPI's ConfigMap would hold them in clear; put the key in a Secret and name it in apiKeySecretRef")
+    .field_path(".apiBase"))]
+#[x_kube(validation = Rule::new("!has(self.apiBase) || self.apiBase.matches('^https?://[^\\\\s]+$')")
+    .message("must be an http:// or https:// URL")
     .field_path(".apiBase"))]
 pub struct ProxyModel {
     /// The name Agents ask for (`model_name` in LiteLLM), or `*` for any.
@@ -149,7 +154,6 @@ pub struct ProxyModel {
     /// The provider's base URL, for self-hosted or regional endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
-    #[x_kube(validation = ("self.matches('^https?://[^\\\\s]+$')", "must be an http:// or https:// URL"))]
     pub api_base: Option<String>,
 }
 
@@ -199,7 +203,8 @@ pub struct HostedSpec {
 pub struct ModelStorage {
     /// Size of the claim, e.g. `20Gi`.
     #[schemars(length(min = 1, max = 32))]
-    #[x_kube(validation = ("self.matches('^[0-9]+(\\\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$')", "must be a quantity such as 20Gi"))]
+    #[x_kube(validation = Rule::new("isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))")
+        .message("must be a size: a quantity such as 20Gi or 500Mi"))]
     pub size: String,
     /// StorageClass of the claim; the cluster's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,17 +215,17 @@ pub struct ModelStorage {
 /// A model endpoint that runs outside this ModelAPI.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-// On the object, not the field: a field's rejection quotes the value, and this value holds a secret.
+// The URL's rules sit on the object, not the field: a field's rejection quotes the value, and
+// this value may hold a secret.
 #[x_kube(validation = Rule::new("!self.url.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')")
     .message("spec.external.url must not carry credentials (user:password@): every Agent using this ModelAPI would receive them in clear as MODEL_API_URL; put the key in a Secret and name it in spec.external.apiKeySecretRef")
+    .field_path(".url"))]
+#[x_kube(validation = Rule::new("self.url.matches('^https?://[^\\\\s/]+(/[^\\\\s]*)?$')")
+    .message("must be an http:// or https:// URL such as https://llm-gateway.platform.svc:8080/v1")
     .field_path(".url"))]
 pub struct ExternalSpec {
     /// The endpoint's base URL, given to Agents as `MODEL_API_URL`.
     #[schemars(length(min = 1, max = 2048))]
-    #[x_kube(validation = (
-        "self.matches('^https?://[^\\\\s/]+(/[^\\\\s]*)?$')",
-        "must be an http:// or https:// URL such as https://llm-gateway.platform.svc:8080/v1"
-    ))]
     pub url: String,
 
     /// A key for the endpoint; Agents receive it as `MODEL_API_KEY` through a `secretKeyRef`.

@@ -4,21 +4,21 @@ use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
 /// A key of a Secret in the same namespace.
+// The rules sit on the reference, not its fields: a field's rejection quotes the value, and an
+// API key pasted as a Secret's name must not be printed back.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, KubeSchema)]
+#[x_kube(validation = Rule::new("self.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')")
+    .message("must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.'")
+    .field_path(".name"))]
+#[x_kube(validation = Rule::new("self.key.matches('^[-._a-zA-Z0-9]+$')")
+    .message("must be a key of the Secret: letters, digits, '-', '_' and '.'")
+    .field_path(".key"))]
 pub struct SecretKeyRef {
     /// Name of the Secret.
     #[schemars(length(min = 1, max = 253))]
-    #[x_kube(validation = (
-        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
-        "must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.'"
-    ))]
     pub name: String,
     /// Key within the Secret whose value is used.
     #[schemars(length(min = 1, max = 253))]
-    #[x_kube(validation = (
-        "self.matches('^[-._a-zA-Z0-9]+$')",
-        "must be a key of the Secret: letters, digits, '-', '_' and '.'"
-    ))]
     pub key: String,
 }
 

@@ -32,3 +32,197 @@ pub fn conditions(generator: &mut SchemaGenerator) -> Schema {
         "x-kubernetes-list-map-keys": ["type"],
     })
 }
+
+/// A container image reference in the grammar the kubelet parses (distribution's reference
+/// grammar): an optional registry (with a dot, a port, or `localhost`), a lower-case repository,
+/// an optional tag and an optional digest. What fails it would never pull (InvalidImageName).
+pub const IMAGE_REFERENCE: &str = concat!(
+    // A registry: a host with a dot, or with a port, or localhost; then '/'.
+    "^((([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(\\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+(:[0-9]+)?",
+    "|([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]):[0-9]+|localhost(:[0-9]+)?)/)?",
+    // The repository: lower-case components separated by '/'.
+    "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*",
+    "(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?",
+    "(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+);
+
+/// The message of an image reference that fails [`IMAGE_REFERENCE`].
+pub const IMAGE_REFERENCE_MESSAGE: &str = "must be an image reference such as ghcr.io/org/agent:v1: a lower-case repository, \
+     then a tag of letters, digits, '_', '.' or '-' (at most 128) and/or a digest (@sha256:...), with no spaces";
+
+/// The CEL rule of an image reference field.
+pub fn image_reference_rule() -> String {
+    format!("self.matches('{}')", IMAGE_REFERENCE.replace('\\', "\\\\"))
+}
+
+/// Compute resources, as a container takes them: each value a quantity (checked with the API
+/// server's own parser, so `lots` is refused here rather than by the Deployment), each request
+/// at most its limit. `claims` (dynamic resource allocation) is left out: agents do not use it.
+pub fn resources(_: &mut SchemaGenerator) -> Schema {
+    let quantities = json_schema!({
+        "type": "object",
+        "maxProperties": 16,
+        "additionalProperties": {
+            "x-kubernetes-int-or-string": true,
+            "maxLength": 64,
+            "x-kubernetes-validations": [{
+                "rule": "isQuantity(string(self))",
+                // The API server's rejection names the field and quotes the value before this.
+                "message": "must be a quantity: a number with an optional suffix, such as 500m, 2, 512Mi or 1Gi",
+            }],
+        },
+    });
+    json_schema!({
+        "description": "Compute resources of the container: requests and limits of cpu, memory and the like.",
+        "type": "object",
+        "properties": {
+            "limits": quantities,
+            "requests": quantities,
+        },
+        "x-kubernetes-validations": [{
+            "rule": "!has(self.requests) || !has(self.limits) || self.requests.all(name, !(name in self.limits) \
+                     || !isQuantity(string(self.requests[name])) || !isQuantity(string(self.limits[name])) \
+                     || quantity(string(self.requests[name])).compareTo(quantity(string(self.limits[name]))) <= 0)",
+            "message": "each request must be at most its limit: lower requests or raise limits",
+        }],
+    })
+}
+
+/// Extra environment variables, checked as the Deployment would check them: a name of printable
+/// characters without '=', a literal value or one source, and references that name a real key.
+/// The rules sit on each entry, so a rejection names it (`spec.env[2]`) and never quotes a value.
+pub fn env(generator: &mut SchemaGenerator) -> Schema {
+    // Bounded strings keep the rules' estimated cost within the API server's budget.
+    let mut item = bounded(
+        generator.subschema_for::<k8s_openapi::api::core::v1::EnvVar>(),
+        &[
+            ("/properties/name", 256),
+            ("/properties/valueFrom/properties/secretKeyRef/properties/name", 253),
+            ("/properties/valueFrom/properties/secretKeyRef/properties/key", 253),
+            ("/properties/valueFrom/properties/configMapKeyRef/properties/name", 253),
+            ("/properties/valueFrom/properties/configMapKeyRef/properties/key", 253),
+        ],
+    );
+    item.insert(
+        "x-kubernetes-validations".into(),
+        serde_json::json!([
+            {
+                "rule": "self.name.matches('^[ -<>-~]+$')",
+                "message": "an environment variable's name is printable ASCII without '=', such as LOG_LEVEL",
+                "fieldPath": ".name",
+            },
+            {
+                "rule": "!has(self.value) || !has(self.valueFrom)",
+                "message": "set value or valueFrom, not both",
+            },
+            {
+                "rule": "!has(self.valueFrom) || [has(self.valueFrom.secretKeyRef), has(self.valueFrom.configMapKeyRef), \
+                         has(self.valueFrom.fieldRef), has(self.valueFrom.resourceFieldRef)].filter(x, x).size() == 1",
+                "message": "valueFrom takes exactly one of secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef",
+                "fieldPath": ".valueFrom",
+            },
+            {
+                "rule": "!has(self.valueFrom) || !has(self.valueFrom.secretKeyRef) || \
+                         (self.valueFrom.secretKeyRef.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') \
+                         && self.valueFrom.secretKeyRef.name.size() <= 253)",
+                "message": "must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.'",
+                "fieldPath": ".valueFrom.secretKeyRef.name",
+            },
+            {
+                "rule": "!has(self.valueFrom) || !has(self.valueFrom.secretKeyRef) || self.valueFrom.secretKeyRef.key.matches('^[-._a-zA-Z0-9]+$')",
+                "message": "must be a key of the Secret: letters, digits, '-', '_' and '.'",
+                "fieldPath": ".valueFrom.secretKeyRef.key",
+            },
+            {
+                "rule": "!has(self.valueFrom) || !has(self.valueFrom.configMapKeyRef) || \
+                         (self.valueFrom.configMapKeyRef.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') \
+                         && self.valueFrom.configMapKeyRef.key.matches('^[-._a-zA-Z0-9]+$'))",
+                "message": "must name a ConfigMap in this namespace (lowercase letters, digits, '-' and '.') and one of its keys (letters, digits, '-', '_' and '.')",
+                "fieldPath": ".valueFrom.configMapKeyRef",
+            },
+        ]),
+    );
+    // The field's own attributes add the list's length and its merge key.
+    json_schema!({
+        "type": "array",
+        "items": item,
+    })
+}
+
+/// A label key or a taint key: an optional DNS prefix and a name of at most 63 characters.
+const QUALIFIED_NAME: &str = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/// A label value: empty, or at most 63 characters of letters, digits, '-', '_' and '.'.
+const LABEL_VALUE: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
+
+/// Taints the pods tolerate, checked as a Pod checks them, each rule naming its entry.
+pub fn tolerations(generator: &mut SchemaGenerator) -> Schema {
+    let mut item = bounded(
+        generator.subschema_for::<k8s_openapi::api::core::v1::Toleration>(),
+        &[
+            ("/properties/key", 317),
+            ("/properties/value", 63),
+            ("/properties/operator", 16),
+            ("/properties/effect", 32),
+        ],
+    );
+    item.insert(
+        "x-kubernetes-validations".into(),
+        serde_json::json!([
+            {
+                "rule": format!("!has(self.key) || self.key == '' || self.key.matches('{QUALIFIED_NAME}')"),
+                "message": "a taint key is a label key such as nvidia.com/gpu: an optional DNS prefix and '/', then letters, digits, '-', '_' and '.'",
+                "fieldPath": ".key",
+            },
+            {
+                "rule": "!has(self.operator) || self.operator in ['Equal', 'Exists']",
+                "message": "operator is Equal (the default) or Exists",
+                "fieldPath": ".operator",
+            },
+            {
+                "rule": "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+                "message": "a toleration without a key tolerates every taint, and needs operator: Exists",
+            },
+            {
+                "rule": "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+                "message": "operator Exists takes no value: remove it, or use operator Equal",
+            },
+            {
+                "rule": format!("!has(self.value) || self.value.matches('{LABEL_VALUE}')"),
+                "message": "a toleration's value is a label value: at most 63 letters, digits, '-', '_' and '.'",
+                "fieldPath": ".value",
+            },
+            {
+                "rule": "!has(self.effect) || self.effect in ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']",
+                "message": "effect is NoSchedule, PreferNoSchedule or NoExecute (or empty for all three)",
+                "fieldPath": ".effect",
+            },
+            {
+                "rule": "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+                "message": "tolerationSeconds applies only to effect NoExecute",
+            },
+        ]),
+    );
+    json_schema!({
+        "type": "array",
+        "items": item,
+    })
+}
+
+/// The CEL rule of a node selector: label keys and values, as a Pod's nodeSelector takes them.
+pub fn node_selector_rule() -> String {
+    format!("self.all(key, key.matches('{QUALIFIED_NAME}') && self[key].matches('{LABEL_VALUE}'))")
+}
+
+/// `schema` with a `maxLength` on each string at a JSON pointer.
+fn bounded(schema: Schema, lengths: &[(&str, usize)]) -> Schema {
+    let mut value = serde_json::Value::from(schema);
+    for (pointer, length) in lengths {
+        match value.pointer_mut(pointer).and_then(serde_json::Value::as_object_mut) {
+            Some(property) => {
+                property.insert("maxLength".into(), (*length).into());
+            }
+            None => panic!("no property at {pointer} to bound"),
+        }
+    }
+    Schema::try_from(value).expect("a schema stays a schema")
+}

@@ -27,6 +27,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             it_waits_for_its_agents_then_runs_and_a_failed_call_fails_it,
             invalid_workflows_are_rejected,
             a_cycle_is_reported_and_nothing_runs,
+            a_schedule_that_cannot_run_is_reported_and_not_created,
             a_schedule_becomes_a_cron_workflow_argo_runs,
             an_approval_that_times_out_is_decided_as_the_spec_says,
             the_plugin_scaffolds_lists_and_deletes_workflows,
@@ -422,6 +423,40 @@ spec:
     // The request was seen (the annotation triggers a reconcile) and refused: still no run.
     operator.reconciled_since("AgentWorkflow", before).await?;
     ensure!(runs.get_opt(&run).await?.is_none(), "a workflow with a cycle was run");
+    Ok(())
+}
+
+/// A schedule the schema cannot judge (a field out of range, a time zone that does not exist)
+/// is Failed naming the field, and no CronWorkflow is made of it; fixed, it is.
+async fn a_schedule_that_cannot_run_is_reported_and_not_created(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(AGENTS).await?;
+    let workflows: Api<AgentWorkflow> = ctx.api();
+    let crons: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &cron_workflow_resource());
+    for (schedule, expected) in [
+        ("{cron: '0 9 * * 8'}", "spec.schedule.cron: the day-of-week field has 8, outside 0-7; nothing is run"),
+        (
+            "{cron: '@daily', timeZone: Europe/Pariss}",
+            "spec.schedule.timeZone: \"Europe/Pariss\" is not a time zone of the IANA database",
+        ),
+    ] {
+        ctx.apply_yaml(&format!("{PIPELINE}  schedule: {schedule}\n")).await?;
+        let failed = ctx
+            .wait_for(&workflows, "pipeline", "Failed for its schedule", |w: Option<&AgentWorkflow>| {
+                w.and_then(|w| w.status.as_ref()).is_some_and(|s| {
+                    s.phase == Some(WorkflowPhase::Failed)
+                        && s.conditions.iter().any(|c| c.type_ == "Ready" && c.message.contains(expected))
+                })
+            })
+            .await?;
+        let status = failed.status.unwrap();
+        let ready = agents_api::conditions::find(&status.conditions, "Ready").context("no Ready")?;
+        ensure!(ready.reason == "InvalidSchedule", "{ready:?}");
+        ensure!(status.next_scheduled_time.is_none(), "a next run foretold for a schedule that cannot run");
+        ensure!(crons.get_opt("pipeline").await?.is_none(), "a CronWorkflow was made of {schedule}");
+    }
+    ctx.apply_yaml(&format!("{PIPELINE}  schedule: {{cron: '0 9 * * 1-5', timeZone: Europe/Paris}}\n")).await?;
+    until(&crons, "pipeline", "the CronWorkflow once the schedule is fixed", |c| c.is_some()).await?;
     Ok(())
 }
 

@@ -9,7 +9,12 @@ use agents_api::workflow::{AgentWorkflowSpec, StepType, WorkflowStep};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalid {
     Cycle(Vec<String>),
-    Input { step: String, problem: String },
+    Input {
+        step: String,
+        problem: String,
+    },
+    /// A schedule Argo could never run, or whose runs could never be foretold.
+    Schedule(super::schedule::Unschedulable),
 }
 
 impl std::fmt::Display for Invalid {
@@ -23,6 +28,7 @@ impl std::fmt::Display for Invalid {
                 )
             }
             Invalid::Input { step, problem } => write!(f, "step {step}: {problem}"),
+            Invalid::Schedule(why) => write!(f, "spec.schedule.{}: {}", why.field, why.problem),
         }
     }
 }
@@ -35,6 +41,7 @@ impl Invalid {
         match self {
             Invalid::Cycle(_) => "DependencyCycle",
             Invalid::Input { .. } => "InvalidInput",
+            Invalid::Schedule(_) => "InvalidSchedule",
         }
     }
 }
@@ -48,6 +55,9 @@ pub struct Dag {
 
 /// Checks a workflow's steps and inputs, and translates the inputs.
 pub fn check(spec: &AgentWorkflowSpec) -> Result<Dag, Invalid> {
+    if let Some(schedule) = &spec.schedule {
+        super::schedule::parse(&schedule.cron, schedule.time_zone.as_deref()).map_err(Invalid::Schedule)?;
+    }
     let steps: BTreeMap<&str, &WorkflowStep> = spec.steps.iter().map(|s| (s.name.as_str(), s)).collect();
     let arguments: BTreeSet<&str> = spec.arguments.iter().map(|a| a.name.as_str()).collect();
     let mut dependencies = BTreeMap::new();
@@ -236,6 +246,22 @@ arguments: [{name: topic}]
         // No input: the answers of the agent steps it depends on.
         assert_eq!(dag.inputs["publish"], "{{=jsonpath(tasks['write-up'].outputs.result, '$.result.parts[0].text')}}");
         assert_eq!(run_order(&spec, &dag), ["research", "write-up", "review", "publish"]);
+    }
+
+    #[test]
+    fn a_schedule_that_cannot_run_makes_the_spec_invalid() {
+        let out_of_range = spec("steps: [{name: a, agentRef: {name: x}}]\nschedule: {cron: '0 9 * * 8'}\n");
+        let error = check(&out_of_range).unwrap_err();
+        assert_eq!(error.reason(), "InvalidSchedule");
+        assert_eq!(error.to_string(), "spec.schedule.cron: the day-of-week field has 8, outside 0-7");
+        let unknown_zone =
+            spec("steps: [{name: a, agentRef: {name: x}}]\nschedule: {cron: '@daily', timeZone: Mars/Olympus}\n");
+        assert!(
+            check(&unknown_zone)
+                .unwrap_err()
+                .to_string()
+                .starts_with("spec.schedule.timeZone: \"Mars/Olympus\" is not a time zone")
+        );
     }
 
     #[test]

@@ -331,6 +331,12 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
         "spec.command and spec.args are for spec.image",
     ),
     (
+        "MCPServer",
+        "a package server with a path its bridge does not serve",
+        "metadata: {name: t}\nspec: {package: {runtime: uvx, name: mcp-server-time}, path: /tools}",
+        "a package server's bridge serves /mcp and nothing else: remove spec.path",
+    ),
+    (
         "ModelAPI",
         "a proxy model's apiBase with credentials in it",
         "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: x, apiBase: 'https://me:sk-live-4f9a@llm.example.com'}]}}",

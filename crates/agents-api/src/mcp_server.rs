@@ -39,7 +39,9 @@ pub const DEFAULT_MCP_PORT: i32 = 8000;
     validation = Rule::new("has(self.image) || (!has(self.command) && !has(self.args))")
         .message("spec.command and spec.args are for spec.image; a package takes its arguments in spec.package.args"),
     validation = Rule::new("has(self.image) || self.transport == 'streamable-http'")
-        .message("a package server is bridged from stdio to streamable HTTP: remove spec.transport or set it to streamable-http")
+        .message("a package server is bridged from stdio to streamable HTTP: remove spec.transport or set it to streamable-http"),
+    validation = Rule::new("has(self.image) || !has(self.path) || self.path == '/mcp'")
+        .message("a package server's bridge serves /mcp and nothing else: remove spec.path (it is for spec.image)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MCPServerSpec {

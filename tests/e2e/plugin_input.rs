@@ -65,6 +65,7 @@ async fn manifests_kubectl_would_refuse_are_refused(ctx: Ctx) -> anyhow::Result<
     Ok(())
 }
 
+/// Flags out of range are refused before anything runs; a client dry run needs no cluster.
 async fn flags_out_of_range_are_refused(ctx: Ctx) -> anyhow::Result<()> {
     for (args, expected) in [
         (&["get", "--request-timeout", "18446744073709551615s"][..], "is too long: the longest duration is 2562047h"),
@@ -79,6 +80,25 @@ async fn flags_out_of_range_are_refused(ctx: Ctx) -> anyhow::Result<()> {
             output.status
         );
     }
+    // A client-side dry run contacts nothing, as kubectl's: no kubeconfig needed.
+    let output = output_within(ctx.kubectl().args([
+        "agents",
+        "create",
+        "agent",
+        "offline",
+        "--model",
+        "gpt-4o",
+        "--model-api",
+        "gateway",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]))?;
+    let printed = text(&output.stdout);
+    ensure!(output.status.success(), "{:?}\n{}", output.status, text(&output.stderr));
+    ensure!(printed.contains("kind: Agent") && printed.contains("name: offline"), "{printed}");
     let output = output_within(ctx.kubectl().args(["agents", "get", "-n", "Team_A"]))?;
     let stderr = text(&output.stderr);
     ensure!(

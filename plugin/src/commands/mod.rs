@@ -28,11 +28,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completion(args) => return completion::run(args),
         Command::Version(args) if args.client => return version::run(None, args).await,
         Command::Install(args) if args.dry_run => return install::dry_run(&args),
+        Command::Create(args) if args.client_dry_run() => return create::run(create::Destination::Print, *args).await,
         _ => {}
     }
     let session = Session::connect(&global).await?;
     match cli.command {
-        Command::Create(args) => create::run(&session, *args).await,
+        Command::Create(args) => create::run(create::Destination::Cluster(&session), *args).await,
         Command::Apply(args) => apply::run(&session, args).await,
         Command::Get(args) => get::run(&session, args).await,
         Command::Describe(args) => describe::run(&session, args).await,

@@ -6,9 +6,8 @@ use agents_api::Agent;
 use dialoguer::{Confirm, Input, Select};
 use serde_json::{Map, Value, json};
 
-use super::{Common, env_entries, interactive, parse_env, parse_secret_key, submit};
+use super::{Common, Destination, env_entries, interactive, parse_env, parse_secret_key, submit};
 use crate::error::Explained;
-use crate::session::Session;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct AgentArgs {
@@ -60,7 +59,7 @@ pub struct AgentArgs {
     pub common: Common,
 }
 
-pub async fn run(session: &Session, mut agent: AgentArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(destination: Destination<'_>, mut agent: AgentArgs) -> anyhow::Result<ExitCode> {
     let runs_the_runtime = agent.image.is_none() && agent.build.is_none();
     if runs_the_runtime && agent.model.is_none() {
         if !interactive() {
@@ -75,8 +74,8 @@ pub async fn run(session: &Session, mut agent: AgentArgs) -> anyhow::Result<Exit
         wizard(&mut agent)?;
     }
     check_runtime_model(&agent)?;
-    let (code, created) = submit::<Agent>(session, manifest(&agent), &agent.common).await?;
-    if let Some(created) = created {
+    let (code, created) = submit::<Agent>(destination, manifest(&agent), &agent.common).await?;
+    if let (Some(created), Destination::Cluster(session)) = (created, destination) {
         for problem in crate::secrets::missing(&session.client, &session.namespace, &created).await {
             eprintln!("{} {problem}", crate::style::warning_label());
         }

@@ -6,9 +6,8 @@ use agents_api::MCPServer;
 use dialoguer::{Input, Select};
 use serde_json::{Map, Value, json};
 
-use super::{Common, env_entries, interactive, parse_env, submit};
+use super::{Common, Destination, env_entries, interactive, parse_env, submit};
 use crate::error::Explained;
-use crate::session::Session;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct McpServerArgs {
@@ -45,7 +44,7 @@ pub struct McpServerArgs {
     pub common: Common,
 }
 
-pub async fn run(session: &Session, mut args: McpServerArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(destination: Destination<'_>, mut args: McpServerArgs) -> anyhow::Result<ExitCode> {
     if args.uvx.is_none() && args.npx.is_none() && args.image.is_none() {
         if !interactive() {
             return Err(Explained(
@@ -56,7 +55,7 @@ pub async fn run(session: &Session, mut args: McpServerArgs) -> anyhow::Result<E
         }
         wizard(&mut args)?;
     }
-    Ok(submit::<MCPServer>(session, manifest(&args), &args.common).await?.0)
+    Ok(submit::<MCPServer>(destination, manifest(&args), &args.common).await?.0)
 }
 
 /// `PACKAGE@VERSION` split at its last `@` (npm scopes start with one): `(package, version)`.

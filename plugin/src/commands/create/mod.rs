@@ -42,12 +42,32 @@ pub enum Kind {
     Workflow(workflow::WorkflowArgs),
 }
 
-pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
+impl Args {
+    /// `--dry-run=client`: the manifest is printed and no cluster is needed, as with kubectl.
+    pub fn client_dry_run(&self) -> bool {
+        let common = match &self.kind {
+            Kind::Agent(args) => &args.common,
+            Kind::ModelAPI(args) => &args.common,
+            Kind::MCPServer(args) => &args.common,
+            Kind::Workflow(args) => &args.common,
+        };
+        common.dry_run == DryRun::Client
+    }
+}
+
+/// Where the object goes: printed (a client dry run, no cluster needed) or sent to the cluster.
+#[derive(Clone, Copy)]
+pub enum Destination<'a> {
+    Print,
+    Cluster(&'a Session),
+}
+
+pub async fn run(destination: Destination<'_>, args: Args) -> anyhow::Result<ExitCode> {
     match args.kind {
-        Kind::Agent(args) => agent::run(session, args).await,
-        Kind::ModelAPI(args) => model_api::run(session, args).await,
-        Kind::MCPServer(args) => mcp_server::run(session, args).await,
-        Kind::Workflow(args) => workflow::run(session, args).await,
+        Kind::Agent(args) => agent::run(destination, args).await,
+        Kind::ModelAPI(args) => model_api::run(destination, args).await,
+        Kind::MCPServer(args) => mcp_server::run(destination, args).await,
+        Kind::Workflow(args) => workflow::run(destination, args).await,
     }
 }
 
@@ -80,13 +100,16 @@ fn interactive() -> bool {
 /// Prints (client dry run) or creates the object `manifest` describes, and reports it as kubectl
 /// does. Returns the created object (`None` for a client dry run).
 async fn submit<K: Listed>(
-    session: &Session,
+    destination: Destination<'_>,
     manifest: Value,
     common: &Common,
 ) -> anyhow::Result<(ExitCode, Option<K>)> {
-    if common.dry_run == DryRun::Client {
-        return Ok((print::<K>(&manifest, common.output.unwrap_or(Format::Yaml), " (dry run)")?, None));
-    }
+    let session = match destination {
+        Destination::Print => {
+            return Ok((print::<K>(&manifest, common.output.unwrap_or(Format::Yaml), " (dry run)")?, None));
+        }
+        Destination::Cluster(session) => session,
+    };
     let name = manifest["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let object: K = serde_json::from_value(manifest).with_context(|| format!("building the {}", K::SINGULAR))?;
     let api: Api<K> = Api::namespaced(session.client.clone(), &session.namespace);

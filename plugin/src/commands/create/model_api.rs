@@ -7,9 +7,8 @@ use clap::ValueEnum;
 use dialoguer::{Input, Select};
 use serde_json::{Map, Value, json};
 
-use super::{Common, env_entries, interactive, parse_env, parse_secret_key, submit};
+use super::{Common, Destination, env_entries, interactive, parse_env, parse_secret_key, submit};
 use crate::error::Explained;
-use crate::session::Session;
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -61,7 +60,7 @@ pub struct ModelApiArgs {
     pub common: Common,
 }
 
-pub async fn run(session: &Session, mut args: ModelApiArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(destination: Destination<'_>, mut args: ModelApiArgs) -> anyhow::Result<ExitCode> {
     if args.mode.is_none() {
         if !interactive() {
             return Err(Explained(
@@ -73,7 +72,7 @@ pub async fn run(session: &Session, mut args: ModelApiArgs) -> anyhow::Result<Ex
         wizard(&mut args)?;
     }
     let manifest = manifest(&args)?;
-    Ok(submit::<ModelAPI>(session, manifest, &args.common).await?.0)
+    Ok(submit::<ModelAPI>(destination, manifest, &args.common).await?.0)
 }
 
 /// The ModelAPI manifest: only what was given. Missing pieces a mode needs are reported here,

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use agents_api::AgentWorkflow;
 use serde_json::{Value, json};
 
-use super::{Common, parse_env, submit};
+use super::{Common, Destination, parse_env, submit};
 use crate::error::Explained;
-use crate::session::Session;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct WorkflowArgs {
@@ -96,14 +95,14 @@ pub fn workflow_manifest(args: &WorkflowArgs) -> Value {
     })
 }
 
-pub async fn run(session: &Session, args: WorkflowArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(destination: Destination<'_>, args: WorkflowArgs) -> anyhow::Result<ExitCode> {
     if args.steps.is_empty() && args.approvals.is_empty() {
         return Err(Explained(
             "give the workflow its steps: --step NAME=AGENT[:DEPS] (repeatable), --approval NAME[:DEPS]".into(),
         )
         .into());
     }
-    Ok(submit::<AgentWorkflow>(session, workflow_manifest(&args), &args.common).await?.0)
+    Ok(submit::<AgentWorkflow>(destination, workflow_manifest(&args), &args.common).await?.0)
 }
 
 #[cfg(test)]

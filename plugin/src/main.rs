@@ -4,6 +4,8 @@
 mod cli;
 mod commands;
 mod error;
+#[cfg(test)]
+mod input_properties;
 mod kinds;
 mod manifests;
 mod output;

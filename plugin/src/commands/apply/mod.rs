@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 /// One object read from the manifests, with where it came from.
-struct Manifest {
+pub(crate) struct Manifest {
     source: String,
     object: serde_json::Value,
 }
@@ -128,7 +128,7 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Manifest>> {
 }
 
 /// Every document of a YAML (or JSON) stream, skipping empty ones and the kustomize file.
-fn parse(text: &str, source: &str) -> anyhow::Result<Vec<Manifest>> {
+pub(crate) fn parse(text: &str, source: &str) -> anyhow::Result<Vec<Manifest>> {
     if let Some(line) = crate::yaml_guard::too_deep(text) {
         return Err(Explained(format!(
             "{source}: line {line} nests deeper than {} levels of [ and {{: no manifest does",

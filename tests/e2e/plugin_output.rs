@@ -1,6 +1,6 @@
 //! `kubectl agents get` and `build list` output that scripts read: `-o jsonpath=…`,
 //! `-o custom-columns=…`, `--no-headers`, `--sort-by`, each checked against what kubectl itself
-//! prints for the same objects.
+//! prints for the same objects; and `delete -l`, selecting as `get -l` does.
 
 use std::sync::Arc;
 
@@ -89,5 +89,13 @@ async fn get_prints_what_scripts_read(ctx: Ctx) -> anyhow::Result<()> {
     // build list takes the same flags (no AgentBuilds here: an empty List).
     let builds = ctx.agents_ok(&["build", "list", "-o", "jsonpath={.kind}:{.items[*].metadata.name}"])?;
     ensure!(builds == "List:", "{builds}");
+
+    // delete -l takes the same selector get does; nothing matching is not an error, as kubectl's.
+    let stderr = ctx.agents_err(&["delete", "alpha", "-l", "team=t", "--yes"])?;
+    ensure!(stderr.contains("give names or a selector (-l), not both"), "{stderr}");
+    let output = run_ok(&mut ctx.agents(&["delete", "-l", "team=nobody", "--yes"]))?;
+    ensure!(text(&output.stderr).contains("No resources found"), "{}", text(&output.stderr));
+    let deleted = ctx.agents_ok(&["delete", "agents", "-l", "team=t", "--yes"])?;
+    ensure!(deleted == "agent.agents.dev/alpha deleted\nagent.agents.dev/beta deleted\n", "{deleted}");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `kubectl agents delete [KIND] NAME… [--yes] [--wait]`.
+//! `kubectl agents delete [KIND] NAME…|-l SELECTOR [--yes] [--wait]`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::wait::{await_condition, conditions};
 
 use super::get::Listed;
@@ -17,8 +17,11 @@ use crate::session::Session;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// `[KIND] NAME…`: what to delete.
-    #[arg(value_name = "KIND|NAME", required = true)]
+    #[arg(value_name = "KIND|NAME", required_unless_present = "selector")]
     pub names: Vec<String>,
+    /// Delete every resource of the kind whose labels match, e.g. team=research (instead of names).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
     /// Do not ask for confirmation (it is only asked on a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -32,8 +35,18 @@ pub struct Args {
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
-    if names.is_empty() {
-        return Err(Explained(format!("name the {} to delete: kubectl agents delete NAME", kind.kind())).into());
+    match (names.is_empty(), &args.selector) {
+        (true, None) => {
+            return Err(Explained(format!(
+                "name the {} to delete: kubectl agents delete NAME, or select them with -l KEY=VALUE",
+                kind.kind()
+            ))
+            .into());
+        }
+        (false, Some(_)) => {
+            return Err(Explained("give names or a selector (-l), not both: a selector picks the names".into()).into());
+        }
+        _ => {}
     }
     match kind {
         Kind::Agent => delete::<Agent>(session, &args, names).await,
@@ -46,14 +59,26 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
 
 async fn delete<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
     let api: Api<K> = Api::namespaced(session.client.clone(), &session.namespace);
-    // Check them all first, so a typo deletes nothing.
-    let mut found = Vec::new();
-    for name in names {
-        match api.get_opt(name).await? {
-            Some(object) => found.push(object),
-            None => return Err(super::get::not_found_kind(session, K::SINGULAR, name).into()),
+    let found = match &args.selector {
+        Some(selector) => api.list(&ListParams::default().labels(selector)).await?.items,
+        None => {
+            // Check them all first, so a typo deletes nothing.
+            let mut found = Vec::new();
+            for name in names {
+                match api.get_opt(name).await? {
+                    Some(object) => found.push(object),
+                    None => return Err(super::get::not_found_kind(session, K::SINGULAR, name).into()),
+                }
+            }
+            found
         }
+    };
+    if found.is_empty() {
+        // As kubectl: nothing matched is not an error.
+        eprintln!("No resources found");
+        return Ok(ExitCode::SUCCESS);
     }
+    let names: Vec<String> = found.iter().map(|object| object.name_any()).collect();
     if !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         let prompt = format!(
             "Delete {} {} in namespace {} (with their Deployments, Services and ConfigMaps)?",

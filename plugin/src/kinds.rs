@@ -34,6 +34,21 @@ impl Kind {
         }
     }
 
+    /// The kind a misspelt `name` most likely meant (`agnets` → Agent), if one is that close.
+    pub fn closest_to(name: &str) -> Option<Kind> {
+        if Kind::parse(name).is_some() {
+            return None;
+        }
+        let name = name.to_ascii_lowercase();
+        let name = name.as_str();
+        Kind::ALL
+            .into_iter()
+            .flat_map(|kind| kind.names().iter().map(move |known| (strsim::damerau_levenshtein(known, name), kind)))
+            .filter(|(distance, _)| (1..=2).contains(distance) && name.len() > 3)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, kind)| kind)
+    }
+
     /// The kind called `name` (case-insensitive; `agents.agents.dev` works too).
     pub fn parse(name: &str) -> Option<Kind> {
         let name = name.to_ascii_lowercase();
@@ -68,6 +83,15 @@ mod tests {
         assert_eq!(Kind::parse("ab"), Some(Kind::AgentBuild));
         assert_eq!(Kind::parse("workflows"), Some(Kind::AgentWorkflow));
         assert_eq!(Kind::parse("agentworkflows.agents.dev"), Some(Kind::AgentWorkflow));
+    }
+
+    #[test]
+    fn a_misspelt_kind_is_recognised_but_a_name_is_not() {
+        assert_eq!(Kind::closest_to("agnets"), Some(Kind::Agent));
+        assert_eq!(Kind::closest_to("modelapsi"), Some(Kind::ModelAPI));
+        assert_eq!(Kind::closest_to("mcpserver"), None, "a kind's own name is parsed, not corrected");
+        assert_eq!(Kind::closest_to("research"), None);
+        assert_eq!(Kind::closest_to("ab"), None, "short names are too close to everything");
     }
 
     #[test]

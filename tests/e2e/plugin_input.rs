@@ -11,7 +11,11 @@ use libtest_mimic::Trial;
 use crate::support::{Ctx, Env, output_within, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    trials!(env, "plugin_input", [manifests_kubectl_would_refuse_are_refused, flags_out_of_range_are_refused])
+    trials!(
+        env,
+        "plugin_input",
+        [manifests_kubectl_would_refuse_are_refused, command_lines_are_answered_as_kubectl_answers_them]
+    )
 }
 
 async fn manifests_kubectl_would_refuse_are_refused(ctx: Ctx) -> anyhow::Result<()> {
@@ -65,8 +69,9 @@ async fn manifests_kubectl_would_refuse_are_refused(ctx: Ctx) -> anyhow::Result<
     Ok(())
 }
 
-/// Flags out of range are refused before anything runs; a client dry run needs no cluster.
-async fn flags_out_of_range_are_refused(ctx: Ctx) -> anyhow::Result<()> {
+/// Flags out of range are refused before anything runs, a misspelt kind is named, and a client
+/// dry run needs no cluster.
+async fn command_lines_are_answered_as_kubectl_answers_them(ctx: Ctx) -> anyhow::Result<()> {
     for (args, expected) in [
         (&["get", "--request-timeout", "18446744073709551615s"][..], "is too long: the longest duration is 2562047h"),
         (&["delete", "agent", "x", "--timeout", "9999999999999999h"], "is too long"),
@@ -80,6 +85,13 @@ async fn flags_out_of_range_are_refused(ctx: Ctx) -> anyhow::Result<()> {
             output.status
         );
     }
+    // A misspelt kind reads as a name kubectl agents cannot find; the answer says what was meant.
+    let stderr = ctx.agents_err(&["get", "agnets"])?;
+    ensure!(
+        stderr.contains("agent \"agnets\" not found")
+            && stderr.contains("(if \"agnets\" was meant as a kind: agents is one)"),
+        "{stderr}"
+    );
     // A client-side dry run contacts nothing, as kubectl's: no kubeconfig needed.
     let output = output_within(ctx.kubectl().args([
         "agents",

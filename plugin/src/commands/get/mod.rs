@@ -259,8 +259,12 @@ fn row<K: Listed>(object: &K, all_namespaces: bool, wide: bool, colour: bool) ->
 pub fn not_found_kind(session: &Session, kind: &str, name: &str) -> Explained {
     // Agents are what `get` lists when no kind is named.
     let list = if kind == Agent::SINGULAR { "get -A".to_string() } else { format!("get {kind} -A") };
+    let hint = match crate::kinds::Kind::closest_to(name) {
+        Some(meant) => format!(" (if {name:?} was meant as a kind: {} is one)", meant.names()[1]),
+        None => String::new(),
+    };
     Explained(format!(
-        "{kind} {name:?} not found in namespace {:?}: list them with `kubectl agents {list}`, or pass -n NAMESPACE",
+        "{kind} {name:?} not found in namespace {:?}: list them with `kubectl agents {list}`, or pass -n NAMESPACE{hint}",
         session.namespace
     ))
 }

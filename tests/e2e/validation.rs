@@ -344,6 +344,12 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "ModelAPI",
+        "a hosted ModelAPI with more replicas than its claim can serve",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [llama3.2], storage: {size: 20Gi}}, replicas: 2}",
+        "spec.replicas: Invalid value: hosted.storage is one ReadWriteOnce claim, which only one pod can mount",
+    ),
+    (
+        "ModelAPI",
         "a hosted model's storage size that is not a quantity",
         "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [llama3.2], storage: {size: lots}}}",
         "spec.hosted.storage.size: Invalid value: \"lots\": must be a size: a quantity such as 20Gi",

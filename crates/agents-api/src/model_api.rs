@@ -42,7 +42,11 @@ use crate::refs::SecretKeyRef;
     validation = Rule::new("[has(self.proxy), has(self.hosted), has(self.external)].filter(x, x).size() <= 1")
         .message("set only the section of the chosen mode: spec.proxy for Proxy, spec.hosted for Hosted, spec.external for External"),
     validation = Rule::new("self.mode != 'External' || (!has(self.image) && !has(self.replicas) && !has(self.resources) && !has(self.port) && !has(self.env))")
-        .message("mode External runs nothing in the cluster: remove spec.image, spec.replicas, spec.resources, spec.port and spec.env")
+        .message("mode External runs nothing in the cluster: remove spec.image, spec.replicas, spec.resources, spec.port and spec.env"),
+    // The models' claim is ReadWriteOnce: a second pod on another node could never mount it.
+    validation = Rule::new("self.mode != 'Hosted' || !has(self.hosted) || !has(self.hosted.storage) || !has(self.replicas) || self.replicas <= 1")
+        .message("hosted.storage is one ReadWriteOnce claim, which only one pod can mount: set spec.replicas to 1, or remove hosted.storage so each pod pulls its models into its own emptyDir")
+        .field_path(".replicas")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ModelAPISpec {

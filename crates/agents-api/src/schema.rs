@@ -92,9 +92,8 @@ pub fn resources(_: &mut SchemaGenerator) -> Schema {
 /// characters without '=', a literal value or one source, and references that name a real key.
 /// The rules sit on each entry, so a rejection names it (`spec.env[2]`) and never quotes a value.
 pub fn env(generator: &mut SchemaGenerator) -> Schema {
-    // Bounded strings keep the rules' estimated cost within the API server's budget.
-    let mut item = bounded(
-        generator.subschema_for::<k8s_openapi::api::core::v1::EnvVar>(),
+    list_with_rules::<k8s_openapi::api::core::v1::EnvVar>(
+        generator,
         &[
             ("/properties/name", 256),
             ("/properties/valueFrom/properties/secretKeyRef/properties/name", 253),
@@ -102,9 +101,6 @@ pub fn env(generator: &mut SchemaGenerator) -> Schema {
             ("/properties/valueFrom/properties/configMapKeyRef/properties/name", 253),
             ("/properties/valueFrom/properties/configMapKeyRef/properties/key", 253),
         ],
-    );
-    item.insert(
-        "x-kubernetes-validations".into(),
         serde_json::json!([
             {
                 "rule": "self.name.matches('^[ -<>-~]+$')",
@@ -141,12 +137,7 @@ pub fn env(generator: &mut SchemaGenerator) -> Schema {
                 "fieldPath": ".valueFrom.configMapKeyRef",
             },
         ]),
-    );
-    // The field's own attributes add the list's length and its merge key.
-    json_schema!({
-        "type": "array",
-        "items": item,
-    })
+    )
 }
 
 /// A label key or a taint key: an optional DNS prefix and a name of at most 63 characters.
@@ -156,17 +147,14 @@ const LABEL_VALUE: &str = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
 
 /// Taints the pods tolerate, checked as a Pod checks them, each rule naming its entry.
 pub fn tolerations(generator: &mut SchemaGenerator) -> Schema {
-    let mut item = bounded(
-        generator.subschema_for::<k8s_openapi::api::core::v1::Toleration>(),
+    list_with_rules::<k8s_openapi::api::core::v1::Toleration>(
+        generator,
         &[
             ("/properties/key", 317),
             ("/properties/value", 63),
             ("/properties/operator", 16),
             ("/properties/effect", 32),
         ],
-    );
-    item.insert(
-        "x-kubernetes-validations".into(),
         serde_json::json!([
             {
                 "rule": format!("!has(self.key) || self.key == '' || self.key.matches('{QUALIFIED_NAME}')"),
@@ -201,11 +189,7 @@ pub fn tolerations(generator: &mut SchemaGenerator) -> Schema {
                 "message": "tolerationSeconds applies only to effect NoExecute",
             },
         ]),
-    );
-    json_schema!({
-        "type": "array",
-        "items": item,
-    })
+    )
 }
 
 /// The CEL rule of a node selector: label keys and values, as a Pod's nodeSelector takes them.
@@ -213,16 +197,28 @@ pub fn node_selector_rule() -> String {
     format!("self.all(key, key.matches('{QUALIFIED_NAME}') && self[key].matches('{LABEL_VALUE}'))")
 }
 
-/// `schema` with a `maxLength` on each string at a JSON pointer.
-fn bounded(schema: Schema, lengths: &[(&str, usize)]) -> Schema {
-    let mut value = serde_json::Value::from(schema);
+/// A list of a Kubernetes type with CEL `rules` on each entry, so a rejection names the entry
+/// (`spec.env[2]`). Its strings at the JSON pointers in `lengths` get a `maxLength`: bounded
+/// strings keep the rules' estimated cost within the API server's budget. The field's own
+/// attributes add the list's length and merge key.
+fn list_with_rules<T: schemars::JsonSchema>(
+    generator: &mut SchemaGenerator,
+    lengths: &[(&str, usize)],
+    rules: serde_json::Value,
+) -> Schema {
+    let mut item = serde_json::Value::from(generator.subschema_for::<T>());
     for (pointer, length) in lengths {
-        match value.pointer_mut(pointer).and_then(serde_json::Value::as_object_mut) {
+        match item.pointer_mut(pointer).and_then(serde_json::Value::as_object_mut) {
             Some(property) => {
                 property.insert("maxLength".into(), (*length).into());
             }
+            // The generated CRDs are compared with the committed ones in a test, so this shows there.
             None => panic!("no property at {pointer} to bound"),
         }
     }
-    Schema::try_from(value).expect("a schema stays a schema")
+    item["x-kubernetes-validations"] = rules;
+    json_schema!({
+        "type": "array",
+        "items": item,
+    })
 }

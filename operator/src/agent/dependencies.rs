@@ -1,8 +1,11 @@
 //! Resolves an Agent's references against the operator's caches, and finds the Agents to
 //! reconcile when something they reference changes.
 
-use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI, ModelAPIMode};
-use agents_render::agent::dependencies::{self, Dependencies};
+use std::sync::Arc;
+
+use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
+use agents_render::agent::dependencies::Dependencies;
+use agents_render::agent::resolve::{self, Lookup};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -16,46 +19,32 @@ pub struct Referenced {
     pub runtime_image: Option<String>,
 }
 
-/// Every reference is looked up in the caches, in the Agent's namespace only (references carry no
-/// namespace): its build (the image its last successful run pushed, by digest), its ModelAPI,
-/// its MCPServers and its peers.
-pub fn resolve(agent: &Agent, referenced: &Referenced) -> Dependencies {
-    let namespace = agent.namespace().unwrap_or_default();
-    let spec = &agent.spec;
-    let model_api = spec.model.as_ref().and_then(|m| m.model_api_ref.as_ref()).map(|r| {
-        let found = referenced.model_apis.get(&ObjectRef::new(&r.name).within(&namespace));
-        (r.name.clone(), found)
-    });
-    let model_api_key = model_api
-        .as_ref()
-        .and_then(|(_, found)| found.as_deref())
-        .filter(|m| m.spec.mode == ModelAPIMode::External)
-        .and_then(|m| m.spec.external.as_ref()?.api_key_secret_ref.clone());
-    Dependencies {
-        build: spec.build_ref.as_ref().map(|r| {
-            let found = referenced.builds.get(&ObjectRef::new(&r.name).within(&namespace));
-            (r.name.clone(), agents_render::build::dependency(found.as_deref()))
-        }),
-        model_api: model_api.map(|(name, found)| (name, dependencies::model_api(found.as_deref()))),
-        mcp_servers: spec
-            .mcp_servers
-            .iter()
-            .map(|r| {
-                let found = referenced.mcp_servers.get(&ObjectRef::new(&r.name).within(&namespace));
-                (r.name.clone(), dependencies::mcp_server(found.as_deref()))
-            })
-            .collect(),
-        peers: spec
-            .peers
-            .iter()
-            .map(|r| {
-                let peer = referenced.agents.get(&ObjectRef::new(&r.name).within(&namespace));
-                (r.name.clone(), dependencies::peer(peer.as_deref()))
-            })
-            .collect(),
-        model_api_key,
-        runtime_image: referenced.runtime_image.clone(),
+fn find<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.get(&ObjectRef::new(name).within(namespace))
+}
+
+impl Lookup for Referenced {
+    fn agent(&self, namespace: &str, name: &str) -> Option<Arc<Agent>> {
+        find(&self.agents, namespace, name)
     }
+    fn build(&self, namespace: &str, name: &str) -> Option<Arc<AgentBuild>> {
+        find(&self.builds, namespace, name)
+    }
+    fn model_api(&self, namespace: &str, name: &str) -> Option<Arc<ModelAPI>> {
+        find(&self.model_apis, namespace, name)
+    }
+    fn mcp_server(&self, namespace: &str, name: &str) -> Option<Arc<MCPServer>> {
+        find(&self.mcp_servers, namespace, name)
+    }
+}
+
+/// Every reference, looked up in the caches (`agents_render::agent::resolve`: the rule
+/// `kubectl agents render` follows too).
+pub fn resolve(agent: &Agent, referenced: &Referenced) -> Dependencies {
+    resolve::resolve(agent, referenced, referenced.runtime_image.clone())
 }
 
 /// The Agents in `namespace` that `references` (a predicate on an Agent) says depend on the

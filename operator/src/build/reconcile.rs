@@ -42,11 +42,9 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
         if !served {
             return Ok(());
         }
-        let mut desired = render::pipeline_run(&build)?;
-        let run_name = desired.name_any();
         let runs = state.tekton.runs_of(&namespace, &name);
-        let next = runs.iter().map(|r| render::sequence(r)).max().unwrap_or(0) + 1;
-        desired.annotations_mut().insert(render::SEQUENCE_ANNOTATION.into(), next.to_string());
+        let desired = render::next_run(&build, &runs)?;
+        let run_name = desired.name_any();
         let api: Api<DynamicObject> =
             Api::namespaced_with(ctx.client.clone(), &namespace, &render::pipeline_run_resource());
         run = match state.tekton.run(&namespace, &run_name) {

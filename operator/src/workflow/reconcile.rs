@@ -11,7 +11,7 @@ use agents_api::{AgentWorkflow, AgentWorkflowStatus};
 use agents_render::workflow::argo::{RUN_LABEL, WORKFLOW_LABEL, cron_workflow_resource, seconds, workflow_resource};
 use agents_render::workflow::decide::{self, Decision};
 use agents_render::workflow::status::{self, Observed};
-use agents_render::workflow::{self as render, AgentState, Dag, Run, RunRequest};
+use agents_render::workflow::{self as render, Dag, Run, RunRequest};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -44,20 +44,9 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
     state.argo.known(optional::KNOWN_LIMIT).await;
 
     let checked = render::check(&workflow.spec);
-    let agents: BTreeMap<String, AgentState> = render::referenced_agents(&workflow)
-        .into_iter()
-        .map(|agent| {
-            let found = state.agents.get(&ObjectRef::new(&agent).within(&namespace));
-            (agent, AgentState::of(found.as_deref()))
-        })
-        .collect();
-    let endpoints: BTreeMap<String, String> = agents
-        .iter()
-        .filter_map(|(name, state)| match state {
-            AgentState::Ready(url) => Some((name.clone(), url.clone())),
-            _ => None,
-        })
-        .collect();
+    let agents =
+        render::resolve::agents(&workflow, |agent| state.agents.get(&ObjectRef::new(agent).within(&namespace)));
+    let endpoints = render::resolve::endpoints(&agents);
     let all_ready = endpoints.len() == agents.len();
     let caches = state.argo.caches();
     let previous = workflow.status.clone().unwrap_or_default();

@@ -18,6 +18,7 @@ pub mod drift;
 mod env;
 mod monitoring;
 mod policy;
+pub mod resolve;
 mod service;
 pub mod status;
 

@@ -6,6 +6,7 @@
 //! restarts. The run is one Tekton task whose three steps share a directory: `clone`, `build`
 //! (kaniko, to a tarball) and `push` (crane, writing the `IMAGE_DIGEST` result).
 
+mod next_run;
 mod pipeline_run;
 pub mod status;
 pub mod tekton;
@@ -15,6 +16,7 @@ use agents_api::{AgentBuild, BuildPhase};
 use kube::ResourceExt;
 use kube::api::{ApiResource, GroupVersionKind};
 
+pub use next_run::next_run;
 pub use pipeline_run::{RESULT_DIGEST, RESULT_URL, STEPS, pipeline_run, step_container};
 
 use crate::agent::Dependency;

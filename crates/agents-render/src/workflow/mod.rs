@@ -11,6 +11,7 @@
 pub mod argo;
 pub mod dag;
 pub mod decide;
+pub mod resolve;
 pub mod run;
 pub mod schedule;
 pub mod status;

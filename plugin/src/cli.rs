@@ -44,6 +44,8 @@ pub enum Command {
     Create(Box<commands::create::Args>),
     /// Apply manifests with server-side apply, optionally waiting until they are Ready.
     Apply(commands::apply::Args),
+    /// Print every object the operator would write for the manifests' resources (no cluster needed).
+    Render(commands::render::Args),
     /// List resources, or show one.
     #[command(visible_alias = "list", visible_alias = "ls")]
     Get(commands::get::Args),

@@ -11,6 +11,7 @@ pub mod get;
 pub mod install;
 pub mod invoke;
 pub mod logs;
+pub mod render;
 pub mod restart;
 pub mod scale;
 pub mod version;
@@ -29,12 +30,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Version(args) if args.client => return version::run(None, args).await,
         Command::Install(args) if args.dry_run => return install::dry_run(&args),
         Command::Create(args) if args.client_dry_run() => return create::run(create::Destination::Print, *args).await,
+        Command::Render(args) if !args.cluster => return render::run(&global, None, args).await,
         _ => {}
     }
     let session = Session::connect(&global).await?;
     match cli.command {
         Command::Create(args) => create::run(create::Destination::Cluster(&session), *args).await,
         Command::Apply(args) => apply::run(&session, args).await,
+        Command::Render(args) => render::run(&global, Some(&session), args).await,
         Command::Get(args) => get::run(&session, args).await,
         Command::Describe(args) => describe::run(&session, args).await,
         Command::Invoke(args) => invoke::run(&session, args).await,

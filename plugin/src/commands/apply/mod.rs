@@ -46,8 +46,8 @@ pub struct Args {
 
 /// One object read from the manifests, with where it came from.
 pub(crate) struct Manifest {
-    source: String,
-    object: serde_json::Value,
+    pub(crate) source: String,
+    pub(crate) object: serde_json::Value,
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
@@ -98,7 +98,9 @@ async fn warn_missing_secrets(session: &Session, namespace: &str, object: &serde
     }
 }
 
-fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Manifest>> {
+/// Every object of the files, directories (their .yaml, .yml and .json files, sorted) and standard
+/// input (`-`), in order: what `apply` applies and `render` renders.
+pub(crate) fn read_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Manifest>> {
     let mut manifests = Vec::new();
     for path in paths {
         if path == Path::new("-") {

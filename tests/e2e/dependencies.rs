@@ -22,6 +22,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             an_agent_waits_for_its_model_api_and_tools_in_any_order,
             model_apis_run_what_their_mode_says,
             the_plugin_scaffolds_lists_and_describes_them,
+            servers_say_why_their_pods_do_not_run,
         ]
     )
 }
@@ -269,4 +270,54 @@ async fn the_plugin_scaffolds_lists_and_describes_them(ctx: Ctx) -> anyhow::Resu
     ensure!(deleted.trim() == "modelapi.agents.dev/gateway deleted", "{deleted}");
     ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
     Ok(())
+}
+
+/// A server's status carries what the kubelet says of its pods (KWOK plays the states, see
+/// agents-testenv's `stages/pod-faults.yaml`), and its Agents say which server holds them.
+async fn servers_say_why_their_pods_do_not_run(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1
+kind: MCPServer
+metadata: {name: fetch}
+spec: {image: faults.kwok.invalid/crash-loop:1, port: 8080}
+---
+apiVersion: agents.dev/v1alpha1
+kind: ModelAPI
+metadata: {name: gateway}
+spec:
+  mode: Proxy
+  proxy:
+    models:
+    - {name: gpt-4o, model: openai/gpt-4o, apiKeySecretRef: {name: absent-secret, key: api-key}}
+",
+    )
+    .await?;
+    ctx.apply_yaml(AGENT).await?;
+    let servers: Api<MCPServer> = ctx.api();
+    let server = ctx.wait_for(&servers, "fetch", "phase Failed", server_phase_is(ServerPhase::Failed)).await?;
+    let (reason, message) = server_ready(&server)?;
+    ensure!(reason == "CrashLoopBackOff" && message.contains("keeps exiting"), "{reason}: {message}");
+    // A missing Secret is awaited: the pod starts once it exists.
+    let gateways: Api<ModelAPI> = ctx.api();
+    let gateway = ctx.wait_for(&gateways, "gateway", "phase Pending", server_phase_is(ServerPhase::Pending)).await?;
+    let (reason, message) = server_ready(&gateway)?;
+    ensure!(
+        reason == "CreateContainerConfigError" && message.contains("secret \"absent-secret\" not found"),
+        "{reason}: {message}"
+    );
+    let agents: Api<Agent> = ctx.api();
+    let agent = ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
+    let message = ready_message(&agent);
+    ensure!(message.contains("gateway") && message.contains("fetch"), "{message}");
+    Ok(())
+}
+
+/// The reason and message of a server's Ready condition.
+fn server_ready(server: &impl serde::Serialize) -> anyhow::Result<(String, String)> {
+    let status = serde_json::to_value(server)?["status"].clone();
+    let ready = status["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == "Ready");
+    let ready = ready.context("a Ready condition")?;
+    let text = |field: &str| ready[field].as_str().unwrap_or_default().to_string();
+    Ok((text("reason"), text("message")))
 }

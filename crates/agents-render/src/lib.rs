@@ -8,6 +8,7 @@ pub mod hash;
 pub mod labels;
 pub mod mcp_server;
 pub mod model_api;
+pub mod pods;
 pub mod rollout;
 pub mod security;
 pub mod server;

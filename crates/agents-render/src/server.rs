@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
 
 use crate::agent::Incomplete;
+use crate::pods::PodProblem;
 use crate::rollout::{self, RolloutState};
 use crate::security;
 
@@ -139,6 +140,8 @@ pub fn deployment(meta: ObjectMeta, selector: BTreeMap<String, String>, pod: Pod
 pub struct Observed<'a> {
     /// The live Deployment; `None` when it does not exist yet (or the server runs nothing).
     pub deployment: Option<&'a Deployment>,
+    /// Why one of its pods does not run, if one does not.
+    pub pod_problem: Option<&'a PodProblem>,
     /// Whether the server runs pods at all (an External ModelAPI does not).
     pub runs_pods: bool,
     /// Children that exist but belong to something else, one sentence each.
@@ -163,10 +166,11 @@ pub fn assess(observed: Observed<'_>) -> (ServerPhase, &'static str, String) {
     let Some(deployment) = observed.deployment else {
         return (ServerPhase::Pending, reasons::PODS_STARTING, "creating the Deployment".into());
     };
-    let rollout = rollout::assess(deployment);
+    let rollout = rollout::assess(deployment, observed.pod_problem);
     let phase = match rollout.state {
         RolloutState::Stopped => ServerPhase::Stopped,
-        RolloutState::Starting => ServerPhase::Pending,
+        // A server has no phase of its own for a missing Secret: it is pending, and says why.
+        RolloutState::Starting | RolloutState::Waiting => ServerPhase::Pending,
         RolloutState::Degraded => ServerPhase::Degraded,
         RolloutState::Failed => ServerPhase::Failed,
         RolloutState::Ready => ServerPhase::Ready,

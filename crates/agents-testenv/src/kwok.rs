@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::core::ObjectMeta;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Error;
@@ -28,6 +29,10 @@ const STAGES: &[&str] = &[
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 ];
+
+/// Stages of our own that play the pod failures a real kubelet reports (ImagePullBackOff,
+/// CrashLoopBackOff, OOMKilled, a missing Secret), for pods that ask for one (see the file).
+const POD_FAULTS: &str = include_str!("../stages/pod-faults.yaml");
 
 /// Owner kinds whose pods run to completion. KWOK's stage only completes Job pods; Tekton's
 /// TaskRun pods and Argo's Workflow pods must finish too, or their runs never end.
@@ -47,6 +52,7 @@ pub fn config(kwok_module: &Path, log_file: &Path) -> Result<String, Error> {
         }
         docs.push(doc);
     }
+    docs.extend(pod_faults()?);
     docs.push(json!({
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "ClusterLogs",
@@ -62,6 +68,12 @@ pub fn config(kwok_module: &Path, log_file: &Path) -> Result<String, Error> {
         );
     }
     Ok(out)
+}
+
+fn pod_faults() -> Result<Vec<Value>, Error> {
+    let invalid =
+        |e: serde_norway::Error| Error::Manifest { path: "stages/pod-faults.yaml".into(), detail: e.to_string() };
+    serde_norway::Deserializer::from_str(POD_FAULTS).map(|doc| Value::deserialize(doc).map_err(invalid)).collect()
 }
 
 /// KWOK's `PortForward` kind (`portforwards.kwok.x-k8s.io/v1alpha1`, namespaced), for tests that
@@ -205,6 +217,16 @@ mod tests {
             ]}})
         );
         assert_eq!(port_forward_resource().plural, "portforwards");
+    }
+
+    #[test]
+    fn the_pod_fault_stages_are_stages_that_win_over_pod_ready() {
+        let stages = pod_faults().unwrap();
+        assert_eq!(stages.len(), 3);
+        for stage in stages {
+            assert_eq!(stage["kind"], "Stage");
+            assert_eq!(stage["spec"]["weight"], 1, "KWOK's pod-ready has weight 0: {}", stage["metadata"]["name"]);
+        }
     }
 
     #[test]

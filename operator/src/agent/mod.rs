@@ -19,6 +19,7 @@ use kube::runtime::{Controller, controller};
 
 use agents_render::labels::AGENT;
 
+use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
 use crate::optional;
@@ -36,6 +37,8 @@ pub struct ChildStores {
     pub disruption_budgets: Store<Stamped<PartialObjectMeta<PodDisruptionBudget>>>,
     pub network_policies: Store<Stamped<PartialObjectMeta<NetworkPolicy>>>,
     pub service_monitors: ServiceMonitors,
+    /// Why a pod does not run, for the pods that do not.
+    pub pod_problems: PodProblems,
 }
 
 /// What the Agent reconciler reads besides the Agent itself.
@@ -67,6 +70,7 @@ pub fn run(
         cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (network_policies, network_policies_filled, network_policy_changes) =
         cache::children(ctx.api(), AGENT, cache::prune_metadata);
+    let (pod_problems, pods_filled, pod_problem_changes) = cache::pods::follow::<Agent>(ctx.api(), AGENT);
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
 
@@ -100,6 +104,7 @@ pub fn run(
         autoscalers_filled.wait(),
         disruption_budgets_filled.wait(),
         network_policies_filled.wait(),
+        pods_filled.wait(),
         watches.builds.filled().wait(),
         watches.model_apis.filled().wait(),
         watches.mcp_servers.filled().wait(),
@@ -135,6 +140,7 @@ pub fn run(
             disruption_budgets,
             network_policies,
             service_monitors,
+            pod_problems,
         },
         written,
     });
@@ -147,6 +153,7 @@ pub fn run(
         .owns_stream(gate.discard_until_open(autoscaler_changes))
         .owns_stream(gate.discard_until_open(disruption_budget_changes))
         .owns_stream(gate.discard_until_open(network_policy_changes))
+        .reconcile_on(gate.discard_until_open(pod_problem_changes))
         .reconcile_on(gate.hold(dependents_rx))
         .watches_stream(gate.hold(build_changes), users_of_build)
         .watches_stream(gate.hold(model_api_changes), users_of_model_api)

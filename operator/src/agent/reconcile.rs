@@ -142,10 +142,12 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
 
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
+    let pod_problem = stores.pod_problems.of(&namespace, &name);
     let observed = Observed {
         agent: &agent,
         dependencies: &dependencies,
         deployment: live_deployment.as_ref(),
+        pod_problem: pod_problem.as_ref(),
         conflicts: &conflicts,
         failure: failure.as_deref(),
         service_monitor_served: served,

@@ -184,6 +184,6 @@ mod tests {
         assert_eq!(status.ready_replicas, Some(1));
         let kept: Vec<_> = status.conditions.unwrap().into_iter().filter_map(|c| c.type_).collect();
         assert_eq!(kept, ["Progressing"], "only the conditions that report a failure are kept");
-        assert_eq!(agents_render::rollout::assess(&seen), agents_render::rollout::assess(&full));
+        assert_eq!(agents_render::rollout::assess(&seen, None), agents_render::rollout::assess(&full, None));
     }
 }

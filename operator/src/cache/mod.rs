@@ -20,6 +20,7 @@ use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use serde::de::DeserializeOwned;
 
 mod deployment;
+pub mod pods;
 mod stamped;
 
 pub use deployment::CachedDeployment;

@@ -24,6 +24,7 @@ use kube::runtime::{Controller, controller};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
 use crate::watches::Shared;
@@ -68,6 +69,8 @@ pub struct ChildStores {
     pub deployments: Store<Stamped<CachedDeployment>>,
     pub services: Store<Stamped<PartialObjectMeta<Service>>>,
     pub claims: Store<Stamped<PartialObjectMeta<PersistentVolumeClaim>>>,
+    /// Why a pod does not run, for the pods that do not.
+    pub pod_problems: PodProblems,
 }
 
 pub struct State<K: ServerKind> {
@@ -90,17 +93,19 @@ pub fn run<K: ServerKind>(
         cache::children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);
     let (services, services_filled, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (claims, claims_filled, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
+    let (pod_problems, pods_filled, pod_problem_changes) = cache::pods::follow::<K>(ctx.api(), label);
     let gate = cache::Gate::new(vec![
         servers.filled().wait(),
         config_maps_filled.wait(),
         deployments_filled.wait(),
         services_filled.wait(),
         claims_filled.wait(),
+        pods_filled.wait(),
     ]);
     let (servers, changes) = (servers.store(), servers.follow());
     let written = Arc::new(Written::new(servers.clone()));
     let changes = cache::not_status_only(written.follow(changes));
-    let children = ChildStores { config_maps, deployments, services, claims };
+    let children = ChildStores { config_maps, deployments, services, claims, pod_problems };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
     let controller = Controller::for_stream(gate.hold(changes), servers)
@@ -108,6 +113,7 @@ pub fn run<K: ServerKind>(
         .owns_stream(gate.discard_until_open(deployment_changes))
         .owns_stream(gate.discard_until_open(service_changes))
         .owns_stream(gate.discard_until_open(claim_changes))
+        .reconcile_on(gate.discard_until_open(pod_problem_changes))
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);

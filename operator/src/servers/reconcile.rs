@@ -66,8 +66,10 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     .await;
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
+    let pod_problem = stores.pod_problems.of(&namespace, &name);
     let observed = Observed {
         deployment: live_deployment.as_ref(),
+        pod_problem: pod_problem.as_ref(),
         runs_pods: server.runs_pods(),
         conflicts: &conflicts,
         failure: failure.as_deref(),

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{Dependencies, deployment};
 use crate::labels;
+use crate::pods::PodProblem;
 use crate::rollout::{self, RolloutState};
 
 /// What the operator saw while reconciling one Agent.
@@ -17,6 +18,8 @@ pub struct Observed<'a> {
     pub dependencies: &'a Dependencies,
     /// The live Deployment, if it exists.
     pub deployment: Option<&'a Deployment>,
+    /// Why one of its pods does not run, if one does not.
+    pub pod_problem: Option<&'a PodProblem>,
     /// Children that exist but belong to something else, one sentence each.
     pub conflicts: &'a [String],
     /// Why writing the children failed, if it did.
@@ -126,16 +129,21 @@ pub fn assess(observed: Observed<'_>) -> Assessment {
         return Assessment::new(AgentPhase::Pending, reasons::PODS_STARTING, "creating the Deployment");
     };
     let previous = observed.agent.status.as_ref().and_then(|s| s.phase);
-    deployment_assessment(deployment, previous)
+    deployment_assessment(deployment, observed.pod_problem, previous)
 }
 
-fn deployment_assessment(deployment: &Deployment, previous: Option<AgentPhase>) -> Assessment {
-    let rollout = rollout::assess(deployment);
+fn deployment_assessment(
+    deployment: &Deployment,
+    pod_problem: Option<&PodProblem>,
+    previous: Option<AgentPhase>,
+) -> Assessment {
+    let rollout = rollout::assess(deployment, pod_problem);
     let phase = match rollout.state {
         RolloutState::Stopped => AgentPhase::Stopped,
         RolloutState::Starting => AgentPhase::Pending,
         RolloutState::Degraded => AgentPhase::Degraded,
         RolloutState::Failed => AgentPhase::Failed,
+        RolloutState::Waiting => AgentPhase::Waiting,
         RolloutState::Ready => AgentPhase::Ready,
         RolloutState::Unobserved => previous.unwrap_or(AgentPhase::Pending),
     };
@@ -169,6 +177,7 @@ mod tests {
             agent: &agent,
             dependencies,
             deployment,
+            pod_problem: None,
             conflicts: &[],
             failure: None,
             service_monitor_served: false,
@@ -211,6 +220,7 @@ mod tests {
                 agent: &agent,
                 dependencies: &Dependencies::default(),
                 deployment: Some(&live),
+                pod_problem: None,
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -267,6 +277,7 @@ mod tests {
                 agent,
                 dependencies: deps,
                 deployment: Some(live),
+                pod_problem: None,
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -290,6 +301,7 @@ mod tests {
             agent: &agent,
             dependencies: &Dependencies::default(),
             deployment: None,
+            pod_problem: None,
             conflicts: &[],
             failure: Some("could not apply PodDisruptionBudget research: invalid"),
             service_monitor_served: false,
@@ -306,6 +318,7 @@ mod tests {
             agent: &agent,
             dependencies: &Dependencies::default(),
             deployment: None,
+            pod_problem: None,
             conflicts: &conflicts,
             failure: None,
             service_monitor_served: false,

@@ -19,6 +19,7 @@ mod plugin_input;
 mod plugin_install;
 mod plugin_logs;
 mod plugin_output;
+mod plugin_render;
 mod proxy;
 mod support;
 mod validation;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         plugin_build::tests(&env),
         plugin_logs::tests(&env),
         plugin_output::tests(&env),
+        plugin_render::tests(&env),
         plugin_input::tests(&env),
         plugin_install::tests(&env),
         proxy::tests(&env),

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, Patch, PatchParams};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -38,7 +41,27 @@ pub async fn acquire(client: &kube::Client, args: &Args) -> anyhow::Result<Leade
         state.changed().await.context("the leader election task stopped before this replica became the leader")?;
     }
     tracing::info!(%identity, "became the leader");
+    label(client, &namespace).await;
     Ok(Leadership { state, task })
+}
+
+/// Labels the Lease with the operator's name and version: `kubectl agents check` and `version`
+/// find an operator that runs outside the cluster (no Deployment to read) by its live Lease.
+async fn label(client: &kube::Client, namespace: &str) {
+    let patch = json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": LEASE_NAME, "labels": {
+            "app.kubernetes.io/name": "agents-operator",
+            "app.kubernetes.io/version": env!("CARGO_PKG_VERSION"),
+        }},
+    });
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    if let Err(e) =
+        leases.patch(LEASE_NAME, &PatchParams::apply(agents_render::FIELD_MANAGER), &Patch::Apply(&patch)).await
+    {
+        tracing::warn!("could not label the leader Lease with this operator's version: {e}");
+    }
 }
 
 impl Leadership {

@@ -7,6 +7,7 @@ mod error;
 #[cfg(test)]
 mod input_properties;
 mod kinds;
+mod leader_lease;
 mod manifests;
 mod output;
 mod secrets;

@@ -180,7 +180,9 @@ async fn scenarios(p: &Private<'_>) -> anyhow::Result<()> {
     dry_run_prints_what_kustomize_builds(p).await?;
     install_creates_everything(p).await?;
     uninstall_asks_first(p).await?;
-    uninstall_keeps_the_crds_unless_told(p).await
+    uninstall_keeps_the_crds_and_agents(p).await?;
+    an_operator_outside_the_cluster_is_found_by_its_lease(p).await?;
+    uninstall_crds_removes_them(p).await
 }
 
 /// On a cluster without the CRDs and the operator, `check` exits 1, names both with the install
@@ -202,7 +204,7 @@ async fn empty_cluster_is_not_ready(p: &Private<'_>) -> anyhow::Result<()> {
         "not installed",
         "hint: run `kubectl agents install`",
         "no Deployment labelled app.kubernetes.io/name=agents-operator in any namespace",
-        "an operator running outside the cluster cannot be detected",
+        "an operator that runs outside the cluster is found by its leader Lease",
         "pipelineruns.tekton.dev served",
         "workflows.argoproj.io served",
     ] {
@@ -307,6 +309,41 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
             identity(&printed)
         );
     }
+    Ok(())
+}
+
+/// With only the CRDs installed and the operator running here (as in the README's demo), `check`
+/// and `version` find it by its leader Lease; once it stops, `check` fails again.
+async fn an_operator_outside_the_cluster_is_found_by_its_lease(p: &Private<'_>) -> anyhow::Result<()> {
+    let kubeconfig = p.cluster.kubeconfig();
+    let mut operator =
+        p.ctx.operator_as(&kubeconfig, &["--leader-elect=true", "--leader-election-namespace=default"])?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let operator_row = loop {
+        let report = p.check(0)?;
+        let row = row(&report, "Operator")?.clone();
+        // The Lease is labelled with the version a moment after the operator leads.
+        if row["status"] == "ok" || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let detail = operator_row["detail"].as_str().unwrap_or_default();
+    ensure!(
+        operator_row["status"] == "ok"
+            && detail.starts_with("running outside the cluster: leader ")
+            && detail.contains("(Lease default/agents-operator, renewed ")
+            && detail.ends_with(&format!("version {VERSION}")),
+        "{operator_row:#}"
+    );
+    let version = text(&p.expect(&["version"], 0)?.stdout);
+    ensure!(
+        version.contains(&format!("Operator: {VERSION} (outside the cluster: leader ")),
+        "version printed:\n{version}"
+    );
+    operator.stop()?;
+    let report = p.check(1)?;
+    ensure!(row(&report, "Operator")?["status"] == "fail", "{report:#}");
     Ok(())
 }
 
@@ -422,9 +459,8 @@ async fn uninstall_asks_first(p: &Private<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `uninstall --yes` removes the operator and keeps the CRDs and the Agents; `--crds` removes the
-/// CRDs too; objects already gone are fine.
-async fn uninstall_keeps_the_crds_unless_told(p: &Private<'_>) -> anyhow::Result<()> {
+/// `uninstall --yes` removes the operator and keeps the CRDs and the Agents.
+async fn uninstall_keeps_the_crds_and_agents(p: &Private<'_>) -> anyhow::Result<()> {
     let output = p.expect(&["uninstall", "--yes", "--wait", "--timeout", "60s"], 0)?;
     let stdout = text(&output.stdout);
     for label in ["deployment.apps/agents-operator", "serviceaccount/agents-operator", "namespace/agents-system"] {
@@ -439,7 +475,11 @@ async fn uninstall_keeps_the_crds_unless_told(p: &Private<'_>) -> anyhow::Result
     let report = p.check(1)?;
     ensure!(row(&report, "CRD agents.agents.dev")?["status"] == "ok", "{report:#}");
     ensure!(row(&report, "Operator")?["status"] == "fail", "{report:#}");
+    Ok(())
+}
 
+/// `uninstall --crds` removes the CRDs too; objects already gone are fine.
+async fn uninstall_crds_removes_them(p: &Private<'_>) -> anyhow::Result<()> {
     let output = p.expect(&["uninstall", "--yes", "--crds", "--wait", "--timeout", "60s"], 0)?;
     let stdout = text(&output.stdout);
     ensure!(

@@ -7,11 +7,14 @@
 use std::process::ExitCode;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::version::VERSION_LABEL;
+use crate::leader_lease::{self, Leader};
 use crate::manifests::{self, NAMESPACE, OPERATOR_SELECTOR};
 use crate::output::{self, Format};
 use crate::session::Session;
@@ -220,14 +223,20 @@ fn or_nothing(items: &[String]) -> String {
 
 /// Deployments matching `params` in every namespace; when listing across namespaces is
 /// forbidden, in `fallback` only (the second value says so).
-async fn find_deployments(
+/// The objects `params` selects in every namespace, or, when that is forbidden, in `fallback`
+/// alone (then named in the answer).
+async fn find<K>(
     client: &kube::Client,
     params: &ListParams,
     fallback: &str,
-) -> anyhow::Result<Probe<(Vec<Deployment>, Option<String>)>> {
-    match probe(Api::<Deployment>::all(client.clone()).list(params).await)? {
+) -> anyhow::Result<Probe<(Vec<K>, Option<String>)>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    match probe(Api::<K>::all(client.clone()).list(params).await)? {
         Ok(list) => Ok(Ok((list.items, None))),
-        Err(why) => match probe(Api::<Deployment>::namespaced(client.clone(), fallback).list(params).await)? {
+        Err(why) => match probe(Api::<K>::namespaced(client.clone(), fallback).list(params).await)? {
             Ok(list) => Ok(Ok((list.items, Some(fallback.to_string())))),
             Err(_) => Ok(Err(why)),
         },
@@ -248,19 +257,31 @@ fn name_of(deployment: &Deployment) -> String {
     deployment.metadata.name.clone().unwrap_or_default()
 }
 
+/// The operator: its Deployment, or, for one that runs outside the cluster, its leader Lease.
 async fn operator(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
-    let found = find_deployments(client, &ListParams::default().labels(OPERATOR_SELECTOR), NAMESPACE).await?;
-    Ok(operator_checks(found))
+    let (operators, leases) = (ListParams::default().labels(OPERATOR_SELECTOR), leader_lease::list_params());
+    let (deployments, leases) = futures::try_join!(
+        find::<Deployment>(client, &operators, NAMESPACE),
+        find::<Lease>(client, &leases, NAMESPACE),
+    )?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    // A Lease the user may not read leaves the Deployment to answer alone.
+    let leaders: Vec<Leader> =
+        leases.map(|(leases, _)| leases.iter().map(|l| Leader::read(l, now)).collect()).unwrap_or_default();
+    Ok(operator_checks(deployments, &leaders))
 }
 
-fn operator_checks(found: Probe<(Vec<Deployment>, Option<String>)>) -> Vec<Check> {
+fn operator_checks(found: Probe<(Vec<Deployment>, Option<String>)>, leaders: &[Leader]) -> Vec<Check> {
     const NAME: &str = "Operator";
     let (deployments, only_in) = match found {
         Err(why) => return vec![not_checked(NAME, true, &why)],
         Ok(found) => found,
     };
     if deployments.is_empty() {
-        let undetectable = "an operator running outside the cluster cannot be detected";
+        if let Some(check) = leader_check(NAME, leaders) {
+            return vec![check];
+        }
+        let undetectable = "an operator that runs outside the cluster is found by its leader Lease, which it holds unless started with --leader-elect=false";
         return vec![match only_in {
             Some(namespace) => Check::new(
                 NAME,
@@ -320,6 +341,31 @@ fn operator_check(name: &str, deployment: &Deployment) -> Check {
     }
 }
 
+/// An operator without a Deployment in the cluster, judged by its leader Lease: a live leader
+/// passes (of this plugin's version, or with a warning); a Lease no longer renewed fails. `None`
+/// when no Lease has a holder to speak of.
+fn leader_check(name: &str, leaders: &[Leader]) -> Option<Check> {
+    if let Some(leader) = leaders.iter().find(|l| l.alive) {
+        let version = leader.version.as_deref().unwrap_or("unknown");
+        let detail = format!("running outside the cluster: {}, version {version}", leader.describe());
+        return Some(match leader.version.as_deref() {
+            Some(PLUGIN_VERSION) => Check::new(name, true, Status::Ok, detail),
+            _ => Check::new(name, true, Status::Warn, format!("{detail}; this plugin is {PLUGIN_VERSION}"))
+                .hint(format!("run the operator of {PLUGIN_VERSION}, or use the plugin of its version")),
+        });
+    }
+    let last = leaders.iter().filter(|l| l.holder.is_some()).min_by_key(|l| l.renewed_ago)?;
+    Some(
+        Check::new(
+            name,
+            true,
+            Status::Fail,
+            format!("no Deployment in the cluster, and the {} is no longer renewed", last.describe()),
+        )
+        .hint("the operator stopped: start it again, or run `kubectl agents install` to run it in the cluster"),
+    )
+}
+
 /// An optional system: its CRD served, and its controller's Deployment running.
 struct Optional {
     system: &'static str,
@@ -357,7 +403,7 @@ async fn argo(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
 async fn optional(client: &kube::Client, system: &Optional) -> anyhow::Result<Vec<Check>> {
     let crd = get_crd(client, system.crd).await?;
     let params = ListParams::default().fields(&format!("metadata.name={}", system.controller));
-    let controllers = find_deployments(client, &params, system.namespace).await?;
+    let controllers = find::<Deployment>(client, &params, system.namespace).await?;
     Ok(vec![optional_crd(system, crd), optional_controller(system, controllers)])
 }
 
@@ -475,24 +521,46 @@ mod tests {
 
     #[test]
     fn the_operator_is_judged_by_its_replicas_and_version() {
-        let missing = operator_checks(Ok((vec![], None)));
+        let missing = operator_checks(Ok((vec![], None)), &[]);
         assert_eq!(missing[0].status, Status::Fail);
         let hint = missing[0].hint.clone().unwrap();
         assert!(hint.contains("kubectl agents install") && hint.contains("outside the cluster"), "{hint}");
-        let ready = operator_checks(Ok((vec![deployment("agents-operator", Some(PLUGIN_VERSION), 2, 2)], None)));
+        let ready = operator_checks(Ok((vec![deployment("agents-operator", Some(PLUGIN_VERSION), 2, 2)], None)), &[]);
         assert_eq!(ready[0].status, Status::Ok, "{ready:?}");
-        let down = operator_checks(Ok((vec![deployment("agents-operator", Some(PLUGIN_VERSION), 0, 2)], None)));
+        let down = operator_checks(Ok((vec![deployment("agents-operator", Some(PLUGIN_VERSION), 0, 2)], None)), &[]);
         assert_eq!(down[0].status, Status::Fail);
-        let old = operator_checks(Ok((vec![deployment("agents-operator", Some("0.0.1"), 2, 2)], None)));
+        let old = operator_checks(Ok((vec![deployment("agents-operator", Some("0.0.1"), 2, 2)], None)), &[]);
         assert_eq!(old[0].status, Status::Warn);
-        let two = operator_checks(Ok((
-            vec![deployment("a", Some(PLUGIN_VERSION), 1, 1), deployment("b", Some(PLUGIN_VERSION), 1, 1)],
-            None,
-        )));
+        let two = operator_checks(
+            Ok((vec![deployment("a", Some(PLUGIN_VERSION), 1, 1), deployment("b", Some(PLUGIN_VERSION), 1, 1)], None)),
+            &[],
+        );
         assert_eq!(two.len(), 3);
         assert!(two[2].detail.starts_with("2 operators installed"));
-        let unseen = operator_checks(Ok((vec![], Some("agents-system".into()))));
+        let unseen = operator_checks(Ok((vec![], Some("agents-system".into()))), &[]);
         assert_eq!(unseen[0].status, Status::Unknown);
+    }
+
+    #[test]
+    fn an_operator_outside_the_cluster_is_found_by_its_lease() {
+        let leader = |alive: bool, version: Option<&str>| Leader {
+            namespace: "default".into(),
+            holder: Some("laptop-42".into()),
+            renewed_ago: Some(if alive { 2 } else { 90 }),
+            alive,
+            version: version.map(String::from),
+        };
+        let running = operator_checks(Ok((vec![], None)), &[leader(true, Some(PLUGIN_VERSION))]);
+        assert_eq!(running[0].status, Status::Ok, "{running:?}");
+        assert!(running[0].detail.starts_with("running outside the cluster: leader laptop-42"), "{running:?}");
+        let other = operator_checks(Ok((vec![], None)), &[leader(true, Some("0.0.1"))]);
+        assert_eq!(other[0].status, Status::Warn);
+        let stopped = operator_checks(Ok((vec![], None)), &[leader(false, Some(PLUGIN_VERSION))]);
+        assert_eq!(stopped[0].status, Status::Fail);
+        assert!(stopped[0].detail.contains("renewed 90s ago) is no longer renewed"), "{stopped:?}");
+        let installed = deployment("agents-operator", Some(PLUGIN_VERSION), 0, 2);
+        let down = operator_checks(Ok((vec![installed], None)), &[leader(true, Some(PLUGIN_VERSION))]);
+        assert_eq!(down[0].status, Status::Fail, "a Deployment, when there is one, is what is judged");
     }
 
     #[test]

@@ -4,10 +4,12 @@
 use std::process::ExitCode;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
 
+use crate::leader_lease::{self, Leader};
 use crate::output::{self, Format};
 use crate::session::Session;
 
@@ -51,7 +53,10 @@ pub async fn run(session: Option<&Session>, args: Args) -> anyhow::Result<ExitCo
             println!("Plugin:   kubectl-agents {} ({})", versions.plugin, versions.api);
             if session.is_some() {
                 println!("CRDs:     {}", describe(&versions.crds, "not installed (run `kubectl agents install`)"));
-                println!("Operator: {}", describe(&versions.operator, "no agents-operator Deployment found"));
+                println!(
+                    "Operator: {}",
+                    describe(&versions.operator, "no agents-operator Deployment or live leader Lease found")
+                );
             }
         }
     }
@@ -88,9 +93,26 @@ async fn operator_version(session: &Session) -> anyhow::Result<Option<String>> {
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(found.items.first().map(|d| {
+    if let Some(d) = found.items.first() {
         let version = d.metadata.labels.as_ref().and_then(|l| l.get(VERSION_LABEL).cloned());
         let namespace = d.metadata.namespace.clone().unwrap_or_default();
-        format!("{} (namespace {namespace})", version.unwrap_or_else(|| "unknown version".into()))
+        return Ok(Some(format!("{} (namespace {namespace})", version.unwrap_or_else(|| "unknown version".into()))));
+    }
+    leader_version(session).await
+}
+
+/// An operator outside the cluster, by its live leader Lease (none when the user may not list
+/// Leases).
+async fn leader_version(session: &Session) -> anyhow::Result<Option<String>> {
+    let leases = match Api::<Lease>::all(session.client.clone()).list(&leader_lease::list_params()).await {
+        Ok(leases) => leases,
+        Err(kube::Error::Api(status)) if status.code == 403 => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let leader = leases.items.iter().map(|l| Leader::read(l, now)).find(|l| l.alive);
+    Ok(leader.map(|l| {
+        let version = l.version.clone().unwrap_or_else(|| "unknown version".into());
+        format!("{version} (outside the cluster: {})", l.describe())
     }))
 }

@@ -4,7 +4,8 @@
 //! is said in a note instead.
 
 use agents_api::{AgentBuild, AgentWorkflow, ModelAPIMode};
-use agents_render::agent::{self, Inputs, resolve::resolve};
+use agents_render::agent::resolve::{Lookup, resolve};
+use agents_render::agent::{self, Inputs};
 use agents_render::workflow::{self as workflows, RunRequest};
 use agents_render::{build, hash, mcp_server, model_api, server};
 use kube::Resource as _;
@@ -152,8 +153,6 @@ fn render_workflow(
     owner: &str,
     out: &mut Rendered,
 ) -> anyhow::Result<()> {
-    use agents_render::agent::resolve::Lookup;
-
     let namespace = w.meta().namespace.as_deref().unwrap_or_default();
     let name = w.meta().name.as_deref().unwrap_or_default();
     match live {

@@ -300,7 +300,7 @@ spec:
     ensure!(reason == "CrashLoopBackOff" && message.contains("keeps exiting"), "{reason}: {message}");
     // A missing Secret is awaited: the pod starts once it exists.
     let gateways: Api<ModelAPI> = ctx.api();
-    let gateway = ctx.wait_for(&gateways, "gateway", "phase Pending", server_phase_is(ServerPhase::Pending)).await?;
+    let gateway = ctx.wait_for(&gateways, "gateway", "phase Waiting", server_phase_is(ServerPhase::Waiting)).await?;
     let (reason, message) = server_ready(&gateway)?;
     ensure!(
         reason == "CreateContainerConfigError" && message.contains("secret \"absent-secret\" not found"),
@@ -310,6 +310,30 @@ spec:
     let agent = ctx.wait_for(&agents, "researcher", "phase Waiting", phase_is(AgentPhase::Waiting)).await?;
     let message = ready_message(&agent);
     ensure!(message.contains("gateway") && message.contains("fetch"), "{message}");
+
+    // A ConfigMap of the user's that does not exist is named, and awaited (the operator looks
+    // again every 15 s: it caches only its own ConfigMaps).
+    ctx.apply_yaml(
+        "apiVersion: agents.dev/v1alpha1
+kind: ModelAPI
+metadata: {name: own}
+spec: {mode: Proxy, proxy: {configMapRef: {name: litellm-own}}}
+",
+    )
+    .await?;
+    let own = ctx.wait_for(&gateways, "own", "phase Waiting", server_phase_is(ServerPhase::Waiting)).await?;
+    let (reason, message) = server_ready(&own)?;
+    ensure!(
+        reason == "ConfigMapNotFound"
+            && message.starts_with("ConfigMap litellm-own (spec.proxy.configMapRef) does not exist"),
+        "{reason}: {message}"
+    );
+    ctx.apply_yaml(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: litellm-own}\ndata: {config.yaml: 'model_list: []'}\n",
+    )
+    .await?;
+    ctx.wait_for(&gateways, "own", "phase Ready once the ConfigMap exists", server_phase_is(ServerPhase::Ready))
+        .await?;
     Ok(())
 }
 

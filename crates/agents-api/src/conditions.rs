@@ -25,6 +25,7 @@ pub mod reasons {
     pub const PODS_CANNOT_BE_CREATED: &str = "PodsCannotBeCreated";
     pub const STOPPED: &str = "Stopped";
     pub const DEPENDENCIES_NOT_READY: &str = "DependenciesNotReady";
+    pub const CONFIG_MAP_NOT_FOUND: &str = "ConfigMapNotFound";
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";
     pub const BUILD_NOT_SUCCEEDED: &str = "BuildNotSucceeded";
     pub const CHILD_CONFLICT: &str = "ChildConflict";

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub enum ServerPhase {
     /// Accepted; its pods are starting.
     Pending,
+    /// Something it needs does not exist (a ConfigMap it names, or a Secret its pods wait for): it
+    /// starts once that exists. The Ready condition names it.
+    Waiting,
     /// It serves: every desired pod is ready (or, for an external endpoint, its fields are valid).
     Ready,
     /// Some pods are ready, fewer than desired.
@@ -19,12 +22,19 @@ pub enum ServerPhase {
 }
 
 impl ServerPhase {
-    pub const ALL: [ServerPhase; 5] =
-        [ServerPhase::Pending, ServerPhase::Ready, ServerPhase::Degraded, ServerPhase::Failed, ServerPhase::Stopped];
+    pub const ALL: [ServerPhase; 6] = [
+        ServerPhase::Pending,
+        ServerPhase::Waiting,
+        ServerPhase::Ready,
+        ServerPhase::Degraded,
+        ServerPhase::Failed,
+        ServerPhase::Stopped,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServerPhase::Pending => "Pending",
+            ServerPhase::Waiting => "Waiting",
             ServerPhase::Ready => "Ready",
             ServerPhase::Degraded => "Degraded",
             ServerPhase::Failed => "Failed",

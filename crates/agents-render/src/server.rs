@@ -148,6 +148,8 @@ pub struct Observed<'a> {
     pub conflicts: &'a [String],
     /// Why writing the children failed, if it did.
     pub failure: Option<&'a str>,
+    /// A ConfigMap the server names that does not exist (or lacks its key), in a sentence.
+    pub missing: Option<&'a str>,
     /// The phase the status holds now.
     pub previous: Option<ServerPhase>,
 }
@@ -163,14 +165,17 @@ pub fn assess(observed: Observed<'_>) -> (ServerPhase, &'static str, String) {
     if !observed.runs_pods {
         return (ServerPhase::Ready, reasons::READY, "an external endpoint: nothing runs in the cluster".into());
     }
+    if let Some(missing) = observed.missing {
+        return (ServerPhase::Waiting, reasons::CONFIG_MAP_NOT_FOUND, missing.to_string());
+    }
     let Some(deployment) = observed.deployment else {
         return (ServerPhase::Pending, reasons::PODS_STARTING, "creating the Deployment".into());
     };
     let rollout = rollout::assess(deployment, observed.pod_problem);
     let phase = match rollout.state {
         RolloutState::Stopped => ServerPhase::Stopped,
-        // A server has no phase of its own for a missing Secret: it is pending, and says why.
-        RolloutState::Starting | RolloutState::Waiting => ServerPhase::Pending,
+        RolloutState::Starting => ServerPhase::Pending,
+        RolloutState::Waiting => ServerPhase::Waiting,
         RolloutState::Degraded => ServerPhase::Degraded,
         RolloutState::Failed => ServerPhase::Failed,
         RolloutState::Ready => ServerPhase::Ready,
@@ -212,6 +217,7 @@ mod tests {
         assert!(!serves(Some(ServerPhase::Pending)));
         assert!(!serves(Some(ServerPhase::Failed)));
         assert!(!serves(Some(ServerPhase::Stopped)));
+        assert!(!serves(Some(ServerPhase::Waiting)));
         assert!(!serves(None));
     }
 
@@ -224,6 +230,8 @@ mod tests {
         );
         assert_eq!(assess(Observed { runs_pods: false, ..Default::default() }).0, ServerPhase::Ready);
         assert_eq!(assess(Observed { runs_pods: true, ..Default::default() }).0, ServerPhase::Pending);
+        let missing = Observed { runs_pods: true, missing: Some("ConfigMap c does not exist"), ..Default::default() };
+        assert_eq!(assess(missing).0, ServerPhase::Waiting);
         let ready: Deployment = serde_json::from_value(json!({
             "metadata": {"generation": 1},
             "spec": {"replicas": 1, "selector": {}, "template": {}},

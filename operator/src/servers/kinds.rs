@@ -22,6 +22,10 @@ impl ServerKind for ModelAPI {
         model_api::port(self).is_some()
     }
 
+    fn config_map_ref(&self) -> Option<&agents_api::model_api::ConfigMapKeyRef> {
+        model_api::config_map_ref(self)
+    }
+
     fn status(&self, observed: Observed<'_>, _: Option<&Answer>, now: &Time) -> ModelAPIStatus {
         model_api::status(self, observed, now)
     }

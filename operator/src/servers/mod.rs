@@ -50,6 +50,10 @@ pub trait ServerKind:
     fn children(&self) -> Result<Children, agents_render::agent::Incomplete>;
     /// Whether it runs pods at all (an External ModelAPI does not).
     fn runs_pods(&self) -> bool;
+    /// A ConfigMap of the user's that its pods mount (a Proxy ModelAPI's own LiteLLM config).
+    fn config_map_ref(&self) -> Option<&agents_api::model_api::ConfigMapKeyRef> {
+        None
+    }
     /// What only the running server can tell, asked once it is in `phase` (an MCPServer's
     /// tools); `None` when there is nothing to ask now.
     fn ask(&self, _ctx: &Context, _phase: ServerPhase) -> impl Future<Output = Option<Answer>> + Send {

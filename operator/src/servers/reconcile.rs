@@ -20,6 +20,7 @@ use serde_json::json;
 use super::{ServerKind, State};
 use crate::cache;
 use crate::children::{self, Live, Outcome, cached, cached_live, execute, plan};
+use crate::context::Context;
 use crate::error::Error;
 
 /// A safety net: reconciled this often even when nothing happens (writing nothing then).
@@ -64,6 +65,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
         Ok(vec![config, claim, service, deployment])
     }
     .await;
+    let missing = missing_config(ctx, server.as_ref(), &namespace).await?;
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let pod_problem = stores.pod_problems.of(&namespace, &name);
@@ -73,6 +75,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
         runs_pods: server.runs_pods(),
         conflicts: &conflicts,
         failure: failure.as_deref(),
+        missing: missing.as_deref(),
         previous: server.current_status().and_then(K::phase),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
@@ -99,9 +102,23 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     }
     synced?;
     ctx.succeeded(ObjectRef::from_obj(server.as_ref()));
-    // A conflict's owner or a server that did not answer changes without telling the operator.
-    let recheck = !conflicts.is_empty() || matches!(answer, Some(Err(_)));
+    // A conflict's owner, a ConfigMap of the user's, or a server that did not answer changes
+    // without telling the operator.
+    let recheck = !conflicts.is_empty() || missing.is_some() || matches!(answer, Some(Err(_)));
     Ok(Action::requeue(if recheck { RECHECK } else { RESYNC }))
+}
+
+/// Why the user's ConfigMap the server names cannot serve, read from the API server (the
+/// operator caches only its own ConfigMaps); `None` when it names none or it is in place.
+async fn missing_config<K: ServerKind>(ctx: &Context, server: &K, namespace: &str) -> Result<Option<String>, Error> {
+    let Some(reference) = server.config_map_ref() else {
+        return Ok(None);
+    };
+    let found = Api::<ConfigMap>::namespaced(ctx.client.clone(), namespace)
+        .get_opt(&reference.name)
+        .await
+        .map_err(|source| Error::Apply { action: "look up", kind: "ConfigMap", name: reference.name.clone(), source })?;
+    Ok(agents_render::model_api::missing_config(reference, found.as_ref()))
 }
 
 /// An Event when an existing server changes phase (its first phase is not news).

@@ -9,7 +9,9 @@
 mod litellm;
 mod ollama;
 
+use agents_api::model_api::ConfigMapKeyRef;
 use agents_api::{ModelAPI, ModelAPIMode, ModelAPIStatus};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 pub use litellm::{DEFAULT_IMAGE as LITELLM_IMAGE, PORT as PROXY_PORT};
@@ -36,6 +38,43 @@ pub fn port(model_api: &ModelAPI) -> Option<i32> {
         ModelAPIMode::Hosted => Some(model_api.spec.port.unwrap_or(ollama::PORT)),
         ModelAPIMode::External => None,
     }
+}
+
+/// The user's own LiteLLM config a Proxy ModelAPI names (`spec.proxy.configMapRef`).
+pub fn config_map_ref(model_api: &ModelAPI) -> Option<&ConfigMapKeyRef> {
+    let proxy = model_api.spec.proxy.as_ref().filter(|_| model_api.spec.mode == ModelAPIMode::Proxy)?;
+    proxy.config_map_ref.as_ref()
+}
+
+/// Why the ConfigMap `reference` names cannot configure the proxy (`found` is what the cluster
+/// holds under its name): it does not exist, or lacks the key. The pods wait for it, and start
+/// once it is there.
+pub fn missing_config(reference: &ConfigMapKeyRef, found: Option<&ConfigMap>) -> Option<String> {
+    let (name, key) = (&reference.name, &reference.key);
+    let Some(config_map) = found else {
+        return Some(format!(
+            "ConfigMap {name} (spec.proxy.configMapRef) does not exist: create it with the LiteLLM config under the \
+             key {key}; the proxy starts once it exists"
+        ));
+    };
+    let keys: Vec<&String> = config_map
+        .data
+        .iter()
+        .flat_map(|d| d.keys())
+        .chain(config_map.binary_data.iter().flat_map(|d| d.keys()))
+        .collect();
+    if keys.contains(&key) {
+        return None;
+    }
+    let has = if keys.is_empty() {
+        "no keys".to_string()
+    } else {
+        keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    Some(format!(
+        "ConfigMap {name} has no key {key} (spec.proxy.configMapRef.key); it has {has}: add the LiteLLM config \
+         under {key}, or name the key that holds it"
+    ))
 }
 
 pub fn children(model_api: &ModelAPI) -> Result<Children, Incomplete> {
@@ -129,6 +168,23 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::model_api;
     use super::*;
+
+    #[test]
+    fn a_config_map_the_proxy_names_must_exist_and_hold_its_key() {
+        let own = model_api("mode: Proxy\nproxy: {configMapRef: {name: litellm}}\n");
+        let reference = config_map_ref(&own).expect("a reference");
+        assert_eq!(reference.key, "config.yaml");
+        let absent = missing_config(reference, None).unwrap();
+        assert!(absent.starts_with("ConfigMap litellm (spec.proxy.configMapRef) does not exist"), "{absent}");
+        let mut config_map =
+            ConfigMap { data: Some([("other.yaml".to_string(), String::new())].into()), ..Default::default() };
+        let keyless = missing_config(reference, Some(&config_map)).unwrap();
+        assert!(keyless.contains("has no key config.yaml") && keyless.contains("it has other.yaml"), "{keyless}");
+        config_map.data = Some([("config.yaml".to_string(), "model_list: []".to_string())].into());
+        assert_eq!(missing_config(reference, Some(&config_map)), None);
+        let listed = model_api("mode: Proxy\nproxy: {models: [{name: gpt-4o, model: openai/gpt-4o}]}\n");
+        assert!(config_map_ref(&listed).is_none());
+    }
 
     #[test]
     fn endpoints_follow_the_mode() {

@@ -117,7 +117,15 @@ mod tests {
         );
         assert_eq!(
             counts,
-            [("Pending", 0), ("Waiting", 0), ("Ready", 2), ("Degraded", 0), ("Failed", 0), ("Stopped", 0), ("Unknown", 1)]
+            [
+                ("Pending", 0),
+                ("Waiting", 0),
+                ("Ready", 2),
+                ("Degraded", 0),
+                ("Failed", 0),
+                ("Stopped", 0),
+                ("Unknown", 1)
+            ]
         );
     }
 }

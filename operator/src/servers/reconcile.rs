@@ -114,10 +114,9 @@ async fn missing_config<K: ServerKind>(ctx: &Context, server: &K, namespace: &st
     let Some(reference) = server.config_map_ref() else {
         return Ok(None);
     };
-    let found = Api::<ConfigMap>::namespaced(ctx.client.clone(), namespace)
-        .get_opt(&reference.name)
-        .await
-        .map_err(|source| Error::Apply { action: "look up", kind: "ConfigMap", name: reference.name.clone(), source })?;
+    let found = Api::<ConfigMap>::namespaced(ctx.client.clone(), namespace).get_opt(&reference.name).await.map_err(
+        |source| Error::Apply { action: "look up", kind: "ConfigMap", name: reference.name.clone(), source },
+    )?;
     Ok(agents_render::model_api::missing_config(reference, found.as_ref()))
 }
 

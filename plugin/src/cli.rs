@@ -72,6 +72,8 @@ pub enum Command {
     Uninstall(commands::install::UninstallArgs),
     /// Check that the cluster is ready: CRDs, operator, Tekton, Argo.
     Check(commands::check::Args),
+    /// One screen for a namespace: every object's phase and what needs attention, the operator, what the cluster lacks.
+    Status(commands::status::Args),
     /// Print the plugin's version and the operator's and CRDs' found in the cluster.
     Version(commands::version::Args),
     /// Print a shell completion script.

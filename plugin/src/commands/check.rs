@@ -50,7 +50,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::Warn => "WARN",
@@ -72,16 +72,16 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, required: bool, status: Status, detail: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, required: bool, status: Status, detail: impl Into<String>) -> Self {
         Check { name: name.into(), status, required, detail: detail.into(), hint: None }
     }
 
-    fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
-    fn passes(&self) -> bool {
+    pub fn passes(&self) -> bool {
         !self.required || matches!(self.status, Status::Ok | Status::Warn)
     }
 }
@@ -258,7 +258,7 @@ fn name_of(deployment: &Deployment) -> String {
 }
 
 /// The operator: its Deployment, or, for one that runs outside the cluster, its leader Lease.
-async fn operator(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
+pub async fn operator(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
     let (operators, leases) = (ListParams::default().labels(OPERATOR_SELECTOR), leader_lease::list_params());
     let (deployments, leases) = futures::try_join!(
         find::<Deployment>(client, &operators, NAMESPACE),
@@ -392,11 +392,11 @@ const ARGO: Optional = Optional {
     hint: "install Argo Workflows (https://argo-workflows.readthedocs.io/en/latest/installation/) to run AgentWorkflows",
 };
 
-async fn tekton(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
+pub async fn tekton(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
     optional(client, &TEKTON).await
 }
 
-async fn argo(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
+pub async fn argo(client: &kube::Client) -> anyhow::Result<Vec<Check>> {
     optional(client, &ARGO).await
 }
 

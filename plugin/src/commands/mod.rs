@@ -14,6 +14,7 @@ pub mod logs;
 pub mod render;
 pub mod restart;
 pub mod scale;
+pub mod status;
 pub mod version;
 pub mod workflow;
 
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Install(args) => install::install(&session, args).await,
         Command::Uninstall(args) => install::uninstall(&session, args).await,
         Command::Check(args) => check::run(&session, args).await,
+        Command::Status(args) => status::run(&session, args).await,
         Command::Version(args) => version::run(Some(&session), args).await,
         Command::Workflow(args) => workflow::run(&session, args).await,
         Command::Completion(_) => unreachable!("handled above"),

@@ -316,6 +316,13 @@ async fn its_status_says_why_its_pods_do_not_run(ctx: Ctx) -> anyhow::Result<()>
     ensure!(row("crash").contains("Failed") && row("crash").contains("CrashLoopBackOff"), "{wide}");
     ensure!(row("keyless").contains("Waiting") && row("keyless").contains("CreateContainerConfigError"), "{wide}");
     ctx.wait_for_event("pull", "Warning Failed").await?;
+    // `status` puts the same reasons on one screen, and exits 1 while anything needs attention.
+    let output = crate::support::output_within(&mut ctx.agents(&["status"]))?;
+    let screen = crate::support::text(&output.stdout);
+    ensure!(output.status.code() == Some(1), "status exited {:?}:\n{screen}", output.status.code());
+    let line = |name: &str| screen.lines().find(|l| l.starts_with(&format!("Agent   {name} "))).unwrap_or_default();
+    ensure!(line("oom").contains("Failed") && line("oom").contains("OOMKilled: 0/1 pods ready"), "{screen}");
+    ensure!(screen.contains("4 of 4 objects need attention"), "{screen}");
 
     // A good image replaces the pod that could not pull, and the problem goes with it.
     agents

@@ -7,6 +7,7 @@ mod error;
 #[cfg(test)]
 mod input_properties;
 mod kinds;
+mod kubectl_complete;
 mod leader_lease;
 mod manifests;
 mod output;
@@ -21,6 +22,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     die_quietly_on_a_closed_stdout();
+    // kubectl's completion (through `kubectl_complete-agents`) takes the raw words, typed so far.
+    let args: Vec<String> = std::env::args_os().skip(1).map(|arg| arg.to_string_lossy().into_owned()).collect();
+    if let Some((first, rest)) = args.split_first()
+        && first == kubectl_complete::ENTRY
+    {
+        return kubectl_complete::run(rest, &mut std::io::stdout().lock());
+    }
     let cli = cli::Cli::parse();
     init_logging(cli.global.verbose);
     // One thread: the plugin waits on the network, and starts in a couple of milliseconds.

@@ -34,6 +34,18 @@ impl Kind {
         }
     }
 
+    /// The kind's resource, for requests that treat every kind alike (lists of `DynamicObject`).
+    pub fn resource(self) -> kube::api::ApiResource {
+        use kube::api::ApiResource;
+        match self {
+            Kind::Agent => ApiResource::erase::<agents_api::Agent>(&()),
+            Kind::AgentBuild => ApiResource::erase::<agents_api::AgentBuild>(&()),
+            Kind::ModelAPI => ApiResource::erase::<agents_api::ModelAPI>(&()),
+            Kind::MCPServer => ApiResource::erase::<agents_api::MCPServer>(&()),
+            Kind::AgentWorkflow => ApiResource::erase::<agents_api::AgentWorkflow>(&()),
+        }
+    }
+
     /// The kind a misspelt `name` most likely meant (`agnets` → Agent), if one is that close.
     pub fn closest_to(name: &str) -> Option<Kind> {
         if Kind::parse(name).is_some() {

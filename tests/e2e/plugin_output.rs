@@ -90,6 +90,17 @@ async fn get_prints_what_scripts_read(ctx: Ctx) -> anyhow::Result<()> {
     let builds = ctx.agents_ok(&["build", "list", "-o", "jsonpath={.kind}:{.items[*].metadata.name}"])?;
     ensure!(builds == "List:", "{builds}");
 
+    // describe takes several names or the same selector: one page each, in name order.
+    let page_names = |pages: &str| -> Vec<String> {
+        pages.lines().filter_map(|l| l.strip_prefix("Name:")).map(|n| n.trim().to_string()).collect()
+    };
+    let selected = ctx.agents_ok(&["describe", "-l", "team=t"])?;
+    ensure!(page_names(&selected) == ["alpha", "beta"], "{selected}");
+    let named = ctx.agents_ok(&["describe", "agents", "beta", "alpha"])?;
+    ensure!(page_names(&named) == ["beta", "alpha"], "{named}");
+    let stderr = ctx.agents_err(&["describe", "alpha", "-l", "team=t"])?;
+    ensure!(stderr.contains("give names or a selector (-l), not both"), "{stderr}");
+
     // delete -l takes the same selector get does; nothing matching is not an error, as kubectl's.
     let stderr = ctx.agents_err(&["delete", "alpha", "-l", "team=t", "--yes"])?;
     ensure!(stderr.contains("give names or a selector (-l), not both"), "{stderr}");

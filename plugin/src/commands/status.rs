@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -96,7 +96,7 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let client = &session.client;
     let mut objects = Vec::new();
     for kind in Kind::ALL {
-        let resource = resource(kind);
+        let resource = kind.resource();
         let api: Api<DynamicObject> = if args.all_namespaces {
             Api::all_with(client.clone(), &resource)
         } else {
@@ -124,16 +124,6 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if report.ready { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn resource(kind: Kind) -> ApiResource {
-    match kind {
-        Kind::Agent => ApiResource::erase::<agents_api::Agent>(&()),
-        Kind::AgentBuild => ApiResource::erase::<agents_api::AgentBuild>(&()),
-        Kind::ModelAPI => ApiResource::erase::<agents_api::ModelAPI>(&()),
-        Kind::MCPServer => ApiResource::erase::<agents_api::MCPServer>(&()),
-        Kind::AgentWorkflow => ApiResource::erase::<agents_api::AgentWorkflow>(&()),
-    }
 }
 
 /// Whether the cluster serves ServiceMonitors, which `spec.monitoring` of an Agent needs.

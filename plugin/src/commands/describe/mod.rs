@@ -1,5 +1,6 @@
-//! `kubectl agents describe [KIND] NAME`: one readable page: what the spec asks, what the
-//! status says, the children and their state, the dependencies, the pods and recent Events.
+//! `kubectl agents describe [KIND] NAME… | -l SELECTOR`: one readable page per object: what the
+//! spec asks, what the status says, the children and their state, the dependencies, the pods and
+//! recent Events.
 //! `agent.rs` and `server.rs` write what is particular to their kinds.
 //! What cannot be read (RBAC, say) is listed at the end instead of aborting the page.
 
@@ -15,7 +16,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Resource, ResourceExt};
 
 use crate::error::Explained;
@@ -26,21 +27,56 @@ use crate::style;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// `[KIND] NAME`: what to describe.
-    #[arg(value_name = "KIND|NAME", required = true)]
+    /// `[KIND] NAME…`: what to describe.
+    #[arg(value_name = "KIND|NAME", required_unless_present = "selector")]
     pub names: Vec<String>,
+    /// Describe every resource of the kind whose labels match, e.g. team=research (instead of names).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let (kind, names) = split_kind(&args.names);
-    let [name] = names else {
-        return Err(Explained(format!(
-            "describe one {} at a time: kubectl agents describe {} NAME",
-            kind.kind(),
-            kind.names()[0]
-        ))
-        .into());
+    let names: Vec<String> = match (names.is_empty(), &args.selector) {
+        (true, None) => {
+            return Err(Explained(format!(
+                "name the {} to describe: kubectl agents describe {} NAME, or select them with -l KEY=VALUE",
+                kind.kind(),
+                kind.names()[0]
+            ))
+            .into());
+        }
+        (false, Some(_)) => {
+            return Err(Explained("give names or a selector (-l), not both: a selector picks the names".into()).into());
+        }
+        (false, None) => names.to_vec(),
+        (true, Some(selector)) => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(session.client.clone(), &session.namespace, &kind.resource());
+            let mut found: Vec<String> =
+                api.list(&ListParams::default().labels(selector)).await?.items.iter().map(|o| o.name_any()).collect();
+            found.sort();
+            found
+        }
     };
+    if names.is_empty() {
+        eprintln!("No resources found in {} namespace.", session.namespace);
+    }
+    let mut code = ExitCode::SUCCESS;
+    for (index, name) in names.iter().enumerate() {
+        if index > 0 {
+            // kubectl separates the pages of several objects with a blank line.
+            println!();
+        }
+        if describe(session, kind, name).await? != ExitCode::SUCCESS {
+            code = ExitCode::FAILURE;
+        }
+    }
+    Ok(code)
+}
+
+/// The page of one object.
+async fn describe(session: &Session, kind: Kind, name: &str) -> anyhow::Result<ExitCode> {
     let mut page = Page { text: String::new(), problems: Vec::new(), colour: style::colour_enabled_on_stdout() };
     let pod_label = match kind {
         Kind::Agent => {
@@ -62,7 +98,8 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         Kind::AgentBuild => return super::build::describe::run(session, name).await,
         // A workflow's page is its status with the DAG of its last run.
         Kind::AgentWorkflow => {
-            let status = super::workflow::status::Args { name: name.clone(), run: None, output: Default::default() };
+            let status =
+                super::workflow::status::Args { name: name.to_string(), run: None, output: Default::default() };
             return super::workflow::status::run(session, status).await;
         }
     };

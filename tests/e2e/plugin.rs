@@ -1,6 +1,6 @@
 //! `kubectl agents` through kubectl's own plugin discovery, against the operator: scaffold →
 //! apply --wait → get (every output format parsed) → describe → scale → restart → delete, and
-//! what a user sees when the input or the cluster is wrong.
+//! what a user sees when the input or the cluster is wrong; and kubectl's completion of the plugin.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -31,6 +31,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
             the_wizard_runs_on_a_terminal,
             delete_asks_first_on_a_terminal,
             a_closed_stdout_ends_it_quietly,
+            kubectl_completes_commands_flags_and_live_names,
         ]
     )
 }
@@ -410,4 +411,60 @@ async fn delete_asks_first_on_a_terminal(ctx: Ctx) -> anyhow::Result<()> {
 /// silently (before, it printed "error: Broken pipe" and exited 1).
 async fn a_closed_stdout_ends_it_quietly(ctx: Ctx) -> anyhow::Result<()> {
     ends_quietly_on_a_closed_stdout(&mut ctx.agents(&["completion", "bash"]))
+}
+
+/// `kubectl __complete agents ARGS…`, what a shell asks kubectl on TAB, with the repository's
+/// `kubectl_complete-agents` on PATH beside the plugin; returns stdout's lines.
+fn kubectl_complete(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Vec<String>> {
+    let dir = ctx.cluster.dir().join(format!("complete-{}", ctx.ns));
+    let completer = dir.join("kubectl_complete-agents");
+    if !completer.exists() {
+        std::fs::create_dir_all(&dir)?;
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/kubectl_complete-agents");
+        std::os::unix::fs::symlink(script.canonicalize()?, &completer)?;
+    }
+    let mut command = ctx.kubectl();
+    let path = command.get_envs().find(|(key, _)| *key == "PATH").and_then(|(_, value)| value).unwrap_or_default();
+    let path = std::env::join_paths(std::iter::once(dir.clone()).chain(std::env::split_paths(path)))?;
+    command.env("PATH", path).arg("__complete").arg("agents").args(args);
+    Ok(text(&run_ok(&mut command)?.stdout).lines().map(str::to_string).collect())
+}
+
+/// kubectl completes `kubectl agents …` through `kubectl_complete-agents`: commands, flags, a
+/// flag's values, namespaces, the live Agents of the namespace given with -n, and files for -f.
+async fn kubectl_completes_commands_flags_and_live_names(ctx: Ctx) -> anyhow::Result<()> {
+    for name in ["research", "writer"] {
+        ctx.apply_yaml(&format!(
+            "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: {name}}}\nspec: {{image: x:1}}\n"
+        ))
+        .await?;
+    }
+    let values = |lines: &[String]| -> Vec<String> {
+        lines.iter().map(|line| line.split('\t').next().unwrap_or_default().to_string()).collect()
+    };
+    let commands = kubectl_complete(&ctx, &[""])?;
+    ensure!(commands.iter().any(|l| l.starts_with("describe\tShow a resource in detail")), "{commands:?}");
+    ensure!(["get", "logs", "workflow"].iter().all(|c| values(&commands).contains(&c.to_string())), "{commands:?}");
+    ensure!(commands.last().map(String::as_str) == Some(":4"), "no file completion: {commands:?}");
+    ensure!(values(&kubectl_complete(&ctx, &["wo"])?) == ["workflow", ":4"]);
+
+    let flags = values(&kubectl_complete(&ctx, &["get", "--"])?);
+    ensure!(["--namespace", "--output", "--watch"].iter().all(|f| flags.contains(&f.to_string())), "{flags:?}");
+    let formats = values(&kubectl_complete(&ctx, &["get", "-o", ""])?);
+    ensure!(["table", "json", "yaml", "name"].iter().all(|f| formats.contains(&f.to_string())), "{formats:?}");
+
+    let namespaces = values(&kubectl_complete(&ctx, &["get", "-n", ""])?);
+    ensure!(namespaces.contains(&ctx.ns), "{namespaces:?}");
+    let agents = kubectl_complete(&ctx, &["get", "agents", "-n", &ctx.ns, ""])?;
+    ensure!(agents == ["research", "writer", ":4"], "{agents:?}");
+    let described = kubectl_complete(&ctx, &["describe", "-n", &ctx.ns, "agent", "w"])?;
+    ensure!(described == ["writer", ":4"], "{described:?}");
+    let logs_agents = values(&kubectl_complete(&ctx, &["logs", &format!("--namespace={}", ctx.ns), ""])?);
+    ensure!(logs_agents == ["research", "writer", ":4"], "{logs_agents:?}");
+    let nothing_here = kubectl_complete(&ctx, &["get", "modelapis", "-n", &ctx.ns, ""])?;
+    ensure!(nothing_here == [":4"], "{nothing_here:?}");
+
+    let files = kubectl_complete(&ctx, &["apply", "-f", ""])?;
+    ensure!(files == [":0"], "the shell completes files after -f: {files:?}");
+    Ok(())
 }

@@ -166,6 +166,23 @@ async fn every_replica_is_printed_with_its_pod(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(!output.status.success(), "-c sidecar succeeded:\n{}", text(&output.stdout));
     ensure!(text(&output.stderr).contains("\"sidecar\""), "-c sidecar: {}", text(&output.stderr));
 
+    // -l: the pods of every Agent the selector matches, pod by pod in name order.
+    let solo = "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: solo, labels: {tier: web}}\n\
+                spec: {image: ghcr.io/example/solo:v1}\n";
+    let solo_pods = ready_agent(&ctx, solo, "solo").await?;
+    let label = json!({"metadata": {"labels": {"tier": "web"}}});
+    ctx.api::<Agent>().patch("chat", &PatchParams::default(), &Patch::Merge(label)).await?;
+    let out = quiet_ok(&mut logs(&ctx, &["-l", "tier=web", "--tail=1"]))?;
+    let mut expected = [pods.clone(), solo_pods].concat();
+    expected.sort();
+    let prefixes: Vec<&str> = out.lines().filter_map(|l| split_prefix(l).map(|(p, _)| p)).collect();
+    ensure!(prefixes == expected, "-l tier=web --tail=1 printed:\n{out}");
+    let output = output_within(&mut logs(&ctx, &["-l", "tier=none"]))?;
+    ensure!(output.status.success() && output.stdout.is_empty(), "-l tier=none: {}", output.status);
+    ensure!(text(&output.stderr).contains("No resources found"), "-l tier=none: {}", text(&output.stderr));
+    let output = output_within(&mut logs(&ctx, &["chat", "-l", "tier=web"]))?;
+    ensure!(output.status.code() == Some(2), "a name and a selector: {}", text(&output.stderr));
+
     // More streams than --max-log-requests allows: an error that names the flag.
     let output = output_within(&mut logs(&ctx, &["chat", "-f", "--max-log-requests=1"]))?;
     ensure!(!output.status.success(), "-f --max-log-requests=1 with 2 pods succeeded");

@@ -17,14 +17,14 @@ pub(super) enum Message {
 /// Follows the agent's pods until Ctrl-C (handled by the caller) or a fatal error.
 pub(super) async fn follow(
     pods: &Api<Pod>,
-    agent: &Agent,
+    agent: &Target,
     args: &Args,
     colour: bool,
     printer: &mut Printer,
 ) -> anyhow::Result<()> {
     let (sender, mut receiver) = mpsc::channel(256);
     let mut streams = Streams::new(pods.clone(), args, colour, sender);
-    let config = watcher::Config::default().labels(&selector(&args.name));
+    let config = watcher::Config::default().labels(&agent.pod_selector());
     let mut events = pin!(watcher(pods.clone(), config).default_backoff());
     // The pods named since the watch (re)started its listing; those missing from it are gone.
     let mut listing: BTreeSet<String> = BTreeSet::new();
@@ -61,7 +61,7 @@ pub(super) async fn follow(
                 Some(Err(e)) if !listed => return Err(e).context("watching the agent's pods"),
                 // An established watch that broke (e.g. a read timeout) is simply restarted.
                 Some(Err(e @ watcher::Error::WatchFailed(_))) => tracing::debug!(error = %e, "the pod watch broke"),
-                Some(Err(e)) => eprintln!("warning: watching the pods of agent {:?}: {e} (retrying)", args.name),
+                Some(Err(e)) => eprintln!("warning: watching the pods of {}: {e} (retrying)", agent.describe()),
                 None => return Ok(()),
             },
             Some(_) = streams.tasks.join_next(), if !streams.tasks.is_empty() => {}

@@ -1,5 +1,6 @@
-//! `kubectl agents logs NAME [-f] [--since 5m] [--tail N] [-c CONTAINER] [--timestamps] [--previous]`:
-//! the logs of every replica of an agent, each line prefixed with its pod.
+//! `kubectl agents logs NAME|-l SELECTOR [-f] [--since 5m] [--tail N] [-c CONTAINER] [--timestamps]
+//! [--previous]`: the logs of every replica of an agent (or of every agent a label selector
+//! matches, as stern tails several), each line prefixed with its pod.
 //!
 //! Without `-f`, each pod's log is fetched (up to `--max-log-requests` at once) and printed pod by
 //! pod, in name order. With `-f`, a watch on the agent's pods starts one follow stream per started
@@ -39,7 +40,12 @@ use crate::style;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The agent whose pods to show.
-    pub name: String,
+    #[arg(required_unless_present = "selector", conflicts_with = "selector")]
+    pub name: Option<String>,
+    /// The pods of every agent whose labels match, e.g. team=research (instead of a name); with
+    /// -f, the agents matched when it starts.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
     /// Keep streaming new lines, and follow the pods that come and go (e.g. in a rollout) until Ctrl-C.
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -71,7 +77,28 @@ pub struct Args {
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
-    let agent = agents.get_opt(&args.name).await?.ok_or_else(|| super::get::not_found(session, &args.name))?;
+    let target = match (&args.name, &args.selector) {
+        (Some(name), _) => {
+            Target::One(Box::new(agents.get_opt(name).await?.ok_or_else(|| super::get::not_found(session, name))?))
+        }
+        (None, selector) => {
+            let selector = selector.clone().unwrap_or_default();
+            let mut names: Vec<String> = agents
+                .list(&ListParams::default().labels(&selector))
+                .await?
+                .items
+                .iter()
+                .map(|a| a.name_any())
+                .collect();
+            if names.is_empty() {
+                eprintln!("No resources found in {} namespace.", session.namespace);
+                return Ok(ExitCode::SUCCESS);
+            }
+            names.sort();
+            Target::Selected { selector, names }
+        }
+    };
+    let agent = &target;
     let pods: Api<Pod> = Api::namespaced(session.client.clone(), &session.namespace);
     let mut printer = Printer::stdout();
     let colour = style::colour_enabled_on_stdout();
@@ -81,9 +108,9 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         signal = tokio::signal::ctrl_c() => signal.context("listening for Ctrl-C"),
         result = async {
             if args.follow {
-                follow(&pods, &agent, &args, colour, &mut printer).await
+                follow(&pods, agent, &args, colour, &mut printer).await
             } else {
-                print_once(&pods, &agent, &args, colour, &mut printer).await
+                print_once(&pods, agent, &args, colour, &mut printer).await
             }
         } => result,
     };
@@ -99,19 +126,41 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn selector(agent: &str) -> String {
-    format!("{}={agent}", agents_render::labels::AGENT)
+/// Whose pods to show: one Agent, or the Agents a label selector matched.
+enum Target {
+    One(Box<Agent>),
+    Selected { selector: String, names: Vec<String> },
+}
+
+impl Target {
+    /// The pods' label selector: the Agents' own label, not the selector given (pods carry the
+    /// operator's labels, not the Agent's).
+    fn pod_selector(&self) -> String {
+        let label = agents_render::labels::AGENT;
+        match self {
+            Target::One(agent) => format!("{label}={}", agent.name_any()),
+            Target::Selected { names, .. } => format!("{label} in ({})", names.join(",")),
+        }
+    }
+
+    /// `agent "research"`, or `the agents matching team=t (a, b)`, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Target::One(agent) => format!("agent {:?}", agent.name_any()),
+            Target::Selected { selector, names } => format!("the agents matching {selector} ({})", names.join(", ")),
+        }
+    }
 }
 
 /// Every pod's log once, pod by pod in name order.
 async fn print_once(
     pods: &Api<Pod>,
-    agent: &Agent,
+    agent: &Target,
     args: &Args,
     colour: bool,
     printer: &mut Printer,
 ) -> anyhow::Result<()> {
-    let params = ListParams::default().labels(&selector(&args.name));
+    let params = ListParams::default().labels(&agent.pod_selector());
     let mut listed = pods.list(&params).await.context("listing the agent's pods")?.items;
     if listed.is_empty() {
         eprintln!("{}", no_pods(agent, false));
@@ -131,7 +180,7 @@ async fn print_once(
     if let Some(wanted) = &args.container
         && !listed.iter().any(|pod| !containers(pod, Some(wanted)).is_empty())
     {
-        return Err(no_such_container(&args.name, wanted, &listed).into());
+        return Err(no_such_container(agent, wanted, &listed).into());
     }
     let base = LogParams {
         tail_lines: tail_lines(args.tail),
@@ -249,7 +298,16 @@ fn since_seconds(since: Duration) -> i64 {
 }
 
 /// Why there is nothing to show, and what to do about it.
-fn no_pods(agent: &Agent, waiting: bool) -> String {
+fn no_pods(target: &Target, waiting: bool) -> String {
+    let agent = match target {
+        Target::One(agent) => agent,
+        Target::Selected { .. } if waiting => {
+            return format!("{} have no pods. Waiting for them to appear (Ctrl-C to stop)", target.describe());
+        }
+        Target::Selected { .. } => {
+            return format!("{} have no pods: see `kubectl agents status`", target.describe());
+        }
+    };
     let name = agent.name_any();
     let phase = agent.status.as_ref().and_then(|s| s.phase);
     let stopped = agent.spec.replicas == Some(0) || phase == Some(AgentPhase::Stopped);
@@ -269,10 +327,14 @@ fn no_pods(agent: &Agent, waiting: bool) -> String {
     format!("agent {name:?} has no pods: {state}. {hint}")
 }
 
-fn no_such_container(agent: &str, wanted: &str, pods: &[Pod]) -> Explained {
+fn no_such_container(target: &Target, wanted: &str, pods: &[Pod]) -> Explained {
     let names: BTreeSet<String> = pods.iter().flat_map(|pod| containers(pod, None)).collect();
     let names: Vec<String> = names.into_iter().collect();
-    Explained(format!("no pod of agent {agent:?} has a container {wanted:?}; its containers: {}", names.join(", ")))
+    Explained(format!(
+        "no pod of {} has a container {wanted:?}; their containers: {}",
+        target.describe(),
+        names.join(", ")
+    ))
 }
 
 fn too_many_streams(max: u32) -> Explained {
@@ -348,13 +410,22 @@ mod tests {
             "metadata": {"name": "research"}, "spec": {"image": "x", "replicas": 0},
         }))
         .unwrap();
+        let one = |agent: &Agent| Target::One(Box::new(agent.clone()));
         assert_eq!(
-            no_pods(&agent, false),
+            no_pods(&one(&agent), false),
             "agent \"research\" has no pods: it is stopped (replicas: 0). Start it with `kubectl agents scale research --replicas 1`"
         );
-        assert!(no_pods(&agent, true).ends_with("stopped (replicas: 0). Waiting for them to appear (Ctrl-C to stop)"));
+        assert!(
+            no_pods(&one(&agent), true).ends_with("stopped (replicas: 0). Waiting for them to appear (Ctrl-C to stop)")
+        );
         agent.spec.replicas = Some(2);
-        assert!(no_pods(&agent, false).contains("the operator has not reported on it yet"));
+        assert!(no_pods(&one(&agent), false).contains("the operator has not reported on it yet"));
+        let selected = Target::Selected { selector: "team=t".into(), names: vec!["a".into(), "b".into()] };
+        assert_eq!(selected.pod_selector(), "agents.dev/agent in (a,b)");
+        assert_eq!(
+            no_pods(&selected, false),
+            "the agents matching team=t (a, b) have no pods: see `kubectl agents status`"
+        );
     }
 
     #[test]

@@ -112,7 +112,7 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
     let listing = run_ok(Command::new("tar").arg("-tzf").arg(&archive))?;
     let mut files: Vec<String> = text(&listing.stdout).lines().map(str::to_string).collect();
     files.sort();
-    ensure!(files == ["LICENSE", "kubectl-agents"], "the archive holds {files:?}");
+    ensure!(files == ["LICENSE", "kubectl-agents", "kubectl_complete-agents"], "the archive holds {files:?}");
     // sha256 by another implementation than the release task's.
     let sum = text(&run_ok(Command::new("sha256sum").arg(&archive))?.stdout);
     let sum = sum.split_whitespace().next().context("no sha256sum output")?.to_string();
@@ -226,6 +226,20 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
         "kubectl agents version through krew: {}",
         story(&version)
     );
+
+    // Completion through kubectl: krew links only the plugin; the completer, copied from the
+    // store onto PATH as the caveats say, makes kubectl complete the plugin's commands.
+    let completer = krew_root.join("bin/kubectl_complete-agents");
+    ensure!(!completer.exists(), "krew linked the completer after all: simplify the caveats and docs/install.md");
+    std::fs::copy(store.join("kubectl_complete-agents"), &completer)?;
+    let completed = kubectl(&["__complete", "agents", "ver"])?;
+    ensure!(
+        completed.status.success()
+            && text(&completed.stdout).lines().next().is_some_and(|l| l.starts_with("version\t")),
+        "kubectl __complete agents ver: {}",
+        story(&completed)
+    );
+    std::fs::remove_file(&completer)?;
 
     // `krew uninstall` needs an index; offline, an empty one does (`krew update` would clone it).
     let index = krew_root.join("index/default");

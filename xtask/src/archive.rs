@@ -1,8 +1,8 @@
-//! Packs one target's archive (the plugin and the LICENSE, flat, as the manifest's `files` expect)
-//! and computes its sha256.
+//! Packs one target's archive (the plugin, its completer `kubectl_complete-agents` and the LICENSE,
+//! flat, as the manifest's `files` expect) and computes its sha256.
 //!
 //! The archive is reproducible: its entries carry no time, owner or umask of the machine that
-//! packed it (`SOURCE_DATE_EPOCH`, else 0, as the time; root; 0755 for the plugin, 0644 for the
+//! packed it (`SOURCE_DATE_EPOCH`, else 0, as the time; root; 0755 for the plugin and the completer, 0644 for the
 //! LICENSE), and the gzip header no time either, so the same binary always gives the same sha256.
 
 use std::fs;
@@ -16,15 +16,25 @@ use sha2::{Digest, Sha256};
 
 use crate::targets::Target;
 
-/// Packs `binary` (as the target's `bin`) and `license` into `dir/<archive name>`; returns its path.
-pub fn pack(target: &Target, version: &str, binary: &Path, license: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+/// The files an archive packs besides the plugin.
+pub struct Extras<'a> {
+    /// The target's completer (`plugin/kubectl_complete-agents`, or its `.cmd` on Windows).
+    pub completer: &'a Path,
+    pub license: &'a Path,
+}
+
+/// Packs `binary` (as the target's `bin`), the completer and the LICENSE into
+/// `dir/<archive name>`; returns its path.
+pub fn pack(target: &Target, version: &str, binary: &Path, extras: &Extras, dir: &Path) -> anyhow::Result<PathBuf> {
     let plugin = fs::read(binary)
         .with_context(|| format!("reading the plugin {} (build it first, or fix --binary)", binary.display()))?;
-    let license = fs::read(license).with_context(|| format!("reading {}", license.display()))?;
+    let read = |path: &Path| fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let (completer, license) = (read(extras.completer)?, read(extras.license)?);
     let archive = dir.join(target.archive(version));
     let file = fs::File::create(&archive).with_context(|| format!("creating {}", archive.display()))?;
-    write_tar_gz(file, &[(target.bin(), 0o755, &plugin), ("LICENSE", 0o644, &license)], source_date_epoch())
-        .with_context(|| format!("writing {}", archive.display()))?;
+    let entries: [(&str, u32, &[u8]); 3] =
+        [(target.bin(), 0o755, &plugin), (target.completer(), 0o755, &completer), ("LICENSE", 0o644, &license)];
+    write_tar_gz(file, &entries, source_date_epoch()).with_context(|| format!("writing {}", archive.display()))?;
     Ok(archive)
 }
 
@@ -89,6 +99,37 @@ mod tests {
             })
             .collect();
         assert_eq!(entries, [("kubectl-agents".to_string(), 0o755, 0), ("LICENSE".to_string(), 0o644, 0)]);
+    }
+
+    /// Each target's archive holds the plugin and the completer of its OS, both executable, as
+    /// they are in the repository.
+    #[test]
+    fn an_archive_holds_the_plugin_its_completer_and_the_license() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dir = std::env::temp_dir().join(format!("xtask-pack-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("binary");
+        fs::write(&binary, "plugin").unwrap();
+        for target in crate::targets::TARGETS {
+            let completer = root.join("plugin").join(target.completer());
+            let script = fs::read_to_string(&completer).unwrap();
+            assert!(script.contains("__complete"), "{}", completer.display());
+            let extras = Extras { completer: &completer, license: &root.join("LICENSE") };
+            let archive = pack(&target, "1.2.3", &binary, &extras, &dir).unwrap();
+            let bytes = fs::read(&archive).unwrap();
+            let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+            let entries: Vec<(String, u32)> = archive
+                .entries()
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.path().unwrap().display().to_string(), e.header().mode().unwrap())
+                })
+                .collect();
+            let expected = [(target.bin(), 0o755), (target.completer(), 0o755), ("LICENSE", 0o644)];
+            assert_eq!(entries, expected.map(|(name, mode)| (name.to_string(), mode)), "{}", target.triple);
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum ManifestError {
     UnknownPlatform { index: usize, os: String, arch: String },
     #[error("the template's platform {index} runs `{found}`, but {triple} builds `{expected}`")]
     WrongBin { index: usize, triple: &'static str, found: String, expected: &'static str },
+    #[error("the template's platform {index} does not install `{file}` from the archive (add it to its `files`)")]
+    MissingFile { index: usize, file: &'static str },
     #[error("the template has no platform for {0}: add one to krew-manifest.yaml")]
     NoPlatform(&'static str),
     #[error("the template has two platforms for {0}")]
@@ -67,6 +69,13 @@ fn platforms(template: &Value) -> Result<Vec<Target>, ManifestError> {
                 found: bin.into(),
                 expected: target.bin(),
             });
+        }
+        // krew links only `bin` onto PATH, but the completer must be in the store for users to link.
+        let files = platform["files"].as_array().map(Vec::as_slice).unwrap_or_default();
+        for file in [target.bin(), target.completer()] {
+            if !files.iter().any(|f| f["from"] == file) {
+                return Err(ManifestError::MissingFile { index, file });
+            }
         }
         if seen.insert(target.triple, index).is_some() {
             return Err(ManifestError::TwoPlatforms(target.triple));
@@ -219,6 +228,14 @@ mod tests {
         template["spec"]["platforms"][1]["selector"]["matchLabels"]["arch"] = Value::from("s390x");
         let yaml = serde_norway::to_string(&template).unwrap();
         assert!(matches!(render(&yaml, VERSION, REPOSITORY, &[], true), Err(ManifestError::UnknownPlatform { .. })));
+
+        let mut template = parse(TEMPLATE);
+        template["spec"]["platforms"][2]["files"].as_array_mut().unwrap().retain(|f| f["from"] == "kubectl-agents");
+        let yaml = serde_norway::to_string(&template).unwrap();
+        assert_eq!(
+            render(&yaml, VERSION, REPOSITORY, &[], true),
+            Err(ManifestError::MissingFile { index: 2, file: "kubectl_complete-agents" })
+        );
 
         let mut template = parse(TEMPLATE);
         template["spec"]["platforms"][4]["bin"] = Value::from("kubectl-agents");

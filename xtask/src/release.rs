@@ -1,6 +1,7 @@
 //! `cargo xtask release`: builds the plugin for each target this machine can build, packs each
-//! archive with the LICENSE, and writes the krew manifest with every archive's sha256. It also
-//! builds the agent runtime's static Linux binaries, what its image is made of.
+//! archive with its completer (`kubectl_complete-agents`) and the LICENSE, and writes the krew
+//! manifest with every archive's sha256. It also builds the agent runtime's static Linux
+//! binaries, what its image is made of.
 //!
 //! The rule for targets it cannot build (macOS and Windows from Linux, say): their archives come
 //! from the runners that can (`--archives DIR`); without them no manifest is written, because a
@@ -154,7 +155,9 @@ fn release_target(root: &Path, out: &Path, target: &Target, host: &Host, options
     if target.runs_on(host) {
         check_version(&binary)?;
     }
-    let path = archive::pack(target, VERSION, &binary, &root.join("LICENSE"), out)?;
+    let completer = root.join("plugin").join(target.completer());
+    let extras = archive::Extras { completer: &completer, license: &root.join("LICENSE") };
+    let path = archive::pack(target, VERSION, &binary, &extras, out)?;
     let sha256 = archive::sha256(&path)?;
     fs::write(out.join(format!("{name}.sha256")), format!("{sha256}  {name}\n"))?;
     Ok(Outcome::Packed(path, Archive { target: *target, sha256 }))

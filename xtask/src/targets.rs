@@ -37,6 +37,12 @@ impl Target {
         if self.os == "windows" { "kubectl-agents.exe" } else { "kubectl-agents" }
     }
 
+    /// The file kubectl runs to complete `kubectl agents …` (`kubectl_complete-agents` on PATH):
+    /// a shell script, a batch file on Windows. It lives in `plugin/` under this name.
+    pub fn completer(&self) -> &'static str {
+        if self.os == "windows" { "kubectl_complete-agents.cmd" } else { "kubectl_complete-agents" }
+    }
+
     /// `kubectl-agents-v0.1.0-x86_64-unknown-linux-musl.tar.gz`.
     pub fn archive(&self, version: &str) -> String {
         format!("kubectl-agents-v{version}-{}.tar.gz", self.triple)

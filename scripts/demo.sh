@@ -114,6 +114,8 @@ context=$(sed -n 's/^(context id \([^:]*\): continue.*/\1/p' "$dir/demo-invoke.e
 [ -n "$context" ] || { echo "demo: invoke did not tell its context id" >&2; exit 1; }
 step kubectl agents invoke hello "Do you remember what I asked?" --context-id "$context"
 step kubectl agents describe hello
+# One screen for the namespace; exit 1 if anything needed attention.
+step kubectl agents status
 # The operator runs out of the cluster: check finds it by its leader Lease.
 step kubectl agents check
 step kubectl agents version

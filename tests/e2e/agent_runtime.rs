@@ -267,7 +267,7 @@ async fn invoke_says_why_it_cannot_answer(ctx: Ctx) -> anyhow::Result<()> {
         "{stderr}"
     );
     // Through the service proxy the API server answers for itself: on this control plane pods
-    // have loopback addresses, which the EndpointSlice controller leaves out of the Service.
+    // have loopback addresses, which Services cannot list as endpoints.
     let stderr = ctx.agents_err(&["invoke", "silent", "hi", "--via", "service"])?;
     ensure!(stderr.contains("the API server could not reach agent/silent through service silent:"), "{stderr}");
     server.abort();

@@ -338,7 +338,7 @@ async fn an_operator_outside_the_cluster_is_found_by_its_lease(p: &Private<'_>) 
     );
     let version = text(&p.expect(&["version"], 0)?.stdout);
     ensure!(
-        version.contains(&format!("Operator: {VERSION} (outside the cluster: leader ")),
+        version.contains(&format!("Operator: {VERSION}, outside the cluster: leader ")),
         "version printed:\n{version}"
     );
     operator.stop()?;

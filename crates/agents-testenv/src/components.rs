@@ -5,9 +5,16 @@ use std::path::Path;
 use crate::{Error, pki, process};
 
 /// Pods get addresses from a loopback range: nothing can ever dial a pod off this machine. The
-/// cost: the EndpointSlice controller skips loopback addresses, so Services have no endpoints.
+/// cost: the API server refuses loopback addresses in Endpoints and EndpointSlices, so Services
+/// have no endpoints, and the controllers that would write them are off (see
+/// [`NO_ENDPOINT_CONTROLLERS`]).
 const POD_CIDR: &str = "127.64.0.0/16";
 const SERVICE_CIDR: &str = "10.96.0.0/12";
+/// Every controller but those that would write loopback pod addresses into Endpoints and
+/// EndpointSlices: the API server refuses each write, and they would report it as a Warning
+/// Event on every Service, which `kubectl agents describe` shows beside a healthy Agent.
+const NO_ENDPOINT_CONTROLLERS: &str =
+    "*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller";
 
 /// Loopback ports of one cluster, picked free at start so clusters can run side by side.
 pub struct Ports {
@@ -125,6 +132,7 @@ impl Commands<'_> {
             ("cluster-signing-cert-file", path(&pki.ca_cert)),
             ("cluster-signing-key-file", path(&pki.ca_key)),
             ("service-cluster-ip-range", SERVICE_CIDR.into()),
+            ("controllers", NO_ENDPOINT_CONTROLLERS.into()),
         ]);
         flags(&pairs)
     }

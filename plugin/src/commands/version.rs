@@ -113,6 +113,6 @@ async fn leader_version(session: &Session) -> anyhow::Result<Option<String>> {
     let leader = leases.items.iter().map(|l| Leader::read(l, now)).find(|l| l.alive);
     Ok(leader.map(|l| {
         let version = l.version.clone().unwrap_or_else(|| "unknown version".into());
-        format!("{version} (outside the cluster: {})", l.describe())
+        format!("{version}, outside the cluster: {}", l.describe())
     }))
 }

@@ -7,13 +7,11 @@
 //! only these fields, and costs a fraction of that. Reconciles read it as a `Deployment`
 //! ([`CachedDeployment::to_deployment`]), so everything that assesses one stays as it is.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -105,34 +103,7 @@ fn reports_failure(condition: &DeploymentCondition) -> bool {
     }
 }
 
-impl Resource for CachedDeployment {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Deployment::kind(&())
-    }
-
-    fn group(_: &()) -> Cow<'_, str> {
-        Deployment::group(&())
-    }
-
-    fn version(_: &()) -> Cow<'_, str> {
-        Deployment::version(&())
-    }
-
-    fn plural(_: &()) -> Cow<'_, str> {
-        Deployment::plural(&())
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+super::decoded_as!(CachedDeployment, Deployment);
 
 #[cfg(test)]
 mod tests {

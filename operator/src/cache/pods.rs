@@ -6,7 +6,6 @@
 //! each as a sentence. An owner is reconciled when one of its pods' problems appears, changes or
 //! goes, not on every pod update (the Deployment's counts already trigger those).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -156,34 +155,7 @@ where
     (problems, Filled { kind: "Pod".into(), filled }, owners)
 }
 
-impl Resource for WatchedPod {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Pod::kind(&())
-    }
-
-    fn group(_: &()) -> Cow<'_, str> {
-        Pod::group(&())
-    }
-
-    fn version(_: &()) -> Cow<'_, str> {
-        Pod::version(&())
-    }
-
-    fn plural(_: &()) -> Cow<'_, str> {
-        Pod::plural(&())
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+super::decoded_as!(WatchedPod, Pod);
 
 #[cfg(test)]
 mod tests {

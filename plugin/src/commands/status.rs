@@ -94,17 +94,16 @@ fn ready_condition(status: &Value) -> Option<(String, String)> {
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     let client = &session.client;
-    let mut objects = Vec::new();
-    for kind in Kind::ALL {
-        let resource = kind.resource();
+    let lists = Kind::ALL.map(|kind| async move {
         let api: Api<DynamicObject> = if args.all_namespaces {
-            Api::all_with(client.clone(), &resource)
+            Api::all_with(client.clone(), &kind.resource())
         } else {
-            Api::namespaced_with(client.clone(), &session.namespace, &resource)
+            Api::namespaced_with(client.clone(), &session.namespace, &kind.resource())
         };
-        let items = api.list(&ListParams::default()).await?;
-        objects.extend(items.items.iter().map(|item| object(kind, item)));
-    }
+        let items = api.list(&ListParams::default()).await?.items;
+        anyhow::Ok(items.iter().map(|item| object(kind, item)).collect::<Vec<_>>())
+    });
+    let objects: Vec<Object> = futures::future::try_join_all(lists).await?.concat();
     let (operator, tekton, argo, monitors) = futures::try_join!(
         check::operator(client),
         check::tekton(client),

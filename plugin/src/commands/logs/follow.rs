@@ -51,7 +51,7 @@ pub(super) async fn follow(
                 Some(Ok(watcher::Event::InitDone)) => {
                     streams.retain(&listing);
                     if !listed && listing.is_empty() {
-                        eprintln!("{}", no_pods(agent, true));
+                        eprintln!("{}", agent.no_pods(true));
                     }
                     listed = true;
                 }

@@ -16,7 +16,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agents_api::{Agent, AgentPhase};
 use anyhow::Context;
 use futures::channel::mpsc;
 use futures::{AsyncBufReadExt, SinkExt, StreamExt};
@@ -29,9 +28,11 @@ use tokio::task::{AbortHandle, JoinSet};
 
 mod follow;
 mod lines;
+mod target;
 
 use follow::*;
 use lines::*;
+use target::Target;
 
 use crate::error::Explained;
 use crate::session::Session;
@@ -76,29 +77,10 @@ pub struct Args {
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
-    let target = match (&args.name, &args.selector) {
-        (Some(name), _) => {
-            Target::One(Box::new(agents.get_opt(name).await?.ok_or_else(|| super::get::not_found(session, name))?))
-        }
-        (None, selector) => {
-            let selector = selector.clone().unwrap_or_default();
-            let mut names: Vec<String> = agents
-                .list(&ListParams::default().labels(&selector))
-                .await?
-                .items
-                .iter()
-                .map(|a| a.name_any())
-                .collect();
-            if names.is_empty() {
-                eprintln!("No resources found in {} namespace.", session.namespace);
-                return Ok(ExitCode::SUCCESS);
-            }
-            names.sort();
-            Target::Selected { selector, names }
-        }
+    let Some(target) = Target::find(session, args.name.as_deref(), args.selector.as_deref()).await? else {
+        eprintln!("No resources found in {} namespace.", session.namespace);
+        return Ok(ExitCode::SUCCESS);
     };
-    let agent = &target;
     let pods: Api<Pod> = Api::namespaced(session.client.clone(), &session.namespace);
     let mut printer = Printer::stdout();
     let colour = style::colour_enabled_on_stdout();
@@ -108,9 +90,9 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         signal = tokio::signal::ctrl_c() => signal.context("listening for Ctrl-C"),
         result = async {
             if args.follow {
-                follow(&pods, agent, &args, colour, &mut printer).await
+                follow(&pods, &target, &args, colour, &mut printer).await
             } else {
-                print_once(&pods, agent, &args, colour, &mut printer).await
+                print_once(&pods, &target, &args, colour, &mut printer).await
             }
         } => result,
     };
@@ -126,32 +108,6 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Whose pods to show: one Agent, or the Agents a label selector matched.
-enum Target {
-    One(Box<Agent>),
-    Selected { selector: String, names: Vec<String> },
-}
-
-impl Target {
-    /// The pods' label selector: the Agents' own label, not the selector given (pods carry the
-    /// operator's labels, not the Agent's).
-    fn pod_selector(&self) -> String {
-        let label = agents_render::labels::AGENT;
-        match self {
-            Target::One(agent) => format!("{label}={}", agent.name_any()),
-            Target::Selected { names, .. } => format!("{label} in ({})", names.join(",")),
-        }
-    }
-
-    /// `agent "research"`, or `the agents matching team=t (a, b)`, for messages.
-    fn describe(&self) -> String {
-        match self {
-            Target::One(agent) => format!("agent {:?}", agent.name_any()),
-            Target::Selected { selector, names } => format!("the agents matching {selector} ({})", names.join(", ")),
-        }
-    }
-}
-
 /// Every pod's log once, pod by pod in name order.
 async fn print_once(
     pods: &Api<Pod>,
@@ -163,7 +119,7 @@ async fn print_once(
     let params = ListParams::default().labels(&agent.pod_selector());
     let mut listed = pods.list(&params).await.context("listing the agent's pods")?.items;
     if listed.is_empty() {
-        eprintln!("{}", no_pods(agent, false));
+        eprintln!("{}", agent.no_pods(false));
         return Ok(());
     }
     listed.sort_by_key(|pod| pod.name_any());
@@ -297,36 +253,6 @@ fn since_seconds(since: Duration) -> i64 {
     i64::try_from(since.as_secs() + u64::from(since.subsec_nanos() > 0)).unwrap_or(i64::MAX).max(1)
 }
 
-/// Why there is nothing to show, and what to do about it.
-fn no_pods(target: &Target, waiting: bool) -> String {
-    let agent = match target {
-        Target::One(agent) => agent,
-        Target::Selected { .. } if waiting => {
-            return format!("{} have no pods. Waiting for them to appear (Ctrl-C to stop)", target.describe());
-        }
-        Target::Selected { .. } => {
-            return format!("{} have no pods: see `kubectl agents status`", target.describe());
-        }
-    };
-    let name = agent.name_any();
-    let phase = agent.status.as_ref().and_then(|s| s.phase);
-    let stopped = agent.spec.replicas == Some(0) || phase == Some(AgentPhase::Stopped);
-    let state = match phase {
-        _ if stopped => "it is stopped (replicas: 0)".to_string(),
-        Some(phase) => format!("it is {phase}"),
-        None => "the operator has not reported on it yet".to_string(),
-    };
-    if waiting {
-        return format!("agent {name:?} has no pods: {state}. Waiting for them to appear (Ctrl-C to stop)");
-    }
-    let hint = if stopped {
-        format!("Start it with `kubectl agents scale {name} --replicas 1`")
-    } else {
-        format!("See `kubectl agents describe {name}`")
-    };
-    format!("agent {name:?} has no pods: {state}. {hint}")
-}
-
 fn no_such_container(target: &Target, wanted: &str, pods: &[Pod]) -> Explained {
     let names: BTreeSet<String> = pods.iter().flat_map(|pod| containers(pod, None)).collect();
     let names: Vec<String> = names.into_iter().collect();
@@ -401,31 +327,6 @@ mod tests {
         assert_eq!(since_seconds(Duration::ZERO), 1);
         assert_eq!(tail_lines(-1), None);
         assert_eq!(tail_lines(0), Some(0));
-    }
-
-    #[test]
-    fn no_pods_says_why() {
-        let mut agent: Agent = serde_json::from_value(serde_json::json!({
-            "apiVersion": "agents.dev/v1alpha1", "kind": "Agent",
-            "metadata": {"name": "research"}, "spec": {"image": "x", "replicas": 0},
-        }))
-        .unwrap();
-        let one = |agent: &Agent| Target::One(Box::new(agent.clone()));
-        assert_eq!(
-            no_pods(&one(&agent), false),
-            "agent \"research\" has no pods: it is stopped (replicas: 0). Start it with `kubectl agents scale research --replicas 1`"
-        );
-        assert!(
-            no_pods(&one(&agent), true).ends_with("stopped (replicas: 0). Waiting for them to appear (Ctrl-C to stop)")
-        );
-        agent.spec.replicas = Some(2);
-        assert!(no_pods(&one(&agent), false).contains("the operator has not reported on it yet"));
-        let selected = Target::Selected { selector: "team=t".into(), names: vec!["a".into(), "b".into()] };
-        assert_eq!(selected.pod_selector(), "agents.dev/agent in (a,b)");
-        assert_eq!(
-            no_pods(&selected, false),
-            "the agents matching team=t (a, b) have no pods: see `kubectl agents status`"
-        );
     }
 
     #[test]

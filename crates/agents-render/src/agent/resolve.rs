@@ -2,6 +2,7 @@
 //! the operator looks references up in its caches, `kubectl agents render` in the manifests it
 //! was given (or in the cluster).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI, ModelAPIMode};
@@ -15,6 +16,38 @@ pub trait Lookup {
     fn build(&self, namespace: &str, name: &str) -> Option<Arc<AgentBuild>>;
     fn model_api(&self, namespace: &str, name: &str) -> Option<Arc<ModelAPI>>;
     fn mcp_server(&self, namespace: &str, name: &str) -> Option<Arc<MCPServer>>;
+}
+
+/// A namespace and a name: where an object is held in [`Objects`].
+pub type ObjectKey = (String, String);
+
+pub fn object_key(namespace: &str, name: &str) -> ObjectKey {
+    (namespace.to_string(), name.to_string())
+}
+
+/// Objects held in memory, by namespace and name: what `kubectl agents render` (and the tests)
+/// look references up in, where the operator looks in its caches.
+#[derive(Default, Debug)]
+pub struct Objects {
+    pub agents: BTreeMap<ObjectKey, Arc<Agent>>,
+    pub builds: BTreeMap<ObjectKey, Arc<AgentBuild>>,
+    pub model_apis: BTreeMap<ObjectKey, Arc<ModelAPI>>,
+    pub mcp_servers: BTreeMap<ObjectKey, Arc<MCPServer>>,
+}
+
+impl Lookup for Objects {
+    fn agent(&self, namespace: &str, name: &str) -> Option<Arc<Agent>> {
+        self.agents.get(&object_key(namespace, name)).cloned()
+    }
+    fn build(&self, namespace: &str, name: &str) -> Option<Arc<AgentBuild>> {
+        self.builds.get(&object_key(namespace, name)).cloned()
+    }
+    fn model_api(&self, namespace: &str, name: &str) -> Option<Arc<ModelAPI>> {
+        self.model_apis.get(&object_key(namespace, name)).cloned()
+    }
+    fn mcp_server(&self, namespace: &str, name: &str) -> Option<Arc<MCPServer>> {
+        self.mcp_servers.get(&object_key(namespace, name)).cloned()
+    }
 }
 
 /// Every reference of the Agent, looked up: its build (the image its last successful run pushed,
@@ -57,41 +90,11 @@ pub fn resolve(agent: &Agent, lookup: &impl Lookup, runtime_image: Option<String
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
     use super::*;
     use crate::agent::Dependency;
     use crate::agent::fixtures::agent;
-
-    /// Objects by namespace and name.
-    #[derive(Default)]
-    struct Objects {
-        agents: BTreeMap<(String, String), Arc<Agent>>,
-        model_apis: BTreeMap<(String, String), Arc<ModelAPI>>,
-        mcp_servers: BTreeMap<(String, String), Arc<MCPServer>>,
-        builds: BTreeMap<(String, String), Arc<AgentBuild>>,
-    }
-
-    fn key(namespace: &str, name: &str) -> (String, String) {
-        (namespace.to_string(), name.to_string())
-    }
-
-    impl Lookup for Objects {
-        fn agent(&self, namespace: &str, name: &str) -> Option<Arc<Agent>> {
-            self.agents.get(&key(namespace, name)).cloned()
-        }
-        fn build(&self, namespace: &str, name: &str) -> Option<Arc<AgentBuild>> {
-            self.builds.get(&key(namespace, name)).cloned()
-        }
-        fn model_api(&self, namespace: &str, name: &str) -> Option<Arc<ModelAPI>> {
-            self.model_apis.get(&key(namespace, name)).cloned()
-        }
-        fn mcp_server(&self, namespace: &str, name: &str) -> Option<Arc<MCPServer>> {
-            self.mcp_servers.get(&key(namespace, name)).cloned()
-        }
-    }
 
     /// Adds the object `kind` `namespace/name` with `rest` (its spec and status) to `map`.
     fn put<K: serde::de::DeserializeOwned>(
@@ -103,7 +106,7 @@ mod tests {
         let mut value = json!({"apiVersion": "agents.dev/v1alpha1", "kind": kind,
                                "metadata": {"name": name, "namespace": namespace}});
         value.as_object_mut().unwrap().extend(rest.as_object().unwrap().clone());
-        map.insert(key(namespace, name), Arc::new(serde_json::from_value(value).unwrap()));
+        map.insert(object_key(namespace, name), Arc::new(serde_json::from_value(value).unwrap()));
     }
 
     #[test]

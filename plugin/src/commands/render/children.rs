@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::input::Resource;
 use super::live::Live;
-use super::world::World;
 use super::{Document, Note};
+use agents_render::agent::resolve::Objects;
 
 /// What one resource renders to.
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ impl Rendered {
 }
 
 /// The children of `resource`, as the operator would write them with `world` around it.
-pub fn render(resource: &Resource, world: &World, live: Option<&Live>) -> anyhow::Result<Rendered> {
+pub fn render(resource: &Resource, world: &Objects, live: Option<&Live>) -> anyhow::Result<Rendered> {
     let mut out = Rendered::default();
     let owner = resource.label();
     match resource {
@@ -68,7 +68,7 @@ pub fn render(resource: &Resource, world: &World, live: Option<&Live>) -> anyhow
 
 fn render_agent(
     a: &agents_api::Agent,
-    world: &World,
+    world: &Objects,
     live: Option<&Live>,
     owner: &str,
     out: &mut Rendered,
@@ -148,7 +148,7 @@ fn render_build(b: &AgentBuild, live: Option<&Live>, owner: &str, out: &mut Rend
 
 fn render_workflow(
     w: &AgentWorkflow,
-    world: &World,
+    world: &Objects,
     live: Option<&Live>,
     owner: &str,
     out: &mut Rendered,

@@ -122,7 +122,7 @@ pub async fn run(global: &Global, session: Option<&Session>, args: Args) -> anyh
 /// Every object the operator would write for the resources, and the notes that go with them.
 pub fn render(mut resources: Vec<Resource>, live: Option<&Live>) -> anyhow::Result<(Vec<Document>, Vec<Note>)> {
     let mut notes: Vec<Note> = world::with_uids(&mut resources, live).into_iter().collect();
-    let (world, assumed) = world::World::new(&resources, live);
+    let (world, assumed) = world::world(&resources, live);
     notes.extend(assumed);
     let mut documents = Vec::new();
     for resource in &resources {

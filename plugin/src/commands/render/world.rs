@@ -1,5 +1,5 @@
-//! What render knows of the objects references name, and the operator's look-up over it
-//! ([`Lookup`]). In order of trust: what the cluster holds (`--cluster`: as the operator sees it,
+//! What render knows of the objects references name, held as [`Objects`], which the operator's
+//! rules of look-up (`agents_render::agent::resolve`) read. In order of trust: what the cluster holds (`--cluster`: as the operator sees it,
 //! status and all), then the input's resources as they will be once Ready (each with the endpoint
 //! its controller would publish), then, without a cluster, a stand-in for each reference neither
 //! holds: Ready at the in-cluster URL its kind's defaults give, and named in the notes.
@@ -11,7 +11,7 @@ use agents_api::{
     Agent, AgentBuild, AgentBuildStatus, AgentPhase, AgentStatus, BuildPhase, MCPServer, MCPServerStatus, ModelAPI,
     ModelAPIStatus, ServerPhase,
 };
-use agents_render::agent::resolve::Lookup;
+use agents_render::agent::resolve::{ObjectKey as Key, Objects, object_key as key};
 use agents_render::{mcp_server, model_api};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -22,36 +22,6 @@ use super::live::Live;
 
 /// Stands for the uid the API server gives an owner when it creates it.
 pub const PLACEHOLDER_UID: &str = "00000000-0000-0000-0000-000000000000";
-
-type Key = (String, String);
-
-fn key(namespace: &str, name: &str) -> Key {
-    (namespace.to_string(), name.to_string())
-}
-
-/// The objects references can name, by namespace and name.
-#[derive(Default)]
-pub struct World {
-    agents: BTreeMap<Key, Arc<Agent>>,
-    builds: BTreeMap<Key, Arc<AgentBuild>>,
-    model_apis: BTreeMap<Key, Arc<ModelAPI>>,
-    mcp_servers: BTreeMap<Key, Arc<MCPServer>>,
-}
-
-impl Lookup for World {
-    fn agent(&self, namespace: &str, name: &str) -> Option<Arc<Agent>> {
-        self.agents.get(&key(namespace, name)).cloned()
-    }
-    fn build(&self, namespace: &str, name: &str) -> Option<Arc<AgentBuild>> {
-        self.builds.get(&key(namespace, name)).cloned()
-    }
-    fn model_api(&self, namespace: &str, name: &str) -> Option<Arc<ModelAPI>> {
-        self.model_apis.get(&key(namespace, name)).cloned()
-    }
-    fn mcp_server(&self, namespace: &str, name: &str) -> Option<Arc<MCPServer>> {
-        self.mcp_servers.get(&key(namespace, name)).cloned()
-    }
-}
 
 /// Gives each resource the uid its children's owner references carry: its own (a manifest read
 /// from a cluster has one), the live object's (`--cluster`), or [`PLACEHOLDER_UID`], which the
@@ -81,114 +51,106 @@ pub fn with_uids(resources: &mut [Resource], live: Option<&Live>) -> Option<Note
     })
 }
 
-impl World {
-    /// What references can name: the live objects, the input's resources as they will be once
-    /// Ready, and (without a cluster) a stand-in for each reference neither holds. Returns the
-    /// notes that say what was assumed.
-    pub fn new(resources: &[Resource], live: Option<&Live>) -> (World, Vec<Note>) {
-        let mut world = World::default();
-        for resource in resources {
-            let at = key(resource.namespace(), resource.name());
-            match resource {
-                Resource::Agent(o) => insert(&mut world.agents, at, as_ready_agent(o.as_ref().clone())),
-                Resource::ModelAPI(o) => insert(&mut world.model_apis, at, as_ready_model_api(o.clone())),
-                Resource::MCPServer(o) => insert(&mut world.mcp_servers, at, as_ready_mcp_server(o.clone())),
-                Resource::AgentBuild(o) => insert(&mut world.builds, at, as_built(o.clone())),
-                Resource::AgentWorkflow(_) => {}
-            }
+/// What references can name: the live objects, the input's resources as they will be once
+/// Ready, and (without a cluster) a stand-in for each reference neither holds. Returns the
+/// notes that say what was assumed.
+pub fn world(resources: &[Resource], live: Option<&Live>) -> (Objects, Vec<Note>) {
+    let mut world = Objects::default();
+    for resource in resources {
+        let at = key(resource.namespace(), resource.name());
+        match resource {
+            Resource::Agent(o) => insert(&mut world.agents, at, as_ready_agent(o.as_ref().clone())),
+            Resource::ModelAPI(o) => insert(&mut world.model_apis, at, as_ready_model_api(o.clone())),
+            Resource::MCPServer(o) => insert(&mut world.mcp_servers, at, as_ready_mcp_server(o.clone())),
+            Resource::AgentBuild(o) => insert(&mut world.builds, at, as_built(o.clone())),
+            Resource::AgentWorkflow(_) => {}
         }
-        if let Some(live) = live {
-            live.agents.iter().for_each(|o| insert(&mut world.agents, key_of(o), o.clone()));
-            live.builds.iter().for_each(|o| insert(&mut world.builds, key_of(o), o.clone()));
-            live.model_apis.iter().for_each(|o| insert(&mut world.model_apis, key_of(o), o.clone()));
-            live.mcp_servers.iter().for_each(|o| insert(&mut world.mcp_servers, key_of(o), o.clone()));
-        }
-        let mut notes = world.builds_by_tag(resources);
-        if live.is_some() {
-            return (world, notes);
-        }
-        for resource in resources {
-            notes.extend(world.stand_ins_for(resource));
-        }
-        (world, notes)
     }
+    if let Some(live) = live {
+        live.agents.iter().for_each(|o| insert(&mut world.agents, key_of(o), o.clone()));
+        live.builds.iter().for_each(|o| insert(&mut world.builds, key_of(o), o.clone()));
+        live.model_apis.iter().for_each(|o| insert(&mut world.model_apis, key_of(o), o.clone()));
+        live.mcp_servers.iter().for_each(|o| insert(&mut world.mcp_servers, key_of(o), o.clone()));
+    }
+    let mut notes = builds_by_tag(&world, resources);
+    if live.is_some() {
+        return (world, notes);
+    }
+    for resource in resources {
+        notes.extend(stand_ins_for(&mut world, resource));
+    }
+    (world, notes)
+}
 
-    /// A note for each build of the input an Agent of the input runs, named by tag (the cluster
-    /// holds no pushed digest for it).
-    fn builds_by_tag(&self, resources: &[Resource]) -> Vec<Note> {
-        let referenced: std::collections::BTreeSet<Key> = resources
-            .iter()
-            .filter_map(|r| match r {
-                Resource::Agent(a) => Some(key(r.namespace(), &a.spec.build_ref.as_ref()?.name)),
-                _ => None,
-            })
-            .collect();
-        referenced
-            .iter()
-            .filter_map(|at| {
-                let status = self.builds.get(at)?.status.as_ref()?;
-                let image = status.image.as_deref().filter(|_| status.digest.is_none())?;
-                Some(Note::assumed(
-                    &format!("AgentBuild {}/{}", at.0, at.1),
-                    format!(
-                        "built and pushed; its Agents run it by tag, {image}, where the operator runs the digest the build pushed ({image}@sha256:…)"
-                    ),
-                ))
-            })
-            .collect()
-    }
+/// A note for each build of the input an Agent of the input runs, named by tag (the cluster
+/// holds no pushed digest for it).
+fn builds_by_tag(world: &Objects, resources: &[Resource]) -> Vec<Note> {
+    let referenced: std::collections::BTreeSet<Key> = resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Agent(a) => Some(key(r.namespace(), &a.spec.build_ref.as_ref()?.name)),
+            _ => None,
+        })
+        .collect();
+    referenced
+        .iter()
+        .filter_map(|at| {
+            let status = world.builds.get(at)?.status.as_ref()?;
+            let image = status.image.as_deref().filter(|_| status.digest.is_none())?;
+            Some(Note::assumed(
+                &format!("AgentBuild {}/{}", at.0, at.1),
+                format!(
+                    "built and pushed; its Agents run it by tag, {image}, where the operator runs the digest the build pushed ({image}@sha256:…)"
+                ),
+            ))
+        })
+        .collect()
+}
 
-    /// Adds a stand-in for each reference of `resource` that names nothing known; one note each.
-    fn stand_ins_for(&mut self, resource: &Resource) -> Vec<Note> {
-        let namespace = resource.namespace();
-        let mut notes = Vec::new();
-        let mut note = |kind: &str, name: &str, what: String| {
-            notes.push(Note::assumed(&format!("{kind} {namespace}/{name}"), format!("not in the input: {what}")));
-        };
-        let agent_names: Vec<String> = match resource {
-            Resource::Agent(agent) => {
-                let spec = &agent.spec;
-                if let Some(r) = spec.model.as_ref().and_then(|m| m.model_api_ref.as_ref())
-                    && let Some(stand_in) = stand_in(&mut self.model_apis, namespace, &r.name, as_ready_model_api)
-                {
-                    let url = model_api::endpoint(&stand_in).unwrap_or_default();
-                    note("ModelAPI", &r.name, format!("assumed Ready at {url} (a Proxy on its default port)"));
-                }
-                for r in &spec.mcp_servers {
-                    if let Some(stand_in) = stand_in(&mut self.mcp_servers, namespace, &r.name, as_ready_mcp_server) {
-                        let url = mcp_server::endpoint(&stand_in).unwrap_or_default();
-                        note(
-                            "MCPServer",
-                            &r.name,
-                            format!("assumed Ready at {url} (streamable HTTP on its default port)"),
-                        );
-                    }
-                }
-                if let Some(r) = &spec.build_ref
-                    && let Some(stand_in) = stand_in(&mut self.builds, namespace, &r.name, as_built)
-                {
-                    let image = stand_in.status.as_ref().and_then(|s| s.image.clone()).unwrap_or_default();
-                    note(
-                        "AgentBuild",
-                        &r.name,
-                        format!("assumed built; {image} stands for the image it pushes (by digest)"),
-                    );
-                }
-                spec.peers.iter().map(|r| r.name.clone()).collect()
+/// Adds a stand-in for each reference of `resource` that names nothing known; one note each.
+fn stand_ins_for(world: &mut Objects, resource: &Resource) -> Vec<Note> {
+    let namespace = resource.namespace();
+    let mut notes = Vec::new();
+    let mut note = |kind: &str, name: &str, what: String| {
+        notes.push(Note::assumed(&format!("{kind} {namespace}/{name}"), format!("not in the input: {what}")));
+    };
+    let agent_names: Vec<String> = match resource {
+        Resource::Agent(agent) => {
+            let spec = &agent.spec;
+            if let Some(r) = spec.model.as_ref().and_then(|m| m.model_api_ref.as_ref())
+                && let Some(stand_in) = stand_in(&mut world.model_apis, namespace, &r.name, as_ready_model_api)
+            {
+                let url = model_api::endpoint(&stand_in).unwrap_or_default();
+                note("ModelAPI", &r.name, format!("assumed Ready at {url} (a Proxy on its default port)"));
             }
-            Resource::AgentWorkflow(workflow) => {
-                agents_render::workflow::referenced_agents(workflow).into_iter().collect()
+            for r in &spec.mcp_servers {
+                if let Some(stand_in) = stand_in(&mut world.mcp_servers, namespace, &r.name, as_ready_mcp_server) {
+                    let url = mcp_server::endpoint(&stand_in).unwrap_or_default();
+                    note("MCPServer", &r.name, format!("assumed Ready at {url} (streamable HTTP on its default port)"));
+                }
             }
-            _ => Vec::new(),
-        };
-        for name in agent_names {
-            if let Some(stand_in) = stand_in(&mut self.agents, namespace, &name, as_ready_agent) {
-                let url = agents_render::agent::endpoint(&stand_in).unwrap_or_default();
-                note("Agent", &name, format!("assumed Ready at {url}"));
+            if let Some(r) = &spec.build_ref
+                && let Some(stand_in) = stand_in(&mut world.builds, namespace, &r.name, as_built)
+            {
+                let image = stand_in.status.as_ref().and_then(|s| s.image.clone()).unwrap_or_default();
+                note(
+                    "AgentBuild",
+                    &r.name,
+                    format!("assumed built; {image} stands for the image it pushes (by digest)"),
+                );
             }
+            spec.peers.iter().map(|r| r.name.clone()).collect()
         }
-        notes
+        Resource::AgentWorkflow(workflow) => agents_render::workflow::referenced_agents(workflow).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    for name in agent_names {
+        if let Some(stand_in) = stand_in(&mut world.agents, namespace, &name, as_ready_agent) {
+            let url = agents_render::agent::endpoint(&stand_in).unwrap_or_default();
+            note("Agent", &name, format!("assumed Ready at {url}"));
+        }
     }
+    notes
 }
 
 fn key_of<K: kube::Resource>(object: &Arc<K>) -> Key {
@@ -282,7 +244,7 @@ mod tests {
     #[test]
     fn without_a_cluster_every_reference_is_ready_and_each_stand_in_is_named() {
         let resources = input(RESEARCH);
-        let (world, notes) = World::new(&resources, None);
+        let (world, notes) = world(&resources, None);
         let deps = resolve(agent(&resources), &world, None);
         assert!(deps.all_ready(), "{:?}", deps.blockers());
         assert_eq!(deps.model_api_url(), Some("http://gateway.team-a.svc.cluster.local:8000"));
@@ -315,7 +277,7 @@ mod tests {
              spec: {{git: {{url: 'https://github.com/o/r.git', revision: main}}, image: ghcr.io/o/r, tag: v2}}\n"
         );
         let resources = input(&text);
-        let (world, notes) = World::new(&resources, None);
+        let (world, notes) = world(&resources, None);
         let deps = resolve(agent(&resources), &world, None);
         assert_eq!(deps.model_api_url(), Some("https://llm.example.com/v1"));
         assert_eq!(deps.model_api_key.as_ref().map(|k| k.name.as_str()), Some("k"));

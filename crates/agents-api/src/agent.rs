@@ -11,6 +11,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::conditions::Progress;
 use crate::refs::{LocalRef, SecretKeyRef};
 use crate::schema::{free_form_object, int_or_string};
 
@@ -408,6 +409,26 @@ impl AgentPhase {
             AgentPhase::Degraded => "Degraded",
             AgentPhase::Failed => "Failed",
             AgentPhase::Stopped => "Stopped",
+        }
+    }
+
+    /// The status of the `Ready` condition: the agent is what its spec asks, serving or scaled to
+    /// zero on purpose (so kstatus reads a Stopped agent as current).
+    pub fn ready_condition(self) -> bool {
+        matches!(self, AgentPhase::Ready | AgentPhase::Stopped)
+    }
+
+    /// kstatus' reading of the phase, `reason` being the `Ready` condition's. As kstatus reads a
+    /// Deployment: in progress while an update rolls out (`RolloutInProgress`), stalled once the
+    /// Deployment's progress deadline passed (`RolloutFailed`), even with some pods ready.
+    pub fn progress(self, reason: &str) -> Progress {
+        use crate::conditions::reasons::ROLLOUT_FAILED;
+        match self {
+            AgentPhase::Failed => Progress::Stalled,
+            AgentPhase::Degraded if reason == ROLLOUT_FAILED => Progress::Stalled,
+            AgentPhase::Pending | AgentPhase::Waiting | AgentPhase::Degraded => Progress::Reconciling,
+            AgentPhase::Ready if reason == crate::conditions::reasons::ROLLOUT_IN_PROGRESS => Progress::Reconciling,
+            AgentPhase::Ready | AgentPhase::Stopped => Progress::Current,
         }
     }
 }

@@ -205,6 +205,16 @@ impl BuildPhase {
     pub fn is_finished(self) -> bool {
         matches!(self, BuildPhase::Succeeded | BuildPhase::Failed)
     }
+
+    /// kstatus' reading of the phase: building the spec's image is the reconcile.
+    pub fn progress(self) -> crate::conditions::Progress {
+        use crate::conditions::Progress;
+        match self {
+            BuildPhase::Pending | BuildPhase::Running => Progress::Reconciling,
+            BuildPhase::Succeeded => Progress::Current,
+            BuildPhase::Failed => Progress::Stalled,
+        }
+    }
 }
 
 impl std::fmt::Display for BuildPhase {

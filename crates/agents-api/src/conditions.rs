@@ -13,6 +13,12 @@ pub mod types {
     pub const FEATURES_AVAILABLE: &str = "FeaturesAvailable";
     /// An MCPServer's tools were listed by asking the running server (`status.tools`).
     pub const TOOLS_LISTED: &str = "ToolsListed";
+    /// kstatus: present (True) only while the operator works toward the spec (pods starting or
+    /// rolling out, a dependency awaited, a build running). See [`super::Progress`].
+    pub const RECONCILING: &str = "Reconciling";
+    /// kstatus: present (True) only while the object cannot reach its spec without a change
+    /// (phase `Failed`). See [`super::Progress`].
+    pub const STALLED: &str = "Stalled";
 }
 
 /// Condition reasons (CamelCase, stable: scripts and alerts match on them).
@@ -55,6 +61,30 @@ pub struct Desired {
 impl Desired {
     pub fn new(type_: &'static str, status: bool, reason: &'static str, message: impl Into<String>) -> Self {
         Desired { type_, status, reason, message: message.into() }
+    }
+}
+
+/// Where an object stands in the terms of kstatus (`sigs.k8s.io/cli-utils/pkg/kstatus`), which
+/// Flux's health checks and other GitOps tools read: `Reconciling` True means in progress,
+/// `Stalled` True means failed, neither means current (then kstatus reads `Ready`). Both are
+/// "abnormal-true" conditions, present only while True, so a settled object carries neither and
+/// computing them adds no status write: they change only when the phase or the `Ready` reason does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    Current,
+    Reconciling,
+    Stalled,
+}
+
+impl Progress {
+    /// The condition this progress calls for, with the `Ready` condition's reason and message.
+    pub fn condition(self, reason: &'static str, message: &str) -> Option<Desired> {
+        let type_ = match self {
+            Progress::Current => return None,
+            Progress::Reconciling => types::RECONCILING,
+            Progress::Stalled => types::STALLED,
+        };
+        Some(Desired::new(type_, true, reason, message))
     }
 }
 
@@ -113,6 +143,15 @@ mod tests {
         let second = merge(&first, &[Desired::new(types::READY, true, reasons::READY, "")], Some(1), &at(20));
         assert_eq!(second[0].status, "True");
         assert_eq!(second[0].last_transition_time, at(20));
+    }
+
+    #[test]
+    fn kstatus_conditions_are_present_only_while_true() {
+        assert_eq!(Progress::Current.condition(reasons::READY, "2/2"), None);
+        let reconciling = Progress::Reconciling.condition(reasons::PODS_STARTING, "0/2").unwrap();
+        assert_eq!((reconciling.type_, reconciling.status, reconciling.reason), ("Reconciling", true, "PodsStarting"));
+        let stalled = Progress::Stalled.condition(reasons::CHILD_CONFLICT, "taken").unwrap();
+        assert_eq!((stalled.type_, stalled.status, stalled.message.as_str()), ("Stalled", true, "taken"));
     }
 
     #[test]

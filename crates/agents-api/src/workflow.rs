@@ -276,6 +276,21 @@ impl WorkflowPhase {
             WorkflowPhase::Failed => "Failed",
         }
     }
+
+    /// kstatus' reading of the phase. A run is not the reconcile: the workflow is in place while
+    /// a run goes on or awaits a decision (`Ready` is True then), so only waiting for its Agents
+    /// is in progress, and only `Failed` (a failed run, or steps that cannot run) is stalled.
+    pub fn progress(self) -> crate::conditions::Progress {
+        use crate::conditions::Progress;
+        match self {
+            WorkflowPhase::Waiting => Progress::Reconciling,
+            WorkflowPhase::Failed => Progress::Stalled,
+            WorkflowPhase::Ready
+            | WorkflowPhase::Running
+            | WorkflowPhase::AwaitingApproval
+            | WorkflowPhase::Succeeded => Progress::Current,
+        }
+    }
 }
 
 impl std::fmt::Display for WorkflowPhase {

@@ -189,7 +189,8 @@ pub fn serves(phase: Option<ServerPhase>) -> bool {
     matches!(phase, Some(ServerPhase::Ready | ServerPhase::Degraded))
 }
 
-/// The `Ready` condition of a server, keeping its transition time when unchanged.
+/// The `Ready` condition of a server and kstatus' `Reconciling` or `Stalled` when the phase calls
+/// for one, keeping their transition times when unchanged.
 pub fn ready_condition(
     existing: &[Condition],
     assessment: &(ServerPhase, &'static str, String),
@@ -197,12 +198,9 @@ pub fn ready_condition(
     now: &Time,
 ) -> Vec<Condition> {
     let (phase, reason, message) = assessment;
-    conditions::merge(
-        existing,
-        &[Desired::new(types::READY, *phase == ServerPhase::Ready, reason, message.clone())],
-        generation,
-        now,
-    )
+    let mut desired = vec![Desired::new(types::READY, phase.ready_condition(), reason, message.clone())];
+    desired.extend(phase.progress(reason).condition(reason, message));
+    conditions::merge(existing, &desired, generation, now)
 }
 
 #[cfg(test)]

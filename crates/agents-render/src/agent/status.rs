@@ -48,12 +48,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
     let assessment = assess(observed);
     let blockers = observed.dependencies.blockers();
     let mut desired = vec![
-        Desired::new(
-            types::READY,
-            assessment.phase == AgentPhase::Ready,
-            assessment.reason,
-            assessment.message.clone(),
-        ),
+        Desired::new(types::READY, assessment.phase.ready_condition(), assessment.reason, assessment.message.clone()),
         if blockers.is_empty() {
             Desired::new(
                 types::DEPENDENCIES_READY,
@@ -77,6 +72,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
             )
         });
     }
+    desired.extend(assessment.phase.progress(assessment.reason).condition(assessment.reason, &assessment.message));
     let existing = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let deployment_status = observed.deployment.and_then(|d| d.status.as_ref());
     let name = agent.metadata.name.as_deref().unwrap_or_default();
@@ -292,6 +288,45 @@ mod tests {
         assert_eq!(first.endpoint.as_deref(), Some("http://research.team-a.svc.cluster.local"));
         assert_eq!(first.selector.as_deref(), Some("agents.dev/agent=research"));
         assert_eq!(first.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn kstatus_reads_progress_failure_and_a_settled_or_stopped_agent_as_current() {
+        let types_of = |replicas: i32, deployment_status: serde_json::Value, conflicts: &[String]| {
+            let agent = agent(&format!("image: a:1\nreplicas: {replicas}\n"));
+            let live = deployment(replicas, deployment_status);
+            let observed = Observed {
+                agent: &agent,
+                dependencies: &Dependencies::default(),
+                deployment: Some(&live),
+                pod_problem: None,
+                conflicts,
+                failure: None,
+                service_monitor_served: false,
+            };
+            let s = status(observed, &Time(Timestamp::from_second(100).unwrap()));
+            let ready = conditions::find(&s.conditions, types::READY).unwrap().status.clone();
+            let kstatus: Vec<String> = s
+                .conditions
+                .iter()
+                .filter(|c| [types::RECONCILING, types::STALLED].contains(&c.type_.as_str()))
+                .map(|c| format!("{}={}", c.type_, c.status))
+                .collect();
+            (ready, kstatus)
+        };
+        let settled = json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2});
+        assert_eq!(types_of(2, settled.clone(), &[]), ("True".to_string(), vec![]));
+        let starting = json!({"observedGeneration": 2, "replicas": 2});
+        assert_eq!(types_of(2, starting, &[]), ("False".to_string(), vec!["Reconciling=True".to_string()]));
+        let rolling = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2});
+        assert_eq!(types_of(2, rolling, &[]), ("True".to_string(), vec!["Reconciling=True".to_string()]));
+        let conflict = ["Service research belongs to someone else".to_string()];
+        assert_eq!(types_of(2, settled, &conflict), ("False".to_string(), vec!["Stalled=True".to_string()]));
+        assert_eq!(
+            types_of(0, json!({"observedGeneration": 2}), &[]),
+            ("True".to_string(), vec![]),
+            "Stopped is current"
+        );
     }
 
     #[test]

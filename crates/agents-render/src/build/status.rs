@@ -67,12 +67,13 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentBuildStatus {
         }
         None => (previous.digest.clone(), previous.image.clone()),
     };
-    let desired = [Desired::new(
+    let mut desired = vec![Desired::new(
         types::READY,
         assessment.phase == BuildPhase::Succeeded,
         assessment.reason,
         assessment.message.clone(),
     )];
+    desired.extend(assessment.phase.progress().condition(assessment.reason, &assessment.message));
     let in_run = observed.run.is_some();
     AgentBuildStatus {
         phase: Some(assessment.phase),

@@ -151,6 +151,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentWorkflowStatus {
             }
         }
     };
+    let progress = phase.progress().condition(ready.reason, &ready.message);
     let generation = workflow.metadata.generation;
     let last_run = observed.last_run.map(|run| RunStatus {
         name: run.name().to_string(),
@@ -168,7 +169,12 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentWorkflowStatus {
         last_run_request: observed.handled_request,
         next_scheduled_time: observed.next_scheduled_time,
         observed_generation: generation,
-        conditions: conditions::merge(existing, &[ready, dependencies], generation, now),
+        conditions: conditions::merge(
+            existing,
+            &[ready, dependencies].into_iter().chain(progress).collect::<Vec<_>>(),
+            generation,
+            now,
+        ),
     }
 }
 

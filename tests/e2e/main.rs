@@ -9,6 +9,7 @@ mod build;
 mod control_plane;
 mod dependencies;
 mod distribution;
+mod gitops;
 mod in_pod;
 mod mcp_server;
 mod operator;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         proxy::tests(&env),
         distribution::tests(&env),
         workflow::tests(&env),
+        gitops::tests(&env),
     ]
     .into_iter()
     .flatten()

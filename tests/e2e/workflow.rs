@@ -38,7 +38,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
 /// The one Argo controller of the run (it binds :6060), started by the first test that needs it.
 static ARGO: OnceCell<Controller> = OnceCell::const_new();
 
-async fn argo_controller(ctx: &Ctx) -> anyhow::Result<&'static Controller> {
+pub(crate) async fn argo_controller(ctx: &Ctx) -> anyhow::Result<&'static Controller> {
     ARGO.get_or_try_init(|| async {
         Controller::start(&ctx.cluster).await.context("starting Argo's workflow-controller")
     })
@@ -84,7 +84,7 @@ fn phase_is(phase: WorkflowPhase) -> impl Fn(Option<&AgentWorkflow>) -> bool {
 }
 
 /// An A2A `message/send` response carrying `text`.
-fn a2a_answer(text: &str) -> String {
+pub(crate) fn a2a_answer(text: &str) -> String {
     json!({"jsonrpc": "2.0", "id": "1", "result": {"kind": "message", "role": "agent", "messageId": "m",
         "parts": [{"kind": "text", "text": text}]}})
     .to_string()
@@ -92,7 +92,7 @@ fn a2a_answer(text: &str) -> String {
 
 /// Waits until Argo asks its agent to call `step` (an entry in the run's WorkflowTaskSet), and
 /// returns the node id and the request body Argo resolved.
-async fn http_call(ctx: &Ctx, run: &str, step: &str) -> anyhow::Result<(String, Value)> {
+pub(crate) async fn http_call(ctx: &Ctx, run: &str, step: &str) -> anyhow::Result<(String, Value)> {
     let sets: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &task_set_resource());
     let runs: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &workflow_resource());
     let deadline = std::time::Instant::now() + DEADLINE;

@@ -117,6 +117,190 @@ pub const TEKTON_CONTROLLER: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// `health-check`, the GitOps tests' reader of health: runs an Argo CD `health.lua` against an
+/// object as Argo CD does (gopher-lua v1.1.2, the version Argo CD pins, with the libraries Argo CD
+/// opens for an `argocd-cm` health check: package, base, table and a safe os; no string or math)
+/// and prints kstatus' `status.Compute` (what Flux's health checks read) beside it. `go mod tidy`
+/// adds gopher-lua at the newest version the proxy serves; `health-check --versions` prints what
+/// was built in, and the test checks it.
+pub const HEALTH_CHECK: GoTool = GoTool {
+    name: "health-check",
+    module: "sigs.k8s.io/cli-utils",
+    version: "v0.37.2",
+    packages: &[],
+    main_go: Some(HEALTH_CHECK_MAIN),
+    replaces_staging: false,
+    version_packages: &[],
+};
+
+const HEALTH_CHECK_MAIN: &str = r#"// health-check: the two GitOps readings of a Kubernetes object. It runs an Argo CD health.lua
+// against the object as Argo CD's util/lua does (gopher-lua; only the package, base and table
+// libraries and a safe os with time and date; the global obj is the object; the returned
+// table's status and message are read, an unknown status reads Unknown), and computes kstatus'
+// status.Compute (what Flux's health checks read).
+//
+//	health-check HEALTH.lua < OBJECT.json   prints {"health":{...},"kstatus":{...}}
+//	health-check --versions                 prints the modules it was built with
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+type reading struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == "--versions" {
+		info, _ := debug.ReadBuildInfo()
+		for _, dep := range info.Deps {
+			fmt.Println(dep.Path, dep.Version)
+		}
+		return
+	}
+	if len(os.Args) != 2 {
+		fail(2, "usage: health-check HEALTH.lua < OBJECT.json")
+	}
+	script, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fail(2, err.Error())
+	}
+	input, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fail(2, err.Error())
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(input); err != nil {
+		fail(2, "the object: "+err.Error())
+	}
+	out := map[string]any{}
+	if health, err := argoHealth(obj, string(script)); err != nil {
+		out["healthError"] = err.Error()
+	} else {
+		out["health"] = health
+	}
+	if result, err := status.Compute(obj); err != nil {
+		out["kstatusError"] = err.Error()
+	} else {
+		out["kstatus"] = reading{Status: result.Status.String(), Message: result.Message}
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		fail(1, err.Error())
+	}
+}
+
+func fail(code int, message string) {
+	fmt.Fprintln(os.Stderr, "health-check:", message)
+	os.Exit(code)
+}
+
+// argoHealth runs script as Argo CD runs a health check from argocd-cm (useOpenLibs unset).
+func argoHealth(obj *unstructured.Unstructured, script string) (*reading, error) {
+	l := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer l.Close()
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{
+		{lua.LoadLibName, lua.OpenPackage},
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.OsLibName, openSafeOs},
+	} {
+		if err := l.CallByParam(lua.P{Fn: l.NewFunction(lib.open), NRet: 0, Protect: true}, lua.LString(lib.name)); err != nil {
+			return nil, err
+		}
+	}
+	l.PreloadModule(lua.OsLibName, func(l *lua.LState) int {
+		l.Push(l.SetFuncs(l.NewTable(), safeOs))
+		return 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	l.SetContext(ctx)
+	l.SetGlobal("obj", toLua(l, obj.Object))
+	fn, err := l.LoadString(script)
+	if err != nil {
+		return nil, err
+	}
+	l.Push(fn)
+	if err := l.PCall(0, lua.MultRet, nil); err != nil {
+		return nil, err
+	}
+	switch returned := l.Get(-1).(type) {
+	case *lua.LNilType:
+		return &reading{}, nil
+	case *lua.LTable:
+		health := &reading{}
+		for field, into := range map[string]*string{"status": &health.Status, "message": &health.Message} {
+			switch value := returned.RawGetString(field).(type) {
+			case *lua.LNilType:
+			case lua.LString:
+				*into = string(value)
+			default:
+				return nil, fmt.Errorf("%s is a %s, not a string", field, value.Type())
+			}
+		}
+		switch health.Status {
+		case "Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown":
+			return health, nil
+		}
+		return &reading{Status: "Unknown", Message: "Lua returned an invalid health status"}, nil
+	default:
+		return nil, fmt.Errorf("expect table output from Lua script, not %s", returned.Type())
+	}
+}
+
+var safeOs = map[string]lua.LGFunction{
+	"time": func(l *lua.LState) int { l.Push(lua.LNumber(time.Now().Unix())); return 1 },
+	"date": func(l *lua.LState) int { l.Push(lua.LString(time.Now().Format(time.ANSIC))); return 1 },
+}
+
+func openSafeOs(l *lua.LState) int {
+	l.Push(l.RegisterModule(lua.OsLibName, safeOs))
+	return 1
+}
+
+// toLua converts an object decoded by apimachinery (int64 and float64 numbers) as Argo CD does.
+func toLua(l *lua.LState, value any) lua.LValue {
+	switch v := value.(type) {
+	case bool:
+		return lua.LBool(v)
+	case int64:
+		return lua.LNumber(v)
+	case float64:
+		return lua.LNumber(v)
+	case string:
+		return lua.LString(v)
+	case []any:
+		array := l.CreateTable(len(v), 0)
+		for _, item := range v {
+			array.Append(toLua(l, item))
+		}
+		return array
+	case map[string]any:
+		table := l.CreateTable(0, len(v))
+		for key, item := range v {
+			table.RawSetH(lua.LString(key), toLua(l, item))
+		}
+		return table
+	}
+	return lua.LNil
+}
+"#;
+
 /// Modules read for their manifests only (CRDs); never built.
 #[derive(Debug)]
 pub struct ManifestSource {
@@ -151,5 +335,6 @@ mod tests {
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.version, ARGO.version);
         assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
         assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
+        assert_eq!(HEALTH_CHECK.binaries(), ["health-check"]);
     }
 }

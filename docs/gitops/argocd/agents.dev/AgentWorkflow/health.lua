@@ -1,0 +1,45 @@
+-- Argo CD health check for agents.dev/v1alpha1 AgentWorkflow (kubectl-agents).
+-- The status follows kstatus: status.observedGeneration, a Ready condition, and Reconciling /
+-- Stalled (True only while in progress / failed). Phases and reasons: docs/api/agentworkflow.md.
+-- Uses only Lua's base and table libraries (what Argo CD opens for argocd-cm health checks).
+local hs = {}
+local status = obj.status
+if status == nil or status.phase == nil or status.observedGeneration == nil then
+  hs.status = "Progressing"
+  hs.message = "waiting for the operator"
+  return hs
+end
+if obj.metadata.generation ~= nil and status.observedGeneration ~= obj.metadata.generation then
+  hs.status = "Progressing"
+  hs.message = "waiting for the operator: generation " .. tostring(obj.metadata.generation) ..
+    " is not observed yet (the status describes " .. tostring(status.observedGeneration) .. ")"
+  return hs
+end
+local reason = ""
+hs.message = status.phase
+if status.conditions ~= nil then
+  for _, c in ipairs(status.conditions) do
+    if c.type == "Ready" then
+      reason = c.reason or ""
+      hs.message = status.phase .. ": " .. reason .. ": " .. (c.message or "")
+    end
+  end
+end
+local phase = status.phase
+if phase == "Ready" or phase == "Succeeded" then
+  -- Can run (or is scheduled); or its last run succeeded.
+  hs.status = "Healthy"
+elseif phase == "Running" or phase == "Waiting" then
+  -- A run is in progress; or it waits for its Agents (or for Argo Workflows to be installed).
+  hs.status = "Progressing"
+elseif phase == "AwaitingApproval" then
+  -- A run waits for a person's decision, as a suspended Argo Workflow.
+  hs.status = "Suspended"
+elseif phase == "Failed" then
+  -- Its last run failed, or its steps cannot run as written.
+  hs.status = "Degraded"
+else
+  hs.status = "Unknown"
+  hs.message = "unknown phase " .. tostring(phase)
+end
+return hs

@@ -1,6 +1,7 @@
 //! The runtime's Prometheus metrics, named as seed 002's dashboards and alerts read them:
 //! `llm_requests_total{model,status}`, `llm_request_duration_seconds{model}`,
-//! `llm_tokens_total{model,type}`; and the agent's own work: tool calls, delegations, A2A requests.
+//! `llm_tokens_total{model,type}`; and the agent's own work: tool calls, delegations, A2A requests,
+//! and the tasks it answered (how they ended and how long they took: what its callers see).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,11 @@ struct RequestLabels {
     status: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    status: &'static str,
+}
+
 struct Inner {
     registry: Registry,
     model_requests: Family<ModelStatusLabels, Counter>,
@@ -57,6 +63,8 @@ struct Inner {
     tool_calls: Family<ToolLabels, Counter>,
     delegations: Family<PeerLabels, Counter>,
     a2a_requests: Family<RequestLabels, Counter>,
+    tasks: Family<TaskLabels, Counter>,
+    task_duration: Histogram,
 }
 
 /// Shared by every part of the runtime; cloning is cheap.
@@ -74,6 +82,8 @@ impl Metrics {
         let tool_calls = Family::<ToolLabels, Counter>::default();
         let delegations = Family::<PeerLabels, Counter>::default();
         let a2a_requests = Family::<RequestLabels, Counter>::default();
+        let tasks = Family::<TaskLabels, Counter>::default();
+        let task_duration = Histogram::new([0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]);
         registry.register(
             "llm_requests",
             "Model requests, by model and status (success, error)",
@@ -100,6 +110,16 @@ impl Metrics {
             "A2A JSON-RPC requests, by method and status (ok, error)",
             a2a_requests.clone(),
         );
+        registry.register(
+            "agent_tasks",
+            "Messages answered (A2A tasks), by how they ended (completed, failed: the model, a tool or the step limit failed it)",
+            tasks.clone(),
+        );
+        registry.register(
+            "agent_task_duration_seconds",
+            "Time from a message to its task's end, every model turn and tool call included",
+            task_duration.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             model_requests,
@@ -108,6 +128,8 @@ impl Metrics {
             tool_calls,
             delegations,
             a2a_requests,
+            tasks,
+            task_duration,
         }))
     }
 
@@ -135,6 +157,13 @@ impl Metrics {
 
     pub fn a2a_request(&self, method: &'static str, ok: bool) {
         self.0.a2a_requests.get_or_create(&RequestLabels { method, status: if ok { "ok" } else { "error" } }).inc();
+    }
+
+    /// A task that ended, `completed` or failed, `took` after its message arrived.
+    pub fn task(&self, completed: bool, took: Duration) {
+        let status = if completed { "completed" } else { "failed" };
+        self.0.tasks.get_or_create(&TaskLabels { status }).inc();
+        self.0.task_duration.observe(took.as_secs_f64());
     }
 
     /// The exposition text.
@@ -165,6 +194,8 @@ mod tests {
         metrics.model_request("gpt-4o", None, Duration::from_millis(5));
         metrics.tool_call("time", "get_current_time", "success");
         metrics.a2a_request("SendMessage", true);
+        metrics.task(true, Duration::from_millis(40));
+        metrics.task(false, Duration::from_millis(7));
         let text = metrics.render();
         for line in [
             r#"llm_requests_total{model="gpt-4o",status="success"} 1"#,
@@ -174,8 +205,26 @@ mod tests {
             r#"llm_request_duration_seconds_count{model="gpt-4o"} 2"#,
             r#"agent_tool_calls_total{server="time",tool="get_current_time",status="success"} 1"#,
             r#"a2a_requests_total{method="SendMessage",status="ok"} 1"#,
+            r#"agent_tasks_total{status="completed"} 1"#,
+            r#"agent_tasks_total{status="failed"} 1"#,
+            r#"agent_task_duration_seconds_count 2"#,
+            r#"agent_task_duration_seconds_bucket{le="0.1"} 2"#,
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+
+    /// prometheus-client leaves out a family with no samples, so before any message only the task
+    /// histogram is exported: the dashboards find agents by it (`agent_task_duration_seconds_count`).
+    #[test]
+    fn the_task_histogram_is_exported_before_any_message() {
+        let text = Metrics::new().render();
+        assert!(text.contains("# TYPE agent_task_duration_seconds histogram\n"), "{text}");
+        assert!(text.contains("agent_task_duration_seconds_count 0\n"), "{text}");
+        for family in
+            ["llm_requests", "llm_tokens", "agent_tool_calls", "agent_delegations", "a2a_requests", "agent_tasks"]
+        {
+            assert!(!text.contains(&format!("# TYPE {family} ")), "{family} listed with no sample:\n{text}");
         }
     }
 }

@@ -154,7 +154,9 @@ fn params<P: serde::de::DeserializeOwned>(request: &Request) -> Result<P, RpcErr
 /// A send waits for the task to finish. 1.0 returns the task; 0.3 returns the answer as a
 /// Message (what AgentWorkflow steps read: `result.parts[0].text`), or the task if it failed.
 async fn send<M: Model, T: Tools>(app: &App<M, T>, version: Version, params: SendParams) -> Value {
+    let started = std::time::Instant::now();
     let task = app.agent.answer(params.message, &mut |_| {}).await;
+    app.metrics.task(task.status.state == TaskState::Completed, started.elapsed());
     if version == Version::V0_3 && task.status.state == TaskState::Completed {
         let mut answer = Message::new(Role::Agent, crate::agent::new_id(), task.answer());
         answer.context_id = Some(task.context_id.clone());
@@ -179,13 +181,16 @@ fn stream<M: Model + 'static, T: Tools + 'static>(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let tracker = app.tracker.clone();
     tracker.spawn(async move {
-        app.agent
+        let started = std::time::Instant::now();
+        let task = app
+            .agent
             .answer(message, &mut |event| {
                 let frame = agents_a2a::sse::frame(&jsonrpc::result(&id, event.encode(version)).to_string());
                 // A closed channel means the client left; the task still finishes.
                 let _ = sender.send(Bytes::from(frame));
             })
             .await;
+        app.metrics.task(task.status.state == TaskState::Completed, started.elapsed());
     });
     let frames = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|frame| (Ok::<_, std::convert::Infallible>(frame), receiver))

@@ -12,6 +12,7 @@ mod distribution;
 mod gitops;
 mod in_pod;
 mod mcp_server;
+mod monitoring;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         distribution::tests(&env),
         workflow::tests(&env),
         gitops::tests(&env),
+        monitoring::tests(&env),
     ]
     .into_iter()
     .flatten()

@@ -93,6 +93,50 @@ pub const KREW: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// Prometheus' `promtool`: the monitoring tests check and unit-test the PrometheusRule's rules
+/// with it. ~3 min cold on 2 cores (the module pulls every service discovery's SDK).
+pub const PROMTOOL: GoTool = GoTool {
+    name: "promtool",
+    module: "github.com/prometheus/prometheus",
+    version: "v0.316.0",
+    packages: &["github.com/prometheus/prometheus/cmd/promtool"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
+/// Prometheus' own PromQL parser as a filter: a JSON array of expressions on stdin, for each the
+/// metric names its selectors read (or its parse error) on stdout. The monitoring tests hold
+/// every name a rule or dashboard reads to what the binaries export. [`PROMTOOL`]'s module.
+pub const PROMQL_SELECTORS: GoTool = GoTool {
+    name: "promql-selectors",
+    module: "github.com/prometheus/prometheus",
+    version: "v0.316.0",
+    packages: &[],
+    main_go: Some(
+        "package main\n\nimport (\n\t\"encoding/json\"\n\t\"fmt\"\n\t\"os\"\n\n\
+         \t\"github.com/prometheus/prometheus/model/labels\"\n\t\"github.com/prometheus/prometheus/promql/parser\"\n)\n\n\
+         type result struct {\n\tExpr  string   `json:\"expr\"`\n\tNames []string `json:\"names\"`\n\
+         \tError string   `json:\"error,omitempty\"`\n}\n\n\
+         func main() {\n\tvar exprs []string\n\tif err := json.NewDecoder(os.Stdin).Decode(&exprs); err != nil {\n\
+         \t\tfmt.Fprintln(os.Stderr, \"stdin is not a JSON array of strings:\", err)\n\t\tos.Exit(2)\n\t}\n\
+         \tp := parser.NewParser(parser.Options{})\n\tout := []result{}\n\tfor _, e := range exprs {\n\
+         \t\tr := result{Expr: e, Names: []string{}}\n\t\tif expr, err := p.ParseExpr(e); err != nil {\n\
+         \t\t\tr.Error = err.Error()\n\t\t} else {\n\
+         \t\t\tparser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {\n\
+         \t\t\t\tif vs, ok := node.(*parser.VectorSelector); ok {\n\t\t\t\t\tname := vs.Name\n\
+         \t\t\t\t\tfor _, m := range vs.LabelMatchers {\n\
+         \t\t\t\t\t\tif name == \"\" && m.Name == labels.MetricName && m.Type == labels.MatchEqual {\n\
+         \t\t\t\t\t\t\tname = m.Value\n\t\t\t\t\t\t}\n\t\t\t\t\t}\n\
+         \t\t\t\t\tif name == \"\" {\n\t\t\t\t\t\tr.Error = \"a selector without a metric name: \" + vs.String()\n\
+         \t\t\t\t\t}\n\t\t\t\t\tr.Names = append(r.Names, name)\n\t\t\t\t}\n\t\t\t\treturn nil\n\t\t\t})\n\
+         \t\t}\n\t\tout = append(out, r)\n\t}\n\tif err := json.NewEncoder(os.Stdout).Encode(out); err != nil {\n\
+         \t\tos.Exit(1)\n\t}\n}\n",
+    ),
+    replaces_staging: false,
+    version_packages: &[],
+};
+
 /// Argo Workflows' controller, run out of cluster by the tests that need DAGs, approvals and cron
 /// to really happen (see `argo::Controller`). ~2.5 min cold on 2 cores, 1.2 GB peak.
 pub const ARGO_WORKFLOW_CONTROLLER: GoTool = GoTool {
@@ -335,6 +379,9 @@ mod tests {
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.version, ARGO.version);
         assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
         assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
+        assert_eq!(PROMQL_SELECTORS.version, PROMTOOL.version);
+        assert_eq!(PROMQL_SELECTORS.binaries(), ["promql-selectors"]);
+        assert_eq!(PROMTOOL.binaries(), ["promtool"]);
         assert_eq!(HEALTH_CHECK.binaries(), ["health-check"]);
     }
 }

@@ -10,6 +10,7 @@ mod control_plane;
 mod dependencies;
 mod distribution;
 mod gitops;
+mod helm;
 mod in_pod;
 mod mcp_server;
 mod monitoring;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         plugin_install::tests(&env),
         proxy::tests(&env),
         distribution::tests(&env),
+        helm::tests(&env),
         workflow::tests(&env),
         gitops::tests(&env),
         monitoring::tests(&env),

@@ -228,7 +228,7 @@ spec:
 }
 
 /// A kubeconfig that authenticates as the service account `namespace/account` (a token request).
-async fn kubeconfig_of(ctx: &Ctx, namespace: &str, account: &str) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) async fn kubeconfig_of(ctx: &Ctx, namespace: &str, account: &str) -> anyhow::Result<std::path::PathBuf> {
     let accounts: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), namespace);
     let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
     let token = accounts

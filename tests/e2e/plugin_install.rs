@@ -84,7 +84,7 @@ fn identities(objects: &[Value]) -> BTreeSet<String> {
 }
 
 /// The same value with every number a float: kustomize writes the CRD's `minimum: 1.0` as `1`.
-fn numbers_as_floats(value: Value) -> Value {
+pub(crate) fn numbers_as_floats(value: Value) -> Value {
     match value {
         Value::Number(n) => n.as_f64().map(Value::from).unwrap_or(Value::Number(n)),
         Value::Array(items) => Value::Array(items.into_iter().map(numbers_as_floats).collect()),

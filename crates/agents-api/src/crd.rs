@@ -38,20 +38,24 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    /// Fails when the committed CRDs differ from the types; `UPDATE_CRDS=1` rewrites them.
+    /// Fails when the committed CRDs differ from the types; `UPDATE_CRDS=1` rewrites them. The
+    /// Helm chart carries the same files in its `crds/` (Helm's place for them), kept in step here.
     #[test]
     fn committed_crds_match_the_types() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../operator/config/crd");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dirs = [root.join("operator/config/crd"), root.join("charts/agents-operator/crds")];
         let update = std::env::var_os("UPDATE_CRDS").is_some();
         let mut stale = Vec::new();
         for crd in all() {
-            let path = dir.join(file_name(&crd));
             let generated = to_yaml(&crd);
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &generated).unwrap();
-            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str()) {
-                stale.push(path.display().to_string());
+            for dir in &dirs {
+                let path = dir.join(file_name(&crd));
+                if update {
+                    std::fs::create_dir_all(dir).unwrap();
+                    std::fs::write(&path, &generated).unwrap();
+                } else if std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str()) {
+                    stale.push(path.display().to_string());
+                }
             }
         }
         assert!(

@@ -137,6 +137,19 @@ pub const PROMQL_SELECTORS: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// Helm, the package manager: the chart tests lint, template, install, upgrade and uninstall
+/// `charts/agents-operator` with it. v4 is the current major; its client-go matches our minor
+/// closely enough for install/upgrade/uninstall against the local control plane.
+pub const HELM: GoTool = GoTool {
+    name: "helm",
+    module: "helm.sh/helm/v4",
+    version: "v4.3.2",
+    packages: &["helm.sh/helm/v4/cmd/helm"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
 /// Argo Workflows' controller, run out of cluster by the tests that need DAGs, approvals and cron
 /// to really happen (see `argo::Controller`). ~2.5 min cold on 2 cores, 1.2 GB peak.
 pub const ARGO_WORKFLOW_CONTROLLER: GoTool = GoTool {
@@ -379,6 +392,7 @@ mod tests {
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.version, ARGO.version);
         assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
         assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
+        assert_eq!(HELM.binaries(), ["helm"]);
         assert_eq!(PROMQL_SELECTORS.version, PROMTOOL.version);
         assert_eq!(PROMQL_SELECTORS.binaries(), ["promql-selectors"]);
         assert_eq!(PROMTOOL.binaries(), ["promtool"]);

@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod error;
 #[cfg(test)]
+mod fake_api;
+#[cfg(test)]
 mod input_properties;
 mod kinds;
 mod kubectl_complete;

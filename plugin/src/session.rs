@@ -48,6 +48,13 @@ impl Session {
         Ok(Session { client, namespace, namespace_given: global.namespace.is_some(), config })
     }
 
+    /// A session over `client` (a fake API server's, in tests).
+    #[cfg(test)]
+    pub fn with_client(client: kube::Client, namespace: &str) -> Self {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("a URL"));
+        Session { client, namespace: namespace.to_string(), namespace_given: true, config }
+    }
+
     /// A client that does not retry on 429, 503 and 504: the answer of an agent behind the
     /// API server's proxy is the agent's own, and kube's default retries (up to 15, backing off
     /// to minutes) would hide an agent's 503 behind a long wait.

@@ -8,6 +8,8 @@ pub mod create;
 pub mod delete;
 pub mod describe;
 pub mod get;
+#[cfg(test)]
+mod golden;
 pub mod install;
 pub mod invoke;
 pub mod logs;

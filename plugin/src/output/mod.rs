@@ -12,6 +12,7 @@ use std::io::Write;
 use clap::ValueEnum;
 use comfy_table::{Table, presets};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 
 pub use printer::{PrintFlags, Printer};
 
@@ -101,11 +102,20 @@ pub fn write_value(out: &mut dyn Write, value: &serde_json::Value, format: Forma
     Ok(())
 }
 
+/// How rows are printed: `-o wide`, colours, and the clock ages are read against (the command's
+/// edge reads it; tests fix it).
+#[derive(Debug, Clone, Copy)]
+pub struct RowOptions {
+    pub wide: bool,
+    pub colour: bool,
+    pub now: Timestamp,
+}
+
 /// kubectl's age (apimachinery's `HumanDuration`, which the API server also uses for a Table's
-/// date cells): `45s`, `8m21s`, `12m`, `5h30m`, `20h`, `3d4h`, `30d`, `2y10d`.
-pub fn age(created: Option<&Time>) -> String {
+/// date cells) of `created` at `now`: `45s`, `8m21s`, `12m`, `5h30m`, `20h`, `3d4h`, `30d`, `2y10d`.
+pub fn age(created: Option<&Time>, now: Timestamp) -> String {
     let Some(created) = created else { return "<unknown>".into() };
-    human_duration(k8s_openapi::jiff::Timestamp::now().duration_since(created.0).as_secs())
+    human_duration(now.duration_since(created.0).as_secs())
 }
 
 fn human_duration(seconds: i64) -> String {
@@ -138,18 +148,16 @@ pub fn or_none(value: Option<impl ToString>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::jiff::{SignedDuration, Timestamp};
-
-    fn ago(seconds: i64) -> Time {
-        Time(Timestamp::now() - SignedDuration::from_secs(seconds))
-    }
+    use k8s_openapi::jiff::SignedDuration;
 
     #[test]
     fn ages_read_like_kubectl() {
-        assert_eq!(age(Some(&ago(5))), "5s");
-        assert_eq!(age(Some(&ago(600))), "10m");
-        assert_eq!(age(Some(&ago(5 * 3600))), "5h");
-        assert_eq!(age(Some(&ago(3 * 86400))), "3d");
+        let now: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+        let ago = |seconds: i64| Time(now - SignedDuration::from_secs(seconds));
+        assert_eq!(age(Some(&ago(5)), now), "5s");
+        assert_eq!(age(Some(&ago(600)), now), "10m");
+        assert_eq!(age(Some(&ago(5 * 3600)), now), "5h");
+        assert_eq!(age(Some(&ago(3 * 86400)), now), "3d");
         // Cases from apimachinery's duration_test.go.
         for (seconds, text) in [
             (119, "119s"),
@@ -167,7 +175,7 @@ mod tests {
         ] {
             assert_eq!(human_duration(seconds), text, "{seconds} s");
         }
-        assert_eq!(age(None), "<unknown>");
+        assert_eq!(age(None, now), "<unknown>");
     }
 
     #[test]

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use agents_api::AgentBuild;
 use agents_render::build::tekton::{Outcome, RunStatus};
 use agents_render::build::{REQUEST_ANNOTATION, RESULT_DIGEST};
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::DynamicObject;
 
 use crate::commands::get;
-use crate::output::{self, PrintFlags, Printer};
+use crate::output::{self, PrintFlags, Printer, RowOptions};
 use crate::session::Session;
 use crate::style;
 
@@ -59,28 +60,34 @@ async fn runs(session: &Session, name: &str, print: &PrintFlags) -> anyhow::Resu
         }
         Printer::Table { .. } if runs.is_empty() => eprintln!("agentbuild {name} has no runs."),
         Printer::Table { wide, headers } => {
-            let current = build.status.as_ref().and_then(|s| s.run_name.clone());
-            let colour = style::colour_enabled_on_stdout();
-            let mut header = vec!["RUN", "PHASE", "STARTED", "DURATION", "DIGEST"];
-            if wide {
-                header.push("REQUEST");
-            }
-            let mut table = output::table(header);
-            for run in &runs {
-                let mut row = run_row(run, current.as_deref(), colour);
-                if wide {
-                    row.push(output::or_none(run.annotations().get(REQUEST_ANNOTATION).cloned()));
-                }
-                table.add_row(row);
-            }
-            output::write_table(&mut out, &table, headers)?;
+            let options = RowOptions { wide, colour: style::colour_enabled_on_stdout(), now: Timestamp::now() };
+            output::write_table(&mut out, &runs_table(&build, &runs, &options), headers)?;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_row(run: &DynamicObject, current: Option<&str>, colour: bool) -> Vec<String> {
+/// The runs' table; `*` marks the build's current run.
+pub fn runs_table(build: &AgentBuild, runs: &[DynamicObject], options: &RowOptions) -> comfy_table::Table {
+    let current = build.status.as_ref().and_then(|s| s.run_name.clone());
+    let mut header = vec!["RUN", "PHASE", "STARTED", "DURATION", "DIGEST"];
+    if options.wide {
+        header.push("REQUEST");
+    }
+    let mut table = output::table(header);
+    for run in runs {
+        let mut row = run_row(run, current.as_deref(), options);
+        if options.wide {
+            row.push(output::or_none(run.annotations().get(REQUEST_ANNOTATION).cloned()));
+        }
+        table.add_row(row);
+    }
+    table
+}
+
+fn run_row(run: &DynamicObject, current: Option<&str>, options: &RowOptions) -> Vec<String> {
+    let colour = options.colour;
     let status = RunStatus::of(run);
     let name = run.name_any();
     let marked = if current == Some(name.as_str()) { format!("{name} *") } else { name };
@@ -106,7 +113,11 @@ fn run_row(run: &DynamicObject, current: Option<&str>, colour: bool) -> Vec<Stri
     vec![
         marked,
         phase,
-        status.start_time.as_ref().map(|t| output::age(Some(t)) + " ago").unwrap_or_else(|| "<none>".into()),
+        status
+            .start_time
+            .as_ref()
+            .map(|t| output::age(Some(t), options.now) + " ago")
+            .unwrap_or_else(|| "<none>".into()),
         duration,
         output::or_none(status.result(RESULT_DIGEST)),
     ]

@@ -87,37 +87,43 @@ impl Check {
 }
 
 #[derive(Serialize, Debug)]
-struct Report {
+pub(super) struct Report {
     ready: bool,
     plugin: String,
-    checks: Vec<Check>,
+    pub(super) checks: Vec<Check>,
 }
 
 pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
-    let client = &session.client;
+    let report = report(&session.client).await?;
+    match args.output {
+        CheckFormat::Json => output::print_value(&serde_json::to_value(&report)?, Format::Json)?,
+        CheckFormat::Yaml => output::print_value(&serde_json::to_value(&report)?, Format::Yaml)?,
+        CheckFormat::Table => print!("{}", page(&report.checks)),
+    }
+    Ok(if report.ready { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub(super) async fn report(client: &kube::Client) -> anyhow::Result<Report> {
     let (crds, operator, tekton, argo) =
         futures::try_join!(crds::agents_crds(client), operator(client), tekton(client), argo(client))?;
     let checks: Vec<Check> = [crds, operator, tekton, argo].concat();
     let ready = checks.iter().all(Check::passes);
-    let report = Report { ready, plugin: PLUGIN_VERSION.into(), checks };
-    match args.output {
-        CheckFormat::Json => output::print_value(&serde_json::to_value(&report)?, Format::Json)?,
-        CheckFormat::Yaml => output::print_value(&serde_json::to_value(&report)?, Format::Yaml)?,
-        CheckFormat::Table => {
-            let mut table = output::table(vec!["CHECK", "STATUS", "DETAIL"]);
-            for check in &report.checks {
-                let detail = match &check.hint {
-                    Some(hint) => format!("{}\nhint: {hint}", check.detail),
-                    None => check.detail.clone(),
-                };
-                table.add_row(vec![check.name.clone(), check.status.label().to_string(), detail]);
-            }
-            output::print_table(&table, true)?;
-            println!();
-            println!("{}", summary(&report.checks));
-        }
+    Ok(Report { ready, plugin: PLUGIN_VERSION.into(), checks })
+}
+
+/// The checks as a table (each hint under its detail), then the summary.
+pub(super) fn page(checks: &[Check]) -> String {
+    let mut table = output::table(vec!["CHECK", "STATUS", "DETAIL"]);
+    for check in checks {
+        let detail = match &check.hint {
+            Some(hint) => format!("{}\nhint: {hint}", check.detail),
+            None => check.detail.clone(),
+        };
+        table.add_row(vec![check.name.clone(), check.status.label().to_string(), detail]);
     }
-    Ok(if ready { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let mut page = Vec::new();
+    output::write_table(&mut page, &table, true).expect("writing to memory cannot fail");
+    format!("{}\n{}\n", String::from_utf8_lossy(&page), summary(checks))
 }
 
 fn summary(checks: &[Check]) -> String {

@@ -30,7 +30,11 @@ impl Page {
         let created = agent.meta().creation_timestamp.as_ref();
         self.field(
             "Created",
-            format!("{} ({} ago)", created.map(|t| t.0.to_string()).unwrap_or_default(), output::age(created)),
+            format!(
+                "{} ({} ago)",
+                created.map(|t| t.0.to_string()).unwrap_or_default(),
+                output::age(created, self.now)
+            ),
         );
         let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
         let phase = style::phase(status.phase, self.colour);

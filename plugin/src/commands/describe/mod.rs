@@ -16,6 +16,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::{Resource, ResourceExt};
 
@@ -75,9 +76,22 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// The page of one object.
+/// Prints the page of one object.
 async fn describe(session: &Session, kind: Kind, name: &str) -> anyhow::Result<ExitCode> {
-    let mut page = Page { text: String::new(), problems: Vec::new(), colour: style::colour_enabled_on_stdout() };
+    let colour = style::colour_enabled_on_stdout();
+    print!("{}", page(session, kind, name, colour, Timestamp::now()).await?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The page of one object, its ages read at `now`; what could not be read is listed at its end.
+pub(super) async fn page(
+    session: &Session,
+    kind: Kind,
+    name: &str,
+    colour: bool,
+    now: Timestamp,
+) -> anyhow::Result<String> {
+    let mut page = Page { text: String::new(), problems: Vec::new(), colour, now };
     let pod_label = match kind {
         Kind::Agent => {
             let agents: Api<Agent> = Api::namespaced(session.client.clone(), &session.namespace);
@@ -95,29 +109,36 @@ async fn describe(session: &Session, kind: Kind, name: &str) -> anyhow::Result<E
         Kind::ModelAPI => page.server::<ModelAPI>(session, name).await?,
         Kind::MCPServer => page.server::<MCPServer>(session, name).await?,
         // A build's page is its runs and steps, as `kubectl agents build` draws them.
-        Kind::AgentBuild => return super::build::describe::run(session, name).await,
+        Kind::AgentBuild => {
+            let build = super::build::get(session, name).await?;
+            let runs = super::build::runs_of(session, name).await;
+            return Ok(super::build::describe::page(&build, runs.as_deref().map_err(crate::error::explain), colour));
+        }
         // A workflow's page is its status with the DAG of its last run.
         Kind::AgentWorkflow => {
-            let status =
-                super::workflow::status::Args { name: name.to_string(), run: None, output: Default::default() };
-            return super::workflow::status::run(session, status).await;
+            let workflow = super::workflow::get(session, name).await?;
+            let has_run = workflow.status.as_ref().is_some_and(|s| s.last_run.is_some());
+            let run = if has_run { Some(super::workflow::get_run(session, &workflow, None).await?) } else { None };
+            let options = output::RowOptions { wide: false, colour, now };
+            return Ok(super::workflow::status::page(&workflow, run.as_ref(), &options));
         }
     };
     page.events(session, pod_label, name).await;
-    print!("{}", page.text);
     if !page.problems.is_empty() {
-        println!("\nWarnings:");
+        page.text.push_str("\nWarnings:\n");
         for problem in &page.problems {
-            println!("  {problem}");
+            let _ = writeln!(page.text, "  {problem}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(page.text)
 }
 
 struct Page {
     text: String,
     problems: Vec<String>,
     colour: bool,
+    /// What ages are read against.
+    now: Timestamp,
 }
 
 impl Page {
@@ -156,13 +177,17 @@ impl Page {
 
     fn conditions<'a>(&mut self, conditions: impl Iterator<Item = &'a Condition>) {
         self.section("Conditions");
+        // Reconciling and Stalled repeat Ready's reason and message for kstatus (Flux, `kubectl
+        // wait`); the phase line says the same to a reader.
+        let for_machines = [agents_api::conditions::types::RECONCILING, agents_api::conditions::types::STALLED];
         let rows = conditions
+            .filter(|c| !for_machines.contains(&c.type_.as_str()))
             .map(|c| {
                 vec![
                     c.type_.clone(),
                     c.status.clone(),
                     c.reason.clone(),
-                    output::age(Some(&c.last_transition_time)),
+                    output::age(Some(&c.last_transition_time), self.now),
                     c.message.clone(),
                 ]
             })
@@ -187,9 +212,9 @@ impl Page {
                 vec![
                     pod.name_any(),
                     format!("{ready}/{}", pod.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0)),
-                    status.phase.unwrap_or_default(),
+                    pod_status(pod),
                     restarts.to_string(),
-                    output::age(pod.meta().creation_timestamp.as_ref()),
+                    output::age(pod.meta().creation_timestamp.as_ref(), self.now),
                     output::or_none(pod.spec.as_ref().and_then(|s| s.node_name.clone())),
                 ]
             })
@@ -246,7 +271,7 @@ impl Page {
                     regarding.and_then(|r| r.name.clone()).unwrap_or_default()
                 );
                 vec![
-                    output::age(event_time(e).as_ref()),
+                    output::age(event_time(e).as_ref(), self.now),
                     e.type_.clone().unwrap_or_default(),
                     e.reason.clone().unwrap_or_default(),
                     object,
@@ -256,6 +281,24 @@ impl Page {
             .collect();
         self.table(vec!["AGE", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows, "none");
     }
+}
+
+/// A pod's STATUS as `kubectl get pods` prints it: why a container waits or ended
+/// (`CrashLoopBackOff`, `ImagePullBackOff`, `OOMKilled`), `Terminating`, else the phase.
+fn pod_status(pod: &Pod) -> String {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return "Terminating".into();
+    }
+    let status = pod.status.clone().unwrap_or_default();
+    let containers = status.container_statuses.unwrap_or_default();
+    let why = containers.iter().rev().find_map(|c| {
+        let state = c.state.as_ref()?;
+        let waiting = state.waiting.as_ref().and_then(|w| w.reason.clone());
+        let ended =
+            state.terminated.as_ref().map(|t| t.reason.clone().unwrap_or_else(|| format!("ExitCode:{}", t.exit_code)));
+        waiting.or(ended)
+    });
+    why.or(status.reason).or(status.phase).unwrap_or_default()
 }
 
 fn event_time(event: &Event) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {

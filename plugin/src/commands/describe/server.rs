@@ -26,6 +26,9 @@ pub(super) trait Described: Listed {
     fn spec_lines(&self) -> Vec<(&'static str, String)>;
     /// Whether an Agent references it.
     fn used_by(&self, agent: &Agent) -> bool;
+    /// Whether the operator runs it in the cluster (a Deployment and a Service), or only points
+    /// at it (an External ModelAPI).
+    fn runs_in_cluster(&self) -> bool;
 }
 
 impl Page {
@@ -62,19 +65,26 @@ impl Page {
         let mut rows = Vec::new();
         let deployment =
             self.read("Deployment", Api::<Deployment>::namespaced(client.clone(), ns).get_opt(&name).await);
-        if let Some(d) = deployment.flatten() {
-            let s = d.status.clone().unwrap_or_default();
-            let state = format!("{}/{} ready", s.ready_replicas.unwrap_or(0), d.spec.replicas.unwrap_or(1));
-            rows.push(vec!["Deployment".into(), name.clone(), mark(owned(&d.metadata), state)]);
+        // What it runs is listed even when missing; for an External one, only what is there.
+        let expected = server.runs_in_cluster();
+        match deployment.flatten() {
+            Some(d) => {
+                let s = d.status.clone().unwrap_or_default();
+                let state = format!("{}/{} ready", s.ready_replicas.unwrap_or(0), d.spec.replicas.unwrap_or(1));
+                rows.push(vec!["Deployment".into(), name.clone(), mark(owned(&d.metadata), state)]);
+            }
+            None if expected => rows.push(vec!["Deployment".into(), name.clone(), "missing".into()]),
+            None => {}
         }
         let service = self.read("Service", Api::<Service>::namespaced(client.clone(), ns).get_opt(&name).await);
-        if let Some(s) = service.flatten() {
-            let port = s.spec.as_ref().and_then(|s| s.ports.as_ref()).and_then(|p| p.first()).map(|p| p.port);
-            rows.push(vec![
-                "Service".into(),
-                name.clone(),
-                mark(owned(&s.metadata), format!("port {}", output::or_none(port))),
-            ]);
+        match service.flatten() {
+            Some(s) => {
+                let port = s.spec.as_ref().and_then(|s| s.ports.as_ref()).and_then(|p| p.first()).map(|p| p.port);
+                let state = mark(owned(&s.metadata), format!("port {}", output::or_none(port)));
+                rows.push(vec!["Service".into(), name.clone(), state]);
+            }
+            None if expected => rows.push(vec!["Service".into(), name.clone(), "missing".into()]),
+            None => {}
         }
         let config = self.read("ConfigMap", Api::<ConfigMap>::namespaced(client.clone(), ns).get_opt(&name).await);
         if let Some(c) = config.flatten().filter(|c| owned(&c.metadata)) {
@@ -172,6 +182,10 @@ impl Described for ModelAPI {
         lines
     }
 
+    fn runs_in_cluster(&self) -> bool {
+        self.spec.mode != ModelAPIMode::External
+    }
+
     fn used_by(&self, agent: &Agent) -> bool {
         let name = self.name_any();
         agent.spec.model.as_ref().and_then(|m| m.model_api_ref.as_ref()).is_some_and(|r| r.name == name)
@@ -215,6 +229,10 @@ impl Described for MCPServer {
         lines.push(("Tools", tools.map(|t| t.join(", ")).unwrap_or_else(|| "not known yet".into())));
         lines.push(("Replicas", spec.replicas.unwrap_or(1).to_string()));
         lines
+    }
+
+    fn runs_in_cluster(&self) -> bool {
+        true
     }
 
     fn used_by(&self, agent: &Agent) -> bool {

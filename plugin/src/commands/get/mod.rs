@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::error::Explained;
 use crate::kinds::{Kind, split_kind};
-use crate::output::{self, PrintFlags, Printer};
+use crate::output::{self, PrintFlags, Printer, RowOptions};
 use crate::session::Session;
 use crate::style;
 
@@ -75,7 +76,7 @@ pub trait Listed:
     const SINGULAR: &'static str;
     const PLURAL: &'static str;
     fn header(wide: bool) -> Vec<&'static str>;
-    fn row(&self, wide: bool, colour: bool) -> Vec<String>;
+    fn row(&self, options: &RowOptions) -> Vec<String>;
 }
 
 pub async fn list<K: Listed>(session: &Session, args: &Args, names: &[String]) -> anyhow::Result<ExitCode> {
@@ -139,10 +140,8 @@ fn print_listing<K: Listed>(
             Ok(Vec::new())
         }
         Printer::Table { wide, headers } => {
-            let mut table = output::table(header::<K>(args.all_namespaces, *wide));
-            for object in objects {
-                table.add_row(row(object, args.all_namespaces, *wide, colour));
-            }
+            let options = RowOptions { wide: *wide, colour, now: Timestamp::now() };
+            let table = listing(objects, args.all_namespaces, &options);
             output::write_table(&mut out, &table, *headers)?;
             tracing::debug!("printed the table");
             Ok(output::column_widths(&table))
@@ -224,7 +223,8 @@ async fn watch<K: Listed>(
         match printer {
             Printer::Generic(generic) => generic.print_one(&object, widths, &mut out)?,
             Printer::Table { wide, headers } => {
-                let cells = row(&object, args.all_namespaces, *wide, colour);
+                let options = RowOptions { wide: *wide, colour, now: Timestamp::now() };
+                let cells = row(&object, args.all_namespaces, &options);
                 if widths.is_empty() {
                     let mut table = output::table(header::<K>(args.all_namespaces, *wide));
                     output::write_table(&mut out, table.add_row(cells), *headers)?;
@@ -246,13 +246,22 @@ fn header<K: Listed>(all_namespaces: bool, wide: bool) -> Vec<&'static str> {
     header
 }
 
-fn row<K: Listed>(object: &K, all_namespaces: bool, wide: bool, colour: bool) -> Vec<String> {
+fn row<K: Listed>(object: &K, all_namespaces: bool, options: &RowOptions) -> Vec<String> {
     let mut row = Vec::new();
     if all_namespaces {
         row.push(object.namespace().unwrap_or_default());
     }
-    row.extend(object.row(wide, colour));
+    row.extend(object.row(options));
     row
+}
+
+/// The table of a listing, read at `options.now`.
+pub fn listing<K: Listed>(objects: &[K], all_namespaces: bool, options: &RowOptions) -> comfy_table::Table {
+    let mut table = output::table(header::<K>(all_namespaces, options.wide));
+    for object in objects {
+        table.add_row(row(object, all_namespaces, options));
+    }
+    table
 }
 
 /// No `kind` called `name` in the session's namespace, and how to find one.

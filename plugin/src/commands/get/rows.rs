@@ -5,7 +5,7 @@ use agents_render::{mcp_server, model_api};
 use kube::{Resource, ResourceExt};
 
 use super::Listed;
-use crate::output;
+use crate::output::{self, RowOptions};
 use crate::style;
 
 /// `ready/desired`, where desired is the spec's count, else the Deployment's.
@@ -27,7 +27,8 @@ impl Listed for Agent {
         header
     }
 
-    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+    fn row(&self, options: &RowOptions) -> Vec<String> {
+        let RowOptions { wide, colour, now } = *options;
         let agent = self;
         let status: AgentStatus = agent.status.clone().unwrap_or_default();
         let mut row = vec![
@@ -38,7 +39,7 @@ impl Listed for Agent {
             // What runs, as the operator reports it (the printer column, so a server-side Table reads the same).
             output::or_none(status.image.clone()),
             output::or_none(status.endpoint.clone()),
-            output::age(agent.meta().creation_timestamp.as_ref()),
+            output::age(agent.meta().creation_timestamp.as_ref(), now),
         ];
         if wide {
             let peers: Vec<&str> = agent.spec.peers.iter().map(|p| p.name.as_str()).collect();
@@ -64,14 +65,15 @@ impl Listed for AgentBuild {
         header
     }
 
-    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+    fn row(&self, options: &RowOptions) -> Vec<String> {
+        let RowOptions { wide, colour, now } = *options;
         let status = self.status.clone().unwrap_or_default();
         let mut row = vec![
             self.name_any(),
             style::phase_word(status.phase.map(|p| p.as_str()), colour),
             output::or_none(status.image.clone()),
             output::or_none(status.run_name.clone()),
-            output::age(self.meta().creation_timestamp.as_ref()),
+            output::age(self.meta().creation_timestamp.as_ref(), now),
         ];
         if wide {
             row.extend([
@@ -92,7 +94,8 @@ impl Listed for AgentWorkflow {
         vec!["NAME", "PHASE", "STEPS", "SCHEDULE", "LAST RUN", "AGE"]
     }
 
-    fn row(&self, _wide: bool, colour: bool) -> Vec<String> {
+    fn row(&self, options: &RowOptions) -> Vec<String> {
+        let RowOptions { colour, now, .. } = *options;
         let status = self.status.clone().unwrap_or_default();
         vec![
             self.name_any(),
@@ -100,7 +103,7 @@ impl Listed for AgentWorkflow {
             self.spec.steps.len().to_string(),
             output::or_none(self.spec.schedule.as_ref().map(|s| s.cron.clone())),
             output::or_none(status.last_run.map(|r| r.name)),
-            output::age(self.meta().creation_timestamp.as_ref()),
+            output::age(self.meta().creation_timestamp.as_ref(), now),
         ]
     }
 }
@@ -117,7 +120,8 @@ impl Listed for ModelAPI {
         header
     }
 
-    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+    fn row(&self, options: &RowOptions) -> Vec<String> {
+        let RowOptions { wide, colour, now } = *options;
         let status = self.status.clone().unwrap_or_default();
         let mode = format!("{:?}", self.spec.mode);
         let mut row = vec![
@@ -126,7 +130,7 @@ impl Listed for ModelAPI {
             style::phase_word(status.phase.map(|p| p.as_str()), colour),
             output::or_none(status.endpoint.clone()),
             output::or_none(Some(status.models.join(","))),
-            output::age(self.meta().creation_timestamp.as_ref()),
+            output::age(self.meta().creation_timestamp.as_ref(), now),
         ];
         if wide {
             let image = match self.spec.mode {
@@ -156,14 +160,15 @@ impl Listed for MCPServer {
         header
     }
 
-    fn row(&self, wide: bool, colour: bool) -> Vec<String> {
+    fn row(&self, options: &RowOptions) -> Vec<String> {
+        let RowOptions { wide, colour, now } = *options;
         let status = self.status.clone().unwrap_or_default();
         let mut row = vec![
             self.name_any(),
             mcp_server::source(self),
             style::phase_word(status.phase.map(|p| p.as_str()), colour),
             output::or_none(status.endpoint.clone()),
-            output::age(self.meta().creation_timestamp.as_ref()),
+            output::age(self.meta().creation_timestamp.as_ref(), now),
         ];
         if wide {
             row.extend([

@@ -104,9 +104,10 @@ pub fn agent_row(cells: &Cells, colour: bool) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::commands::get::Listed;
+    use k8s_openapi::jiff::Timestamp;
 
     /// What the API server's Table would hold for `agent`, by the CRD's own printer columns.
-    fn cells_of(agent: &Agent) -> (HashMap<String, usize>, Vec<Value>) {
+    fn cells_of(agent: &Agent, now: Timestamp) -> (HashMap<String, usize>, Vec<Value>) {
         let crd = agents_api::crd::all().into_iter().find(|c| c.spec.names.kind == "Agent").unwrap();
         let columns = crd.spec.versions[0].additional_printer_columns.clone().unwrap_or_default();
         let object = serde_json::to_value(agent).unwrap();
@@ -117,7 +118,7 @@ mod tests {
             let value = column.json_path.trim_start_matches('.').split('.').fold(&object, |v, field| &v[field]);
             let value = match column.type_.as_str() {
                 // The server sends a date as an age.
-                "date" => Value::from(output::age(agent.metadata.creation_timestamp.as_ref())),
+                "date" => Value::from(output::age(agent.metadata.creation_timestamp.as_ref(), now)),
                 _ => value.clone(),
             };
             index.insert(column.name, cells.len());
@@ -142,10 +143,12 @@ mod tests {
             "spec": {"image": "ghcr.io/x/b:1"},
         }))
         .unwrap();
+        let now = Timestamp::now();
         for agent in [reported, autoscaled_new] {
-            let (index, cells) = cells_of(&agent);
+            let (index, cells) = cells_of(&agent, now);
             for colour in [false, true] {
-                assert_eq!(agent_row(&Cells { index: &index, cells: &cells }, colour), agent.row(false, colour));
+                let options = output::RowOptions { wide: false, colour, now };
+                assert_eq!(agent_row(&Cells { index: &index, cells: &cells }, colour), agent.row(&options));
             }
         }
     }

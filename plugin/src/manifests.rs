@@ -116,11 +116,45 @@ impl Object {
     }
 }
 
+/// The release's image digests (`sha256:…`), set by `cargo xtask release` when it builds the
+/// plugin after the images: `install` then runs the operator and the reference runtime by tag
+/// and digest, as the release's kustomize overlay does. Unset (any other build), by tag only.
+const OPERATOR_IMAGE_DIGEST: Option<&str> = option_env!("AGENTS_OPERATOR_IMAGE_DIGEST");
+const RUNTIME_IMAGE_DIGEST: Option<&str> = option_env!("AGENTS_RUNTIME_IMAGE_DIGEST");
+
+/// The Deployment's lines that name the images (the unit tests hold deployment.yaml to them).
+const OPERATOR_IMAGE_LINE: &str =
+    concat!("image: ghcr.io/kubectl-agents/agents-operator:v", env!("CARGO_PKG_VERSION"), "\n");
+const ARGS_LINE: &str = "args: [--log-format=json]\n";
+
+/// `text` with the operator's image pinned to `operator` (`image:tag@digest`) and the runtime's
+/// passed to the operator as `--agent-runtime-image=…:tag@digest`; other files unchanged.
+fn pin<'a>(text: &'a str, operator: Option<&str>, runtime: Option<&str>) -> std::borrow::Cow<'a, str> {
+    if !text.contains(OPERATOR_IMAGE_LINE) || (operator.is_none() && runtime.is_none()) {
+        return text.into();
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let mut text = text.to_string();
+    if let Some(digest) = operator {
+        text = text.replacen(OPERATOR_IMAGE_LINE, &format!("{}@{digest}\n", OPERATOR_IMAGE_LINE.trim_end()), 1);
+    }
+    if let Some(digest) = runtime {
+        let runtime = format!("ghcr.io/kubectl-agents/agents-runtime:v{version}@{digest}");
+        text = text.replacen(ARGS_LINE, &format!("args: [--log-format=json, --agent-runtime-image={runtime}]\n"), 1);
+    }
+    text.into()
+}
+
+/// A file's text as this build installs it (pinned by a release build).
+fn text(file: &File) -> std::borrow::Cow<'static, str> {
+    pin(file.text, OPERATOR_IMAGE_DIGEST, RUNTIME_IMAGE_DIGEST)
+}
+
 /// Every object of the files, in order.
 pub fn parse(files: &[File]) -> anyhow::Result<Vec<Object>> {
     let mut objects = Vec::new();
     for file in files {
-        for document in serde_norway::Deserializer::from_str(file.text) {
+        for document in serde_norway::Deserializer::from_str(&text(file)) {
             let value = serde_json::Value::deserialize(document)
                 .map_err(|e| anyhow::anyhow!("the embedded {} is not valid YAML: {e}", file.path))?;
             if !value.is_null() {
@@ -144,7 +178,7 @@ pub fn operator() -> Vec<Object> {
 /// The files as one multi-document YAML stream, comments included (what `install --dry-run`
 /// prints, ready for `kubectl apply --server-side -f -`).
 pub fn yaml(files: &[File]) -> String {
-    files.iter().map(|f| format!("---\n# operator/config/{}\n{}\n", f.path, f.text.trim_end())).collect()
+    files.iter().map(|f| format!("---\n# operator/config/{}\n{}\n", f.path, text(f).trim_end())).collect()
 }
 
 #[cfg(test)]
@@ -243,6 +277,35 @@ mod tests {
         let default: serde_json::Value =
             serde_norway::from_str(include_str!("../../operator/config/default/kustomization.yaml")).unwrap();
         assert_eq!(default["resources"], serde_json::json!(["../crd", "../rbac", "../manager"]));
+    }
+
+    /// A release build pins the images by digest in the Deployment only; the lines it rewrites
+    /// are in deployment.yaml, once each, so pinning cannot silently do nothing.
+    #[test]
+    fn a_release_build_pins_the_images_by_digest() {
+        let deployment = OPERATOR.iter().find(|f| f.path == "manager/deployment.yaml").unwrap();
+        assert_eq!(deployment.text.matches(OPERATOR_IMAGE_LINE).count(), 1);
+        assert_eq!(deployment.text.matches(ARGS_LINE).count(), 1);
+        let (operator, runtime) = (format!("sha256:{}", "1".repeat(64)), format!("sha256:{}", "2".repeat(64)));
+        let pinned = pin(deployment.text, Some(&operator), Some(&runtime));
+        let pinned: serde_json::Value = serde_norway::from_str(&pinned).unwrap();
+        let mut tagged: serde_json::Value = serde_norway::from_str(deployment.text).unwrap();
+        let container = &mut tagged["spec"]["template"]["spec"]["containers"][0];
+        container["image"] = format!("ghcr.io/kubectl-agents/agents-operator:v{VERSION}@{operator}").into();
+        container["args"] = serde_json::json!([
+            "--log-format=json",
+            format!("--agent-runtime-image=ghcr.io/kubectl-agents/agents-runtime:v{VERSION}@{runtime}")
+        ]);
+        assert_eq!(pinned, tagged);
+        for file in CRDS.iter().chain(OPERATOR).filter(|f| f.path != deployment.path) {
+            assert_eq!(pin(file.text, Some(&operator), Some(&runtime)), file.text, "{}", file.path);
+        }
+        assert_eq!(pin(deployment.text, None, None), deployment.text);
+        // What this build embeds: nothing, or digests.
+        for digest in [OPERATOR_IMAGE_DIGEST, RUNTIME_IMAGE_DIGEST].into_iter().flatten() {
+            let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+            assert!(hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()), "not a digest: {digest}");
+        }
     }
 
     #[test]

@@ -98,14 +98,39 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
     }
     let krew = tokio::task::spawn_blocking(|| gobuild::ensure(&KREW, &cache_dir())).await??;
 
-    // The release, fast path: this build's binaries instead of release builds.
+    // The release, fast path: this build's binaries instead of release builds (the images' ones
+    // stripped, as the release profile does, so packing them takes seconds).
     let target = host_target();
     let binary = format!("{target}={}", binaries_dir().join("kubectl-agents").display());
-    let runtime = format!("{target}={}", binaries_dir().join("agents-runtime").display());
+    let runtime = format!("{target}={}", crate::images::stripped("agents-runtime", &work)?.display());
+    let operator = format!("{target}={}", crate::images::stripped("agents-operator", &work)?.display());
     let out_arg = out.to_str().context("a UTF-8 path")?;
-    let released =
-        xtask(&["--target", target, "--binary", &binary, "--runtime-binary", &runtime, "--out", out_arg, "--partial"])?;
+    let released = xtask(&[
+        "--target",
+        target,
+        "--binary",
+        &binary,
+        "--runtime-binary",
+        &runtime,
+        "--operator-binary",
+        &operator,
+        "--out",
+        out_arg,
+        "--partial",
+    ])?;
     ensure!(released.status.success(), "cargo xtask release: {}", story(&released));
+    // A partial release's images say which platform they lack (images.rs checks full ones).
+    if target.contains("linux") {
+        let other = if target.starts_with("x86_64") { "linux/arm64" } else { "linux/amd64" };
+        let images: Value = serde_json::from_str(&std::fs::read_to_string(out.join("images.json"))?)?;
+        ensure!(
+            images.as_array().is_some_and(|i| i.len() == 2 && i.iter().all(|i| i["missing"] == json!([other])))
+                && text(&released.stderr).contains(&format!("PARTIAL: no {other}"))
+                && std::fs::read_to_string(out.join("kustomization.yaml"))?.contains("# PARTIAL"),
+            "{images:#}\n{}",
+            story(&released)
+        );
+    }
     let manifest_path = out.join("agents.yaml");
     ensure!(text(&released.stdout).trim() == manifest_path.display().to_string(), "{}", story(&released));
     let archive = out.join(format!("kubectl-agents-v{VERSION}-{target}.tar.gz"));

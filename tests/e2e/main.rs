@@ -11,6 +11,7 @@ mod dependencies;
 mod distribution;
 mod gitops;
 mod helm;
+mod images;
 mod in_pod;
 mod mcp_server;
 mod monitoring;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         plugin_install::tests(&env),
         proxy::tests(&env),
         distribution::tests(&env),
+        images::tests(&env),
         helm::tests(&env),
         workflow::tests(&env),
         gitops::tests(&env),

@@ -2,10 +2,14 @@
 //!
 //! `cargo xtask release`: builds `kubectl agents` for each release target this machine can
 //! build, packs `kubectl-agents-v<version>-<target>.tar.gz` with the LICENSE, and writes the krew
-//! manifest `target/dist/v<version>/agents.yaml` with each archive's URI and sha256; then the agent
-//! runtime's static Linux binaries, `agents-runtime-v<version>-<target>`, for its image.
+//! manifest `target/dist/v<version>/agents.yaml` with each archive's URI and sha256. Before the
+//! plugin: the operator's and the agent runtime's static Linux binaries and their multi-platform
+//! images as OCI archives (`agents-operator-v<version>.oci.tar`), with `images.json` (their
+//! digests), a kustomize overlay and Helm values pinning them.
 
 mod archive;
+mod image;
+mod install;
 mod manifest;
 mod release;
 mod targets;

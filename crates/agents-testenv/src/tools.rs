@@ -93,6 +93,19 @@ pub const KREW: GoTool = GoTool {
     version_packages: &[],
 };
 
+/// Helm, the package manager: the chart tests lint, template, install, upgrade and uninstall
+/// `charts/agents-operator` with it. v4 is the current major; its client-go matches our minor
+/// closely enough for install/upgrade/uninstall against the local control plane.
+pub const HELM: GoTool = GoTool {
+    name: "helm",
+    module: "helm.sh/helm/v4",
+    version: "v4.3.2",
+    packages: &["helm.sh/helm/v4/cmd/helm"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
 /// Prometheus' `promtool`: the monitoring tests check and unit-test the PrometheusRule's rules
 /// with it. ~3 min cold on 2 cores (the module pulls every service discovery's SDK).
 pub const PROMTOOL: GoTool = GoTool {
@@ -137,19 +150,6 @@ pub const PROMQL_SELECTORS: GoTool = GoTool {
     version_packages: &[],
 };
 
-/// Helm, the package manager: the chart tests lint, template, install, upgrade and uninstall
-/// `charts/agents-operator` with it. v4 is the current major; its client-go matches our minor
-/// closely enough for install/upgrade/uninstall against the local control plane.
-pub const HELM: GoTool = GoTool {
-    name: "helm",
-    module: "helm.sh/helm/v4",
-    version: "v4.3.2",
-    packages: &["helm.sh/helm/v4/cmd/helm"],
-    main_go: None,
-    replaces_staging: false,
-    version_packages: &[],
-};
-
 /// Argo Workflows' controller, run out of cluster by the tests that need DAGs, approvals and cron
 /// to really happen (see `argo::Controller`). ~2.5 min cold on 2 cores, 1.2 GB peak.
 pub const ARGO_WORKFLOW_CONTROLLER: GoTool = GoTool {
@@ -169,6 +169,19 @@ pub const TEKTON_CONTROLLER: GoTool = GoTool {
     module: "github.com/tektoncd/pipeline",
     version: "v1.15.0",
     packages: &["github.com/tektoncd/pipeline/cmd/controller"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+};
+
+/// crane, go-containerregistry's registry tool: the image tests push the release's OCI layouts to
+/// its in-memory registry (`crane registry serve`, on loopback) and read them back, an
+/// implementation of the OCI specifications independent of the release task's.
+pub const CRANE: GoTool = GoTool {
+    name: "crane",
+    module: "github.com/google/go-containerregistry",
+    version: "v0.22.1",
+    packages: &["github.com/google/go-containerregistry/cmd/crane"],
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
@@ -388,14 +401,15 @@ mod tests {
         assert_eq!(ETCD.binaries(), ["etcd"]);
         assert_eq!(KWOK.binaries(), ["kwok"]);
         assert_eq!(KREW.binaries(), ["krew", "validate-krew-manifest"]);
+        assert_eq!(CRANE.binaries(), ["crane"]);
+        assert_eq!(PROMTOOL.binaries(), ["promtool"]);
+        assert_eq!(PROMQL_SELECTORS.binaries(), ["promql-selectors"]);
+        assert_eq!(PROMQL_SELECTORS.version, PROMTOOL.version);
+        assert_eq!(HELM.binaries(), ["helm"]);
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.binaries(), ["workflow-controller"]);
         assert_eq!(ARGO_WORKFLOW_CONTROLLER.version, ARGO.version);
         assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
         assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
-        assert_eq!(HELM.binaries(), ["helm"]);
-        assert_eq!(PROMQL_SELECTORS.version, PROMTOOL.version);
-        assert_eq!(PROMQL_SELECTORS.binaries(), ["promql-selectors"]);
-        assert_eq!(PROMTOOL.binaries(), ["promtool"]);
         assert_eq!(HEALTH_CHECK.binaries(), ["health-check"]);
     }
 }

@@ -25,6 +25,7 @@ mod plugin_logs;
 mod plugin_output;
 mod plugin_render;
 mod proxy;
+mod readme;
 mod support;
 mod validation;
 mod workflow;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         plugin_input::tests(&env),
         plugin_install::tests(&env),
         proxy::tests(&env),
+        readme::tests(&env),
         distribution::tests(&env),
         images::tests(&env),
         helm::tests(&env),

@@ -39,8 +39,9 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// The helper asks for the time, hands it to the writer, and answers with the writer's words;
-/// the writer answers at once. A question containing "fail" gets a model error.
-fn script(request: &Value) -> Reply {
+/// the writer answers at once. A question containing "fail" gets a model error. (The monitoring
+/// tests drive the runtime with it too.)
+pub(crate) fn script(request: &Value) -> Reply {
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
     let last = last_message(request);
     let content = last["content"].as_str().unwrap_or_default().to_string();

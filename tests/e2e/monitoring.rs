@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agents_testenv::model::{Reply, ScriptedModel, last_message};
+use agents_testenv::model::ScriptedModel;
 use agents_testenv::pods::{PodProcess, start_program};
 use agents_testenv::tools::{GoTool, PROMETHEUS_OPERATOR, PROMQL_SELECTORS, PROMTOOL};
 use agents_testenv::{cache_dir, gobuild, python};
@@ -267,28 +267,6 @@ fn families(exposition: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The helper asks the MCP server for the time, hands it to the writer and answers; "fail"
-/// gets a model error, so a task fails.
-fn script(request: &Value) -> Reply {
-    let last = last_message(request);
-    let content = last["content"].as_str().unwrap_or_default().to_string();
-    if request["model"] == "scripted-writer" {
-        return Reply::Text(format!("writer says: {content}"));
-    }
-    match last["role"].as_str() {
-        Some("user") if content.contains("fail") => Reply::Error(503, "overloaded, try later".into()),
-        Some("user") => Reply::Calls(vec![("get_current_time".into(), json!({"timezone": "UTC"}))]),
-        Some("tool") => {
-            let messages = request["messages"].as_array().cloned().unwrap_or_default();
-            match messages.iter().rev().find_map(|m| m["tool_calls"][0]["function"]["name"].as_str()) {
-                Some("get_current_time") => Reply::Calls(vec![("ask_writer".into(), json!({"message": content}))]),
-                _ => Reply::Text(format!("Here you are. {content}")),
-            }
-        }
-        _ => Reply::Text("unexpected".into()),
-    }
-}
-
 fn free_address() -> anyhow::Result<SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
@@ -366,7 +344,7 @@ async fn every_metric_named_is_exported_by_the_binaries(ctx: Ctx) -> anyhow::Res
 
     // The runtime: a helper with an MCP server and a peer.
     let dir = work_dir(&ctx)?;
-    let model = ScriptedModel::start(script, Duration::ZERO).await?;
+    let model = ScriptedModel::start(crate::agent_runtime::script, Duration::ZERO).await?;
     let (bridge, time) = tokio::task::spawn_blocking(|| {
         Ok::<_, agents_testenv::Error>((python::MCP_PROXY.ensure()?, python::MCP_SERVER_TIME.ensure()?))
     })

@@ -1,6 +1,7 @@
 //! A fake API server for the plugin's in-process tests: objects held as JSON and answered as the
 //! API server answers a GET of one object (or a 404 Status) and a list (an equality label
-//! selector, the field selectors `metadata.name=` and `regarding.name=`). The pages and tables
+//! selector, the field selectors `metadata.name=` and `regarding.name=`). Every request is read
+//! as a GET: the commands tested here only read. The pages and tables
 //! commands print are then tested in seconds against a fixed clock; the end-to-end tests prove
 //! the same commands against the real API server.
 

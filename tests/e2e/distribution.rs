@@ -2,7 +2,7 @@
 //! and installed by krew itself, offline; and the operator's install paths (`kubectl apply -k`
 //! and `kubectl agents install`), which must put the same objects in a cluster.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::plugin_install::{identity, objects};
 use crate::support::{
-    Ctx, DEADLINE, Env, binaries_dir, output_before, output_within, run_ok, run_ok_within, text, trials,
+    Ctx, DEADLINE, Env, binaries_dir, output_before, output_within, run_ok, run_ok_within, text, trials, workspace_root,
 };
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
@@ -34,10 +34,6 @@ const OPERATOR: &str = "agents-operator";
 const NAMESPACE: &str = "agents-system";
 /// Building the xtask (a few seconds) or krew (a first time, ~1 min) takes longer than a command.
 const BUILD: Duration = Duration::from_secs(10 * 60);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
-}
 
 fn story(output: &Output) -> String {
     format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", output.status.code(), text(&output.stdout), text(&output.stderr))
@@ -58,7 +54,7 @@ fn host_target() -> &'static str {
 fn xtask(args: &[&str]) -> anyhow::Result<Output> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.arg("xtask").arg("release").args(args).current_dir(root());
+    command.arg("xtask").arg("release").args(args).current_dir(workspace_root());
     output_before(&mut command, BUILD)
 }
 
@@ -199,7 +195,7 @@ async fn krew_installs_the_released_archive_offline(ctx: Ctx) -> anyhow::Result<
         story(&valid)
     );
     let template = work.join("agents.yaml");
-    std::fs::copy(root().join("krew-manifest.yaml"), &template)?;
+    std::fs::copy(workspace_root().join("krew-manifest.yaml"), &template)?;
     let invalid = output_within(Command::new(&validator).arg("-manifest").arg(&template).arg("-skip-install"))?;
     ensure!(
         !invalid.status.success() && text(&invalid.stderr).contains("`sha256` value"),
@@ -356,7 +352,8 @@ async fn kustomize_and_the_plugin_install_the_same_operator(ctx: Ctx) -> anyhow:
         let options = Options { nodes: 1, crds: vec![], extra_crds: vec![] };
         let cluster = Cluster::up(&name, &options).await.context("starting the private control plane")?;
         let client = cluster.client().await?;
-        let kustomization = root().join("operator/config/default").to_str().context("a UTF-8 path")?.to_string();
+        let kustomization =
+            workspace_root().join("operator/config/default").to_str().context("a UTF-8 path")?.to_string();
         install_paths(&ctx, &Private { cluster, client, kustomization }).await
     }
     .await;

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::operator_lifecycle::kubeconfig_of;
 use crate::plugin_install::{identity, numbers_as_floats, objects};
-use crate::support::{Ctx, Env, output_before, output_within, phase_is, run_ok, text, trials};
+use crate::support::{Ctx, Env, output_before, output_within, phase_is, run_ok, text, trials, workspace_root};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(
@@ -56,12 +56,8 @@ const HELM_LABELS: [&str; 3] = ["helm.sh/chart", "app.kubernetes.io/managed-by",
 const HELM_WAIT: &str = "60s";
 const HELM_DEADLINE: Duration = Duration::from_secs(90);
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
-}
-
 fn chart() -> PathBuf {
-    root().join("charts/agents-operator")
+    workspace_root().join("charts/agents-operator")
 }
 
 fn story(output: &Output) -> String {
@@ -181,7 +177,7 @@ type SourceFilter = fn(&Path) -> bool;
 /// has its copy: the chart cannot carry a stale CRD, alert or dashboard. The monitoring sources
 /// may not exist yet; then the chart carries none either.
 async fn chart_files_are_copies_of_operator_config(_ctx: Ctx) -> anyhow::Result<()> {
-    let config = root().join("operator/config");
+    let config = workspace_root().join("operator/config");
     let mut wrong = Vec::new();
     // (the chart's directory, the source directory, which source files belong, how to fix)
     let crd_fix = "run `UPDATE_CRDS=1 cargo test -q -p agents-api crd`, which writes both";
@@ -294,7 +290,7 @@ async fn template_renders_what_kustomize_builds(ctx: Ctx) -> anyhow::Result<()> 
             ensure!(labels.remove(label).is_some(), "{name} lacks Helm's label {label}");
         }
     }
-    let kustomization = root().join("operator/config/default");
+    let kustomization = workspace_root().join("operator/config/default");
     let built = run_ok(ctx.kubectl().arg("kustomize").arg(&kustomization))?;
     let mut built = objects(&text(&built.stdout))?;
     let namespaces = built.iter().filter(|o| o["kind"] == "Namespace").count();
@@ -323,7 +319,7 @@ async fn template_renders_what_kustomize_builds(ctx: Ctx) -> anyhow::Result<()> 
 
     // Turned on, the monitoring objects carry what operator/config/monitoring applies: the same
     // rules and the same dashboards ConfigMap (the metadata is the chart's).
-    let monitoring = root().join("operator/config/monitoring");
+    let monitoring = workspace_root().join("operator/config/monitoring");
     if monitoring.join("kustomization.yaml").is_file() {
         let built = run_ok(ctx.kubectl().arg("kustomize").arg(&monitoring))?;
         let built = objects(&text(&built.stdout))?;

@@ -15,7 +15,7 @@ use anyhow::{Context, ensure};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
-use crate::support::{Ctx, Env, binaries_dir, output_before, run_ok, text, trials};
+use crate::support::{Ctx, Env, binaries_dir, output_before, run_ok, text, trials, workspace_root};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(env, "images", [crane_validates_the_released_multi_platform_images])
@@ -28,10 +28,6 @@ const REPOSITORY: &str = "https://github.com/kubectl-agents/kubectl-agents";
 const LINUX: [(&str, &str); 2] = [("x86_64-unknown-linux-musl", "amd64"), ("aarch64-unknown-linux-musl", "arm64")];
 /// A release run packs two plugin archives and two images; crane builds once (~1 min).
 const SLOW: Duration = Duration::from_secs(10 * 60);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
-}
 
 /// A stripped copy of this build's `name` in `dir`: release-sized (the release profile strips),
 /// so packing it takes seconds, not the minutes of a 500 MB debug binary.
@@ -80,7 +76,7 @@ impl Drop for Registry {
 fn release(args: &[String], out: &Path) -> anyhow::Result<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = output_before(
-        Command::new(cargo).args(["xtask", "release"]).args(args).arg("--out").arg(out).current_dir(root()),
+        Command::new(cargo).args(["xtask", "release"]).args(args).arg("--out").arg(out).current_dir(workspace_root()),
         SLOW,
     )?;
     ensure!(output.status.success(), "cargo xtask release: exit {:?}\n{}", output.status.code(), text(&output.stderr));
@@ -142,7 +138,7 @@ async fn crane_validates_the_released_multi_platform_images(ctx: Ctx) -> anyhow:
         ensure!(sums[0] == sums[1], "{archive} differs between runs: {sums:?}");
     }
 
-    let revision = text(&run_ok(Command::new("git").args(["rev-parse", "HEAD"]).current_dir(root()))?.stdout);
+    let revision = text(&run_ok(Command::new("git").args(["rev-parse", "HEAD"]).current_dir(workspace_root()))?.stdout);
     let registry = Registry::start(&crane, &work.join("registry.log"))?;
     let crane_run = |args: &[&str]| run_ok(Command::new(&crane).args(args));
     for (image, binary, port, ca) in [(&images[0], &operator, 8080, false), (&images[1], &runtime, 8000, true)] {
@@ -255,7 +251,7 @@ async fn crane_validates_the_released_multi_platform_images(ctx: Ctx) -> anyhow:
     let (operator_image, runtime_image) = (reference(0), reference(1));
     let overlay = work.join("overlay");
     std::fs::create_dir_all(&overlay)?;
-    let config = root().join("operator/config/default");
+    let config = workspace_root().join("operator/config/default");
     let relative = format!("{}{}", "../".repeat(overlay.components().count() - 1), config.strip_prefix("/")?.display());
     let remote = format!("{}//operator/config/default?ref=v{VERSION}", REPOSITORY);
     let kustomization = std::fs::read_to_string(first.join("kustomization.yaml"))?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 use libtest_mimic::Trial;
 
-use crate::support::{Ctx, Env, output_within, text, trials};
+use crate::support::{Ctx, Env, output_within, text, trials, workspace_root};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
     trials!(env, "readme", [the_tour_prints_what_the_readme_shows])
@@ -104,7 +104,7 @@ fn command_of(ctx: &Ctx, line: &str) -> anyhow::Result<Command> {
     let args: Vec<&str> = line.split_whitespace().collect();
     ensure!(args.starts_with(&["kubectl", "agents"]), "not a kubectl agents command: {line}");
     let mut command = ctx.agents(&args[2..]);
-    command.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    command.current_dir(workspace_root());
     Ok(command)
 }
 

@@ -294,6 +294,11 @@ impl Ctx {
     }
 }
 /// Where cargo put this build's binaries: the test executable runs from `<target>/<profile>/deps`.
+/// The workspace's root (`tests/` sits in it): where the repository's files are read from.
+pub fn workspace_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+}
+
 pub fn binaries_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable has a path");
     exe.parent()

@@ -30,7 +30,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use kube::api::DynamicObject;
+use kube::core::DynamicObject;
 
 pub use dependencies::{Dependencies, Dependency};
 pub use deployment::{RESTARTED_AT_ANNOTATION, runs_the_runtime};

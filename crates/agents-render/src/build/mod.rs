@@ -14,7 +14,7 @@ pub mod tekton;
 use agents_api::build::REBUILD_ANNOTATION;
 use agents_api::{AgentBuild, BuildPhase};
 use kube::ResourceExt;
-use kube::api::{ApiResource, GroupVersionKind};
+use kube::core::{ApiResource, GroupVersionKind};
 
 pub use next_run::next_run;
 pub use pipeline_run::{RESULT_DIGEST, RESULT_URL, STEPS, pipeline_run, step_container};
@@ -29,14 +29,14 @@ pub const REQUEST_ANNOTATION: &str = "agents.dev/build-request";
 pub const SEQUENCE_ANNOTATION: &str = "agents.dev/build-sequence";
 
 /// A run's number (0 when it has none).
-pub fn sequence(run: &kube::api::DynamicObject) -> u64 {
+pub fn sequence(run: &kube::core::DynamicObject) -> u64 {
     run.annotations().get(SEQUENCE_ANNOTATION).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// Sorts runs oldest first: by number, then by creation time and name.
-pub fn sort_runs<R: std::borrow::Borrow<kube::api::DynamicObject>>(runs: &mut [R]) {
+pub fn sort_runs<R: std::borrow::Borrow<kube::core::DynamicObject>>(runs: &mut [R]) {
     runs.sort_by(|a, b| {
-        let key = |r: &kube::api::DynamicObject| {
+        let key = |r: &kube::core::DynamicObject| {
             (sequence(r), r.metadata.creation_timestamp.as_ref().map(|t| t.0), r.metadata.name.clone())
         };
         key(a.borrow()).cmp(&key(b.borrow()))
@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn runs_of_the_same_second_sort_by_their_number() {
         let run = |name: &str, sequence: &str| {
-            let mut r = kube::api::DynamicObject::new(name, &pipeline_run_resource());
+            let mut r = kube::core::DynamicObject::new(name, &pipeline_run_resource());
             r.metadata.annotations = Some([(SEQUENCE_ANNOTATION.to_string(), sequence.to_string())].into());
             r
         };

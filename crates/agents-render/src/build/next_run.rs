@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 
 use agents_api::AgentBuild;
 use kube::ResourceExt;
-use kube::api::DynamicObject;
+use kube::core::DynamicObject;
 
 use super::{SEQUENCE_ANNOTATION, pipeline_run, sequence};
 use crate::agent::Incomplete;

@@ -5,7 +5,7 @@
 use agents_api::AgentBuild;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use kube::api::DynamicObject;
+use kube::core::DynamicObject;
 use serde_json::{Value, json};
 
 use super::{REQUEST_ANNOTATION, pipeline_run_resource, request_key, run_name};

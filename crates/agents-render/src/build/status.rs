@@ -4,7 +4,7 @@ use agents_api::build::{BuildStep, StepState};
 use agents_api::conditions::{self, Desired, reasons, types};
 use agents_api::{AgentBuild, AgentBuildStatus, BuildPhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::DynamicObject;
+use kube::core::DynamicObject;
 
 use super::tekton::{Outcome, RunStatus, StepStatus};
 use super::{RESULT_DIGEST, STEPS, run_name};

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::ContainerState;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::DynamicObject;
+use kube::core::DynamicObject;
 use serde::Deserialize;
 
 /// Tekton's knative-style condition.

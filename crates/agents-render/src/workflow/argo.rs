@@ -9,7 +9,7 @@ use agents_api::AgentWorkflow;
 use agents_api::workflow::{StepType, TimeoutAction, WorkflowStep};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
 use super::dag::Dag;

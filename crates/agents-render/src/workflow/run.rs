@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use agents_api::workflow::{ApprovalDecision, StepPhase, WorkflowPhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::DynamicObject;
+use kube::core::DynamicObject;
 use serde::Deserialize;
 
 use super::argo::DECISION_ANNOTATION_PREFIX;

@@ -3,6 +3,7 @@
 
 use std::fmt::Debug;
 
+use agents_api::ChildRef;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
@@ -103,7 +104,7 @@ pub enum Plan<K> {
     /// It is as rendered (or must be left as it is).
     Keep,
     /// An object of that name exists and belongs to something else: it is never taken over.
-    Conflict(String),
+    Conflict(Conflict),
     Apply(K),
     /// The spec no longer asks for it.
     Delete(Box<ObjectMeta>),
@@ -115,7 +116,15 @@ pub enum Outcome {
     Unchanged,
     Applied,
     Deleted,
-    Conflict(String),
+    Conflict(Conflict),
+}
+
+/// A child the operator may not write: an object of its kind and name belongs to something else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub child: ChildRef,
+    /// One sentence: whose it is, and what to do.
+    pub why: String,
 }
 
 fn controlled_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
@@ -161,9 +170,8 @@ pub async fn plan<K: Child>(
             .find(|r| r.controller == Some(true))
             .map(|r| format!("it is controlled by {} {}", r.kind, r.name))
             .unwrap_or_else(|| "it was not created by the operator".into());
-        return Ok(Plan::Conflict(format!(
-            "{kind} {name} already exists and {owner}: rename the resource or delete that {kind}"
-        )));
+        let why = format!("{kind} {name} already exists and {owner}: rename the resource or delete that {kind}");
+        return Ok(Plan::Conflict(Conflict { child: ChildRef::new(kind, &name), why }));
     }
     let same = live.hash.as_deref() == agents_render::hash::stamped(desired.meta());
     Ok(if same && !live.drifted { Plan::Keep } else { Plan::Apply(desired) })
@@ -174,7 +182,7 @@ pub async fn execute<K: Child>(ctx: &Context, plan: Plan<K>, dyntype: &K::Dynami
     let kind = K::KIND;
     match plan {
         Plan::Keep => Ok(Outcome::Unchanged),
-        Plan::Conflict(why) => Ok(Outcome::Conflict(why)),
+        Plan::Conflict(conflict) => Ok(Outcome::Conflict(conflict)),
         Plan::Apply(desired) => {
             let name = desired.name_any();
             let api = K::api(ctx.client.clone(), &desired.namespace().unwrap_or_default(), dyntype);
@@ -204,14 +212,14 @@ pub async fn execute<K: Child>(ctx: &Context, plan: Plan<K>, dyntype: &K::Dynami
 }
 
 /// What the status reports of carrying out the plans: the children that belong to something
-/// else (one sentence each), or why writing failed.
-pub fn conflicts_and_failure(synced: &Result<Vec<Outcome>, Error>) -> (Vec<String>, Option<String>) {
+/// else, or why writing failed.
+pub fn conflicts_and_failure(synced: &Result<Vec<Outcome>, Error>) -> (Vec<Conflict>, Option<String>) {
     match synced {
         Ok(outcomes) => (
             outcomes
                 .iter()
                 .filter_map(|o| match o {
-                    Outcome::Conflict(why) => Some(why.clone()),
+                    Outcome::Conflict(conflict) => Some(conflict.clone()),
                     _ => None,
                 })
                 .collect(),
@@ -219,4 +227,14 @@ pub fn conflicts_and_failure(synced: &Result<Vec<Outcome>, Error>) -> (Vec<Strin
         ),
         Err(e) => (Vec::new(), Some(e.to_string())),
     }
+}
+
+/// The children the owner has: those its rendering asks for, less those another object holds.
+pub fn held(wanted: Vec<ChildRef>, conflicts: &[Conflict]) -> Vec<ChildRef> {
+    wanted.into_iter().filter(|child| !conflicts.iter().any(|c| &c.child == child)).collect()
+}
+
+/// One sentence per conflict, for the status.
+pub fn sentences(conflicts: &[Conflict]) -> Vec<String> {
+    conflicts.iter().map(|c| c.why.clone()).collect()
 }

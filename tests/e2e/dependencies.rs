@@ -7,7 +7,7 @@ use std::sync::Arc;
 use agents_api::{Agent, AgentPhase, MCPServer, ModelAPI, ServerPhase};
 use anyhow::{Context, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, EnvVar, PersistentVolumeClaim, Service, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::json;
@@ -106,8 +106,8 @@ async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> an
     // Then its model gateway: the Agent comes up with both URLs in its environment.
     ctx.apply_yaml(MODEL_API).await?;
     let model_apis: Api<ModelAPI> = ctx.api();
-    ctx.wait_for(&model_apis, "gateway", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
-    ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    let gateway = ctx.wait_for(&model_apis, "gateway", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
+    let ready = ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
     let env = env_of(&ctx.api::<Deployment>().get("researcher").await?);
     let model_url = format!("http://gateway.{}.svc.cluster.local:8000", ctx.ns);
     ensure!(env_value(&env, "MODEL_API_URL") == Some(model_url.as_str()), "{env:?}");
@@ -115,6 +115,7 @@ async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> an
         serde_json::from_str(env_value(&env, "MCP_SERVERS").context("MCP_SERVERS is set")?)?;
     ensure!(servers_json == json!({"fetch": mcp_url}), "MCP_SERVERS is {servers_json}");
     ensure!(env.iter().all(|e| e.name != "MODEL_API_KEY"), "the gateway holds the provider key, not the agent");
+    status_tells_the_story(&ctx, &ready, &gateway, &model_url, &mcp_url).await?;
 
     // Counted by kind and phase from the operator's caches.
     operator
@@ -137,6 +138,45 @@ async fn an_agent_waits_for_its_model_api_and_tools_in_any_order(ctx: Ctx) -> an
     ctx.apply_yaml(MODEL_API).await?;
     ctx.wait_for(&model_apis, "gateway", "phase Ready", server_phase_is(ServerPhase::Ready)).await?;
     ctx.wait_for(&agents, "researcher", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    Ok(())
+}
+
+/// Seeds 000 and 001: the status alone says what the Agent is made of (each listed child exists
+/// and is the Agent's), what it uses and where, and when its health check last answered.
+async fn status_tells_the_story(
+    ctx: &Ctx,
+    agent: &Agent,
+    gateway: &ModelAPI,
+    model_url: &str,
+    mcp_url: &str,
+) -> anyhow::Result<()> {
+    let status = agent.status.as_ref().context("a status")?;
+    let listed: Vec<String> = status.children.iter().map(|c| format!("{} {}", c.kind, c.name)).collect();
+    ensure!(
+        listed == ["ServiceAccount researcher", "ConfigMap researcher", "Deployment researcher", "Service researcher"],
+        "{listed:?}"
+    );
+    let uid = agent.metadata.uid.as_deref().context("a uid")?;
+    let owners = [
+        ctx.api::<ServiceAccount>().get_metadata("researcher").await?.metadata.owner_references,
+        ctx.api::<ConfigMap>().get_metadata("researcher").await?.metadata.owner_references,
+        ctx.api::<Deployment>().get_metadata("researcher").await?.metadata.owner_references,
+        ctx.api::<Service>().get_metadata("researcher").await?.metadata.owner_references,
+    ];
+    ensure!(owners.iter().all(|o| o.iter().flatten().any(|r| r.uid == uid)), "a listed child is not the Agent's");
+    let dependencies = serde_json::to_value(&status.dependencies)?;
+    ensure!(
+        dependencies
+            == json!([
+                {"kind": "ModelAPI", "name": "gateway", "ready": true, "endpoint": model_url},
+                {"kind": "MCPServer", "name": "fetch", "ready": true, "endpoint": mcp_url},
+            ]),
+        "{dependencies}"
+    );
+    ensure!(status.last_health_check.is_some() && status.ready_replicas == Some(1), "{status:?}");
+    let gateway_children: Vec<String> =
+        gateway.status.iter().flat_map(|s| &s.children).map(|c| format!("{} {}", c.kind, c.name)).collect();
+    ensure!(gateway_children == ["ConfigMap gateway", "Deployment gateway", "Service gateway"], "{gateway_children:?}");
     Ok(())
 }
 

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements, Toleration};
 use k8s_openapi::api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::conditions::Progress;
+use crate::linked::{ChildRef, DependencyRef};
 use crate::refs::{LocalRef, SecretKeyRef};
 use crate::schema::{free_form_object, int_or_string};
 
@@ -460,6 +461,17 @@ pub struct AgentStatus {
     /// Label selector of the agent's pods (scale subresource).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    /// When the pods' health checks last changed their answer, as the cluster reported it (the
+    /// Deployment's count of ready pods changed). Kubernetes records a readiness probe's result
+    /// only when it changes: every check since then has answered the same, `readyReplicas` says how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_health_check: Option<Time>,
+    /// The objects the operator created for the Agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildRef>,
+    /// What the Agent uses (its build, model API, tool servers and peers), as resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyRef>,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

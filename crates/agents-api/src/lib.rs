@@ -6,6 +6,7 @@ pub mod agent;
 pub mod build;
 pub mod conditions;
 pub mod crd;
+pub mod linked;
 pub mod mcp_server;
 pub mod model_api;
 pub mod phase;
@@ -15,6 +16,7 @@ pub mod workflow;
 
 pub use agent::{Agent, AgentPhase, AgentSpec, AgentStatus};
 pub use build::{AgentBuild, AgentBuildSpec, AgentBuildStatus, BuildPhase};
+pub use linked::{ChildRef, DependencyRef};
 pub use mcp_server::{MCPServer, MCPServerSpec, MCPServerStatus};
 pub use model_api::{ModelAPI, ModelAPIMode, ModelAPISpec, ModelAPIStatus};
 pub use phase::ServerPhase;

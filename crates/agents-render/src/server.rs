@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use agents_api::ServerPhase;
 use agents_api::conditions::{self, Desired, reasons, types};
+use agents_api::{ChildRef, ServerPhase};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, ContainerPort, EmptyDirVolumeSource, PersistentVolumeClaim, PodSpec, PodTemplateSpec,
@@ -31,6 +31,20 @@ pub struct Children {
     pub deployment: Option<Deployment>,
     pub service: Option<Service>,
     pub claim: Option<PersistentVolumeClaim>,
+}
+
+impl Children {
+    /// What these children are, by kind and name.
+    pub fn refs(&self) -> Vec<ChildRef> {
+        let name = |meta: &ObjectMeta| meta.name.clone().unwrap_or_default();
+        let config_map = self.config_map.iter().map(|c| ChildRef { kind: "ConfigMap".into(), name: name(&c.metadata) });
+        let claim =
+            self.claim.iter().map(|c| ChildRef { kind: "PersistentVolumeClaim".into(), name: name(&c.metadata) });
+        let deployment =
+            self.deployment.iter().map(|d| ChildRef { kind: "Deployment".into(), name: name(&d.metadata) });
+        let service = self.service.iter().map(|s| ChildRef { kind: "Service".into(), name: name(&s.metadata) });
+        config_map.chain(claim).chain(deployment).chain(service).collect()
+    }
 }
 
 /// Name, namespace, labels and controller reference of every child of `owner`.
@@ -144,6 +158,8 @@ pub struct Observed<'a> {
     pub pod_problem: Option<&'a PodProblem>,
     /// Whether the server runs pods at all (an External ModelAPI does not).
     pub runs_pods: bool,
+    /// The children it has (see [`Children::refs`]), less any that belong to something else.
+    pub children: &'a [ChildRef],
     /// Children that exist but belong to something else, one sentence each.
     pub conflicts: &'a [String],
     /// Why writing the children failed, if it did.

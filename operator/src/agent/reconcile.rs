@@ -55,6 +55,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     });
     let config_live = cached(&stores.config_maps, &namespace, &name)
         .map(|live| Live::cached(&live, drift::config_map(&desired.config_map, &live.object)));
+    let wanted = desired.refs(deployment_live.is_some());
     let resource = render::service_monitor_resource();
     let synced: Result<Vec<Outcome>, Error> = async {
         // Decide for every child at once (a child missing from the caches is looked up).
@@ -141,6 +142,8 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     .await;
 
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
+    let held = children::held(wanted, &conflicts);
+    let conflicts = children::sentences(&conflicts);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let pod_problem = stores.pod_problems.of(&namespace, &name);
     let observed = Observed {
@@ -148,6 +151,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         dependencies: &dependencies,
         deployment: live_deployment.as_ref(),
         pod_problem: pod_problem.as_ref(),
+        children: &held,
         conflicts: &conflicts,
         failure: failure.as_deref(),
         service_monitor_served: served,
@@ -185,7 +189,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
 /// A conflict found while planning a child that is not written.
 fn conflict_only<K>(plan: Plan<K>) -> Outcome {
     match plan {
-        Plan::Conflict(why) => Outcome::Conflict(why),
+        Plan::Conflict(conflict) => Outcome::Conflict(conflict),
         _ => Outcome::Unchanged,
     }
 }

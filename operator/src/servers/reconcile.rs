@@ -46,6 +46,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
         let drifted = desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.object.to_deployment()));
         Live::cached(&live, drifted)
     });
+    let wanted = desired.refs();
     let synced: Result<Vec<Outcome>, Error> = async {
         let (config, service, claim, deployment) = tokio::try_join!(
             plan::<ConfigMap>(ctx, desired.config_map, cached_live(&stores.config_maps, &namespace, &name), &uid, &()),
@@ -67,12 +68,15 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     .await;
     let missing = missing_config(ctx, server.as_ref(), &namespace).await?;
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
+    let held = children::held(wanted, &conflicts);
+    let conflicts = children::sentences(&conflicts);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let pod_problem = stores.pod_problems.of(&namespace, &name);
     let observed = Observed {
         deployment: live_deployment.as_ref(),
         pod_problem: pod_problem.as_ref(),
         runs_pods: server.runs_pods(),
+        children: &held,
         conflicts: &conflicts,
         failure: failure.as_deref(),
         missing: missing.as_deref(),

@@ -58,8 +58,8 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
         let (Some(caches), Ok(dag)) = (&caches, &checked) else {
             return Ok(());
         };
-        if let Outcome::Conflict(why) = sync_cron(ctx, &workflow, dag, &endpoints, all_ready, caches).await? {
-            conflicts.push(why);
+        if let Outcome::Conflict(conflict) = sync_cron(ctx, &workflow, dag, &endpoints, all_ready, caches).await? {
+            conflicts.push(conflict.why);
         }
         if let Some(request) = RunRequest::of(&workflow)
             && handled.as_deref() != Some(request.id.as_str())

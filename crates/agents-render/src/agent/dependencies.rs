@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use agents_api::{Agent, MCPServer, ModelAPI, SecretKeyRef, ServerPhase};
+use agents_api::{Agent, DependencyRef, MCPServer, ModelAPI, SecretKeyRef, ServerPhase};
 use kube::ResourceExt;
 
 /// The observed state of one dependency.
@@ -45,6 +45,22 @@ impl Dependencies {
         let mcp = self.mcp_servers.iter().map(|(n, d)| ("MCPServer", n.as_str(), d));
         let peers = self.peers.iter().map(|(n, d)| ("Agent", n.as_str(), d));
         build.chain(model).chain(mcp).chain(peers)
+    }
+
+    /// Each dependency as the status lists it: what it resolved to once ready (a build's image,
+    /// the others' URL).
+    pub fn refs(&self) -> Vec<DependencyRef> {
+        self.iter()
+            .map(|(kind, name, state)| {
+                let resolved = match state {
+                    Dependency::Ready(value) => Some(value.clone()),
+                    _ => None,
+                };
+                let (endpoint, image) =
+                    if kind == "AgentBuild" { (None, resolved.clone()) } else { (resolved.clone(), None) };
+                DependencyRef { kind: kind.into(), name: name.into(), ready: resolved.is_some(), endpoint, image }
+            })
+            .collect()
     }
 
     /// One sentence per dependency that is not ready, naming it and why.

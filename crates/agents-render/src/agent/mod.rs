@@ -22,7 +22,7 @@ pub mod resolve;
 mod service;
 pub mod status;
 
-use agents_api::Agent;
+use agents_api::{Agent, ChildRef};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
@@ -68,6 +68,29 @@ pub struct Children {
     pub disruption_budget: Option<PodDisruptionBudget>,
     pub network_policy: Option<NetworkPolicy>,
     pub service_monitor: Option<DynamicObject>,
+}
+
+impl Children {
+    /// What these children are, by kind and name, in the table's order above. The Deployment
+    /// counts when `deployment_live` even if not rendered now: a running one is left as it is
+    /// while a dependency is not ready.
+    pub fn refs(&self, deployment_live: bool) -> Vec<ChildRef> {
+        let name = self.config_map.metadata.name.as_deref().unwrap_or_default();
+        [
+            ("ServiceAccount", true),
+            ("ConfigMap", true),
+            ("Deployment", self.deployment.is_some() || deployment_live),
+            ("Service", self.service.is_some()),
+            ("HorizontalPodAutoscaler", self.autoscaler.is_some()),
+            ("PodDisruptionBudget", self.disruption_budget.is_some()),
+            ("NetworkPolicy", self.network_policy.is_some()),
+            ("ServiceMonitor", self.service_monitor.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(kind, _)| ChildRef::new(kind, name))
+        .collect()
+    }
 }
 
 /// The Agent cannot be rendered: it lacks what the API server always sets.
@@ -151,5 +174,35 @@ pub(crate) mod fixtures {
         .expect("a valid Agent");
         agent.metadata.generation = Some(3);
         agent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_children_are_listed_by_kind_and_name() {
+        let agent = fixtures::agent("image: a:1\nautoscaling: {maxReplicas: 3, targetCPUUtilization: 70}\n");
+        let names =
+            |refs: Vec<ChildRef>| refs.into_iter().map(|r| format!("{} {}", r.kind, r.name)).collect::<Vec<_>>();
+        let ready = Dependencies::default();
+        let rendered = children(Inputs { agent: &agent, dependencies: &ready, service_monitor_served: false }).unwrap();
+        assert_eq!(
+            names(rendered.refs(false)),
+            [
+                "ServiceAccount research",
+                "ConfigMap research",
+                "Deployment research",
+                "Service research",
+                "HorizontalPodAutoscaler research"
+            ]
+        );
+        // A dependency not ready: no Deployment is rendered, a running one still counts.
+        let waiting = Dependencies { model_api: Some(("m".into(), Dependency::Missing)), ..Default::default() };
+        let rendered =
+            children(Inputs { agent: &agent, dependencies: &waiting, service_monitor_served: false }).unwrap();
+        assert!(!names(rendered.refs(false)).contains(&"Deployment research".to_string()));
+        assert!(names(rendered.refs(true)).contains(&"Deployment research".to_string()));
     }
 }

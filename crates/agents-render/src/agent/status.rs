@@ -2,7 +2,7 @@
 //! child it could not take because something else owns it.
 
 use agents_api::conditions::{self, Desired, reasons, types};
-use agents_api::{Agent, AgentPhase, AgentStatus};
+use agents_api::{Agent, AgentPhase, AgentStatus, ChildRef};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -20,6 +20,9 @@ pub struct Observed<'a> {
     pub deployment: Option<&'a Deployment>,
     /// Why one of its pods does not run, if one does not.
     pub pod_problem: Option<&'a PodProblem>,
+    /// The children it has (see [`Children::refs`](super::Children::refs)), less any that
+    /// belong to something else.
+    pub children: &'a [ChildRef],
     /// Children that exist but belong to something else, one sentence each.
     pub conflicts: &'a [String],
     /// Why writing the children failed, if it did.
@@ -76,16 +79,29 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
     let existing = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let deployment_status = observed.deployment.and_then(|d| d.status.as_ref());
     let name = agent.metadata.name.as_deref().unwrap_or_default();
+    let ready_replicas = deployment_status.and_then(|s| s.ready_replicas).unwrap_or(0);
     AgentStatus {
         phase: Some(assessment.phase),
         replicas: Some(deployment_status.and_then(|s| s.replicas).unwrap_or(0)),
-        ready_replicas: Some(deployment_status.and_then(|s| s.ready_replicas).unwrap_or(0)),
+        ready_replicas: Some(ready_replicas),
+        last_health_check: last_health_check(agent.status.as_ref(), ready_replicas, now),
+        children: observed.children.to_vec(),
+        dependencies: observed.dependencies.refs(),
         endpoint: super::endpoint(agent),
         image: observed.deployment.and_then(running_image).or_else(|| deployment::image(agent, observed.dependencies)),
         selector: Some(labels::to_selector_string(&labels::agent_selector(name))),
         observed_generation: agent.metadata.generation,
         conditions: conditions::merge(existing, &desired, agent.metadata.generation, now),
     }
+}
+
+/// When the ready count last changed: the cluster's word that a health check answered
+/// differently (a pod passed its readiness probe, or stopped passing it). Unchanged otherwise, so
+/// a settled Agent's status stays as it is; unset until a pod has first been ready.
+fn last_health_check(previous: Option<&AgentStatus>, ready_replicas: i32, now: &Time) -> Option<Time> {
+    let before = previous.and_then(|s| s.last_health_check.clone());
+    let ready_before = previous.and_then(|s| s.ready_replicas).unwrap_or(0);
+    if ready_replicas == ready_before || (before.is_none() && ready_replicas == 0) { before } else { Some(now.clone()) }
 }
 
 fn dependency_summary(dependencies: &Dependencies) -> String {
@@ -174,6 +190,7 @@ mod tests {
             dependencies,
             deployment,
             pod_problem: None,
+            children: &[],
             conflicts: &[],
             failure: None,
             service_monitor_served: false,
@@ -217,6 +234,7 @@ mod tests {
                 dependencies: &Dependencies::default(),
                 deployment: Some(&live),
                 pod_problem: None,
+                children: &[],
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -274,6 +292,7 @@ mod tests {
                 dependencies: deps,
                 deployment: Some(live),
                 pod_problem: None,
+                children: &[],
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -290,6 +309,74 @@ mod tests {
         assert_eq!(first.observed_generation, Some(3));
     }
 
+    /// Seed 000's `lastHealthCheck`: set when the ready count changes, kept while it does not.
+    #[test]
+    fn the_last_health_check_is_when_the_ready_count_last_changed() {
+        let mut agent = agent("image: a:1\nreplicas: 2\n");
+        let deps = Dependencies::default();
+        let at = |second| Time(Timestamp::from_second(second).unwrap());
+        let mut observe_ready = |ready: i32, second: i64| {
+            let live = deployment(
+                2,
+                json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "readyReplicas": ready}),
+            );
+            let observed = Observed {
+                agent: &agent,
+                dependencies: &deps,
+                deployment: Some(&live),
+                pod_problem: None,
+                children: &[],
+                conflicts: &[],
+                failure: None,
+                service_monitor_served: false,
+            };
+            let next = status(observed, &at(second));
+            agent.status = Some(next.clone());
+            next.last_health_check
+        };
+        assert_eq!(observe_ready(0, 100), None, "no pod has answered yet");
+        assert_eq!(observe_ready(1, 110), Some(at(110)));
+        assert_eq!(observe_ready(2, 120), Some(at(120)));
+        assert_eq!(observe_ready(2, 500), Some(at(120)), "a settled Agent's status does not change");
+        assert_eq!(observe_ready(0, 600), Some(at(600)), "the checks stopped passing");
+    }
+
+    /// Seed 001's linked resources: the children it has and each dependency as resolved.
+    #[test]
+    fn the_status_lists_children_and_resolved_dependencies() {
+        let agent = agent("image: a:1\n");
+        let dependencies = Dependencies {
+            build: Some(("image".into(), Dependency::Ready("registry.example/research@sha256:ab".into()))),
+            model_api: Some(("gateway".into(), Dependency::Ready("http://gateway.team-a:8000".into()))),
+            mcp_servers: [("search".to_string(), Dependency::NotReady("it is not serving".into()))].into(),
+            peers: [("writer".to_string(), Dependency::Missing)].into(),
+            ..Default::default()
+        };
+        let children = [ChildRef::new("ServiceAccount", "research"), ChildRef::new("ConfigMap", "research")];
+        let observed = Observed {
+            agent: &agent,
+            dependencies: &dependencies,
+            deployment: None,
+            pod_problem: None,
+            children: &children,
+            conflicts: &[],
+            failure: None,
+            service_monitor_served: false,
+        };
+        let s = status(observed, &Time(Timestamp::from_second(100).unwrap()));
+        assert_eq!(s.children, children);
+        let listed = serde_json::to_value(&s.dependencies).unwrap();
+        assert_eq!(
+            listed,
+            json!([
+                {"kind": "AgentBuild", "name": "image", "ready": true, "image": "registry.example/research@sha256:ab"},
+                {"kind": "ModelAPI", "name": "gateway", "ready": true, "endpoint": "http://gateway.team-a:8000"},
+                {"kind": "MCPServer", "name": "search", "ready": false},
+                {"kind": "Agent", "name": "writer", "ready": false},
+            ])
+        );
+    }
+
     #[test]
     fn kstatus_reads_progress_failure_and_a_settled_or_stopped_agent_as_current() {
         let types_of = |replicas: i32, deployment_status: serde_json::Value, conflicts: &[String]| {
@@ -300,6 +387,7 @@ mod tests {
                 dependencies: &Dependencies::default(),
                 deployment: Some(&live),
                 pod_problem: None,
+                children: &[],
                 conflicts,
                 failure: None,
                 service_monitor_served: false,
@@ -337,6 +425,7 @@ mod tests {
             dependencies: &Dependencies::default(),
             deployment: None,
             pod_problem: None,
+            children: &[],
             conflicts: &[],
             failure: Some("could not apply PodDisruptionBudget research: invalid"),
             service_monitor_served: false,
@@ -354,6 +443,7 @@ mod tests {
             dependencies: &Dependencies::default(),
             deployment: None,
             pod_problem: None,
+            children: &[],
             conflicts: &conflicts,
             failure: None,
             service_monitor_served: false,

@@ -144,6 +144,7 @@ pub fn status(
         ready_replicas: Some(
             observed.deployment.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0),
         ),
+        children: observed.children.to_vec(),
         observed_generation: generation,
         conditions,
     }

@@ -137,6 +137,7 @@ pub fn status(model_api: &ModelAPI, observed: server::Observed<'_>, now: &Time) 
         ready_replicas: observed
             .runs_pods
             .then(|| observed.deployment.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0)),
+        children: observed.children.to_vec(),
         observed_generation: model_api.metadata.generation,
         conditions: server::ready_condition(existing, &assessment, model_api.metadata.generation, now),
     }
@@ -211,6 +212,8 @@ mod tests {
     fn children_are_owned_by_the_model_api_and_selected_by_its_label() {
         let proxy = model_api("mode: Proxy\nproxy: {models: [{name: '*'}]}\n");
         let children = children(&proxy).unwrap();
+        let listed: Vec<_> = children.refs().into_iter().map(|r| format!("{} {}", r.kind, r.name)).collect();
+        assert_eq!(listed, ["ConfigMap gateway", "Deployment gateway", "Service gateway"]);
         let deployment = children.deployment.unwrap();
         let owner = &deployment.metadata.owner_references.as_ref().unwrap()[0];
         assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("ModelAPI", "gateway", Some(true)));

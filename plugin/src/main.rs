@@ -13,6 +13,7 @@ mod kubectl_complete;
 mod leader_lease;
 mod manifests;
 mod output;
+mod port_forward;
 mod secrets;
 mod session;
 mod style;

@@ -17,10 +17,10 @@ use agents_testenv::{Cluster, Options, cache_dir, gobuild};
 use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
@@ -663,7 +663,9 @@ async fn install(p: &Private<'_>) -> anyhow::Result<()> {
 /// chart decides about it is tested instead with the real binary run here: with a token of the
 /// chart's ServiceAccount (so the chart's ClusterRole and Role are all it may use, RBAC being
 /// enforced), the flags of the chart's Deployment, and leader election in the release's
-/// namespace as POD_NAMESPACE would give it. It takes the Lease and reconciles an Agent to Ready.
+/// namespace as POD_NAMESPACE would give it, and as one of the chart's pods (POD_NAME), whose
+/// metrics port KWOK forwards to it. It takes the Lease and reconciles an Agent to Ready, and
+/// `kubectl agents status` reads its reconciles from its /metrics over a port-forward.
 async fn operator_runs_with_what_the_chart_installed(p: &Private<'_>) -> anyhow::Result<()> {
     let here = &p.here;
     let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": here.ns}}))?;
@@ -671,11 +673,22 @@ async fn operator_runs_with_what_the_chart_installed(p: &Private<'_>) -> anyhow:
     let kubeconfig = kubeconfig_of(here, NAMESPACE, OPERATOR).await?;
     let deployment = p.deployment().await?.context("no operator Deployment")?;
     let container = deployment.spec.template.spec.map(|s| s.containers[0].clone());
+    let metrics_port = container
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|port| port.name.as_deref() == Some("http-metrics"))
+        .map(|port| port.container_port)
+        .context("the chart's container has no http-metrics port")?;
     let mut args = container.and_then(|c| c.args).context("the chart's container has no args")?;
     ensure!(args == ["--log-format=json"], "the chart's default flags: {args:?}");
     args.extend(["--leader-elect=true".to_string(), format!("--leader-election-namespace={NAMESPACE}")]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut operator = here.operator_as(&kubeconfig, &args)?;
+    let pods: Api<Pod> = Api::namespaced(p.client(), NAMESPACE);
+    let pod = pods.list(&ListParams::default().labels("app.kubernetes.io/name=agents-operator")).await?.items;
+    let pod = pod.first().and_then(|p| p.metadata.name.clone()).context("the chart's Deployment has no pod")?;
+    let mut operator = here.operator_as_pod(&kubeconfig, &args, &pod)?;
+    agents_testenv::kwok::forward_pod(&p.client(), NAMESPACE, &pod, u16::try_from(metrics_port)?, operator.metrics)
+        .await?;
 
     here.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: charted}\nspec: {image: ghcr.io/example/a:v1}\n")
         .await?;
@@ -688,6 +701,27 @@ async fn operator_runs_with_what_the_chart_installed(p: &Private<'_>) -> anyhow:
         operator.metric("agents_operator_reconcile_failures_total{kind=\"Agent\",error=\"apply\"}")? == 0.0,
         "some writes were forbidden to the chart's ServiceAccount:\n{}",
         operator.log_text()
+    );
+    // `status` finds the leader's pod by the Lease and reads its reconciles over a port-forward
+    // (KWOK learns of the forward through a watch: the first tries may find it missing).
+    let reconciles = here
+        .wait_for_value("a Reconciles row read from the leader's metrics", || async {
+            let status = output_within(
+                p.kubectl()
+                    .args(["agents", "status", "-o", "json", "-n", &here.ns, "--kubeconfig"])
+                    .arg(p.kubeconfig()),
+            )?;
+            let report: Value = serde_json::from_slice(&status.stdout).with_context(|| story(&status))?;
+            let row =
+                report["operator"].as_array().and_then(|rows| rows.iter().find(|r| r["name"] == "Reconciles")).cloned();
+            Ok(row.filter(|row| row["status"] == "ok"))
+        })
+        .await?;
+    let detail = reconciles["detail"].as_str().unwrap_or_default();
+    let run: f64 = detail.split(' ').next().unwrap_or_default().parse().with_context(|| detail.to_string())?;
+    ensure!(
+        run >= 1.0 && detail.ends_with(&format!("since the leader {pod} started, none failed")),
+        "the Reconciles row: {reconciles}"
     );
     let log = operator.log_text();
     let first = log.lines().next().context("the operator logged nothing")?;

@@ -28,6 +28,21 @@ impl Ctx {
 
     /// The same, with the identity of another kubeconfig (e.g. the operator's ServiceAccount).
     pub fn operator_as(&self, kubeconfig: &std::path::Path, extra: &[&str]) -> anyhow::Result<Operator> {
+        self.start_operator(kubeconfig, extra, None)
+    }
+
+    /// The same, as the pod `pod` would run it (`POD_NAME`, from the downward API in its
+    /// Deployment): its Lease identity names the pod.
+    pub fn operator_as_pod(&self, kubeconfig: &std::path::Path, extra: &[&str], pod: &str) -> anyhow::Result<Operator> {
+        self.start_operator(kubeconfig, extra, Some(pod))
+    }
+
+    fn start_operator(
+        &self,
+        kubeconfig: &std::path::Path,
+        extra: &[&str],
+        pod: Option<&str>,
+    ) -> anyhow::Result<Operator> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let metrics: SocketAddr = ([127, 0, 0, 1], port).into();
         let dir = self.cluster.dir().join("operators");
@@ -42,7 +57,11 @@ impl Ctx {
             args.push("--leader-elect=false".into());
         }
         args.extend(extra.iter().map(|a| a.to_string()));
-        let child = Command::new(binaries_dir().join("agents-operator"))
+        let mut command = Command::new(binaries_dir().join("agents-operator"));
+        if let Some(pod) = pod {
+            command.env("POD_NAME", pod);
+        }
+        let child = command
             .args(&args)
             .env("RUST_LOG", "info,agents_operator=debug")
             .stdout(Stdio::null())

@@ -1,11 +1,13 @@
-//! Prometheus metrics: reconciles, failures and their duration per kind, API writes per child
-//! kind and verb, leadership, and objects by kind and phase (counted from the controllers' caches
-//! at scrape, `objects.rs`).
+//! Prometheus metrics: reconciles, failures (and when each kind of failure last happened) and
+//! their duration per kind, API writes per child kind and verb, leadership, and objects by kind
+//! and phase (counted from the controllers' caches at scrape, `objects.rs`). `kubectl agents
+//! status` reads the failures from the leader's /metrics.
 
 mod objects;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kube::runtime::reflector::Store;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -40,6 +42,7 @@ pub struct Metrics {
     registry: Registry,
     reconciles: Family<KindLabels, Counter>,
     failures: Family<FailureLabels, Counter>,
+    last_failure: Family<FailureLabels, Gauge<f64, AtomicU64>>,
     duration: Family<KindLabels, Histogram>,
     writes: Family<WriteLabels, Counter>,
     leader: Gauge,
@@ -51,6 +54,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("agents_operator");
         let reconciles = Family::<KindLabels, Counter>::default();
         let failures = Family::<FailureLabels, Counter>::default();
+        let last_failure = Family::<FailureLabels, Gauge<f64, AtomicU64>>::default();
         let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0])
         });
@@ -59,6 +63,11 @@ impl Metrics {
         let objects = ObjectCollector::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register("reconcile_failures", "Reconciles that failed, by error", failures.clone());
+        registry.register(
+            "reconcile_last_failure_timestamp_seconds",
+            "When a reconcile last failed with this error (Unix time)",
+            last_failure.clone(),
+        );
         registry.register("reconcile_duration_seconds", "Time spent in one reconcile", duration.clone());
         registry.register("api_writes", "Writes sent to the API server, by object kind and verb", writes.clone());
         registry.register(
@@ -67,7 +76,7 @@ impl Metrics {
             leader.clone(),
         );
         registry.register_collector(Box::new(objects.clone()));
-        Arc::new(Metrics { registry, reconciles, failures, duration, writes, leader, objects })
+        Arc::new(Metrics { registry, reconciles, failures, last_failure, duration, writes, leader, objects })
     }
 
     /// Starts timing a reconcile of `kind`; the time is recorded when the guard drops.
@@ -77,7 +86,10 @@ impl Metrics {
     }
 
     pub fn failure(&self, kind: &'static str, error: &'static str) {
-        self.failures.get_or_create(&FailureLabels { kind, error }).inc();
+        let labels = FailureLabels { kind, error };
+        self.failures.get_or_create(&labels).inc();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        self.last_failure.get_or_create(&labels).set(now);
     }
 
     pub fn write(&self, kind: &'static str, verb: &'static str) {
@@ -110,5 +122,31 @@ impl Drop for ReconcileTimer<'_> {
     fn drop(&mut self) {
         let kind = self.kind;
         self.metrics.duration.get_or_create(&KindLabels { kind }).observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_counted_and_timed() {
+        let metrics = Metrics::new();
+        metrics.failure("Agent", "apply");
+        metrics.failure("Agent", "apply");
+        let text = metrics.encode();
+        assert!(text.contains(r#"agents_operator_reconcile_failures_total{kind="Agent",error="apply"} 2"#), "{text}");
+        let when: f64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    r#"agents_operator_reconcile_last_failure_timestamp_seconds{kind="Agent",error="apply"} "#,
+                )
+            })
+            .expect("the last failure's time")
+            .parse()
+            .unwrap();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+        assert!((now - 60.0..=now).contains(&when), "{when} vs {now}");
     }
 }

@@ -11,13 +11,12 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
 use crate::error::Explained;
+use crate::port_forward::{self, PodConnection};
 use crate::session::Session;
 
 /// Which way requests go.
@@ -61,14 +60,8 @@ pub struct Channel {
 }
 
 enum Route {
-    Forwarded {
-        sender: SendRequest<Full<Bytes>>,
-        forwarding_error: Option<Pin<Box<dyn Future<Output = Option<String>> + Send>>>,
-    },
-    Proxied {
-        client: kube::Client,
-        prefix: String,
-    },
+    Forwarded(PodConnection),
+    Proxied { client: kube::Client, prefix: String },
 }
 
 impl Channel {
@@ -92,22 +85,9 @@ impl Channel {
         })?;
         let pod_name = pod.name_any();
         let port = u16::try_from(agent.spec.port).context("the agent's spec.port is not a port")?;
-        let mut forwarder = pods
-            .portforward(&pod_name, &[port])
-            .await
-            .with_context(|| format!("opening a port-forward to pod {pod_name} port {port}"))?;
-        let stream = forwarder.take_stream(port).context("the port-forward gave no stream")?;
-        let forwarding_error =
-            forwarder.take_error(port).map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = _> + Send>>);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .with_context(|| format!("starting HTTP on the port-forward to pod {pod_name}"))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-            let _ = forwarder.join().await;
-        });
-        tracing::debug!(pod = %pod_name, port, "port-forward open");
-        Ok(Channel { route: Route::Forwarded { sender, forwarding_error }, target: format!("pod {pod_name}") })
+        let connection = PodConnection::open(&pods, &pod_name, port).await?;
+        let target = connection.target.clone();
+        Ok(Channel { route: Route::Forwarded(connection), target })
     }
 
     fn proxy(session: &Session, agent: &Agent) -> anyhow::Result<Channel> {
@@ -136,37 +116,15 @@ impl Channel {
         body: Vec<u8>,
     ) -> anyhow::Result<Response> {
         match &mut self.route {
-            Route::Forwarded { sender, forwarding_error } => {
-                let mut request = Request::builder().method(method).uri(path).header(http::header::HOST, "localhost");
+            Route::Forwarded(connection) => {
+                let mut request = port_forward::request(method, path);
                 for (name, value) in headers {
                     request = request.header(*name, *value);
                 }
-                let request = request.body(Full::new(Bytes::from(body)))?;
-                let sent = async {
-                    sender.ready().await?;
-                    sender.send_request(request).await
-                };
-                match sent.await {
-                    Ok(response) => {
-                        let (parts, body) = response.into_parts();
-                        let body = body.into_data_stream().map(|chunk| chunk.map_err(anyhow::Error::from));
-                        Ok(Response { status: parts.status, headers: parts.headers, body: Box::pin(body) })
-                    }
-                    Err(error) => {
-                        // The port-forward's own error says why better than the broken connection.
-                        let why = match forwarding_error.take() {
-                            Some(why) => {
-                                tokio::time::timeout(std::time::Duration::from_secs(2), why).await.ok().flatten()
-                            }
-                            None => None,
-                        };
-                        Err(anyhow::anyhow!(
-                            "the request to {} failed: {}",
-                            self.target,
-                            why.unwrap_or_else(|| error.to_string())
-                        ))
-                    }
-                }
+                let response = connection.send(request.body(Full::new(Bytes::from(body)))?).await?;
+                let (parts, body) = response.into_parts();
+                let body = body.into_data_stream().map(|chunk| chunk.map_err(anyhow::Error::from));
+                Ok(Response { status: parts.status, headers: parts.headers, body: Box::pin(body) })
             }
             Route::Proxied { client, prefix } => {
                 let mut request = Request::builder().method(method).uri(format!("{prefix}{path}"));

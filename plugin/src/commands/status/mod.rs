@@ -1,7 +1,8 @@
 //! `kubectl agents status [-A] [-o json|yaml]`: one screen for a namespace, as cnpg's `status`
 //! is for a cluster. Every agents.dev object with its phase and, for anything that needs
 //! attention, the one reason that matters (its Ready condition); the operator's health (its
-//! Deployment or leader Lease, and version); what the cluster lacks (Tekton, Argo Workflows,
+//! Deployment or leader Lease, and version, and its reconcile failures from the leader's
+//! metrics: `reconciles.rs`); what the cluster lacks (Tekton, Argo Workflows,
 //! ServiceMonitors). Exits 1 when something needs attention, so scripts can gate on it.
 
 use std::io::Write;
@@ -13,6 +14,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::check::{self, Check, Status};
+
+mod reconciles;
 use crate::kinds::Kind;
 use crate::output::{self, Format};
 use crate::session::Session;
@@ -104,12 +107,15 @@ pub async fn run(session: &Session, args: Args) -> anyhow::Result<ExitCode> {
         anyhow::Ok(items.iter().map(|item| object(kind, item)).collect::<Vec<_>>())
     });
     let objects: Vec<Object> = futures::future::try_join_all(lists).await?.concat();
-    let (operator, tekton, argo, monitors) = futures::try_join!(
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let (mut operator, reconciles, tekton, argo, monitors) = futures::try_join!(
         check::operator(client),
+        reconciles::reconciles(client, now),
         check::tekton(client),
         check::argo(client),
         service_monitors(client),
     )?;
+    operator.extend(reconciles);
     let cluster = [tekton, argo, vec![monitors]].concat();
     let ready = objects.iter().all(|o| !o.needs_attention) && operator.iter().all(Check::passes);
     let namespace = if args.all_namespaces { String::new() } else { session.namespace.clone() };

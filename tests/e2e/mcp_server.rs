@@ -1,11 +1,15 @@
 //! An MCPServer's tools come from the running server: the operator asks it (`initialize`, then
 //! `tools/list` over streamable HTTP; running outside the cluster, it calls a ready pod by its
-//! IP) and writes what it answered into `status.tools`. Here the "server" is a fake MCP server
-//! listening on the KWOK pod's address, which is on loopback.
+//! IP) and writes what it answered into `status.tools`. The servers listen on the KWOK pod's
+//! address, which is on loopback: a fake MCP server (the client's edge cases), and a published
+//! npm package behind the bridge the operator renders for it (`in_pod`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use agents_api::MCPServer;
+use agents_runtime::tools::mcp::McpServer;
+use agents_testenv::node;
 use anyhow::{Context, ensure};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,10 +18,15 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
-use crate::support::{Ctx, Env, trials};
+use crate::in_pod;
+use crate::support::{Ctx, DEADLINE, Env, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    trials!(env, "mcp_server", [its_tools_are_what_the_running_server_lists])
+    trials!(
+        env,
+        "mcp_server",
+        [its_tools_are_what_the_running_server_lists, an_npm_package_runs_behind_the_rendered_bridge]
+    )
 }
 
 const SESSION: &str = "session-42";
@@ -111,4 +120,120 @@ async fn its_tools_are_what_the_running_server_lists(ctx: Ctx) -> anyhow::Result
     let (status, message) = tools_condition(&listed).context("the condition")?;
     ensure!(status == "True" && message == "the server listed 3 tools", "{status}: {message}");
     Ok(())
+}
+
+/// Seed 001's row "MCPServer from a package", with npm, run for real: the MCPServer
+/// `package: {runtime: npx, ...}` runs as the operator rendered it, `npx -y supergateway@3.4.0`
+/// (npm) serving `npx -y @modelcontextprotocol/server-everything@2026.8.31` (npm, published by
+/// the MCP project) with every flag of the render, from the cached installs of exactly those
+/// pins (`agents_testenv::node`). The operator lists the package's tools from it, and tool calls
+/// go through the bridge: one as plain JSON-RPC, one with the runtime's MCP client.
+///
+/// supergateway 3.4.0 has no option for the address it listens on: it listens on every address
+/// (Node's `listen(port)`), the pod's IP among them, as in a pod. So the port is one free on
+/// every address, and the test sends to the pod's address only.
+async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Result<()> {
+    let _operator = ctx.operator(&[])?;
+    let (bridge, everything) = tokio::task::spawn_blocking(|| {
+        Ok::<_, agents_testenv::Error>((node::SUPERGATEWAY.ensure()?, node::SERVER_EVERYTHING.ensure()?))
+    })
+    .await??;
+    let package = "@modelcontextprotocol/server-everything";
+    let version = node::SERVER_EVERYTHING.version_of(package).context("the pinned version")?;
+    let port = std::net::TcpListener::bind("0.0.0.0:0")?.local_addr()?.port();
+    ctx.apply_yaml(&format!(
+        "apiVersion: agents.dev/v1alpha1\nkind: MCPServer\nmetadata: {{name: everything}}\n\
+         spec: {{package: {{runtime: npx, name: '{package}', version: '{version}'}}, port: {port}}}\n"
+    ))
+    .await?;
+
+    // The pod's command, with the cached programs where npx would fetch them.
+    let dir = ctx.cluster.dir().join("runtime").join(&ctx.ns);
+    std::fs::create_dir_all(&dir)?;
+    let (_, ip) = in_pod::running_pod(&ctx, "agents.dev/mcpserver=everything").await?;
+    let container = in_pod::rendered_container(&ctx, "everything").await?;
+    let command = node::as_rendered(container.command.as_deref().unwrap_or_default(), &[&bridge, &everything])?;
+    let address = SocketAddr::new(ip, port);
+    let mut gateway = in_pod::start_program(command, address, dir.join("everything.log"))?;
+    tokio::task::block_in_place(|| gateway.wait_listening())?;
+
+    // The operator may have asked before the bridge listened; a touch makes it ask again now.
+    let servers = ctx.api::<MCPServer>();
+    let touch = json!({"metadata": {"annotations": {"touched": "1"}}});
+    servers.patch("everything", &PatchParams::default(), &Patch::Merge(&touch)).await?;
+    let listed = ctx
+        .wait_for(&servers, "everything", "ToolsListed=True", |m: Option<&MCPServer>| {
+            m.and_then(tools_condition).is_some_and(|(status, _)| status == "True")
+        })
+        .await
+        .with_context(|| format!("the bridge's log:\n{}", gateway.log_text()))?;
+    let status = listed.status.clone().unwrap_or_default();
+    let tools = status.tools.clone().unwrap_or_default();
+    ensure!(["echo", "get-sum"].iter().all(|t| tools.iter().any(|listed| listed == t)), "{tools:?}");
+    let (_, message) = tools_condition(&listed).context("the condition")?;
+    ensure!(message == format!("the server listed {} tools", tools.len()), "{message}");
+    ensure!(status.source == Some(format!("npx:{package}@{version}")), "{status:?}");
+
+    // A tool call through the bridge, in a session of its own.
+    let http = agents_runtime::http_client()?;
+    let url = format!("http://{address}/mcp");
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}});
+    let (session, initialized) = rpc(&http, &url, None, &initialize).await?;
+    ensure!(initialized["result"]["serverInfo"]["name"] == "mcp-servers/everything", "{initialized}");
+    // A stateless bridge gives no session: it would start the package anew for every request.
+    let session = session.context("initialize opened no MCP session")?;
+    rpc(&http, &url, Some(&session), &json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await?;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "carried by supergateway"}}});
+    let (_, called) = rpc(&http, &url, Some(&session), &call).await?;
+    ensure!(
+        called["result"]["content"][0]["text"] == "Echo: carried by supergateway",
+        "{called}\nthe bridge's log:\n{}",
+        gateway.log_text()
+    );
+    let ended = http.delete(&url).header("mcp-session-id", &session).timeout(DEADLINE).send().await?;
+    ensure!(ended.status().is_success(), "ending the session: {}", ended.status());
+
+    // And as Agents call it: the runtime's MCP client (the official Rust SDK, rmcp).
+    let client = McpServer::new("everything".into(), url, http);
+    let sum = client.call("get-sum", json!({"a": 2, "b": 40}).as_object().cloned().unwrap_or_default()).await?;
+    ensure!(sum.text.contains("42") && !sum.is_error, "{sum:?}\nthe bridge's log:\n{}", gateway.log_text());
+    Ok(())
+}
+
+/// One JSON-RPC message POSTed to a streamable-HTTP MCP endpoint: the session the server named
+/// (`mcp-session-id`) and the response to the message (from a JSON body or an event stream), or
+/// `Null` for a notification.
+async fn rpc(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    message: &Value,
+) -> anyhow::Result<(Option<String>, Value)> {
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .timeout(DEADLINE);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    let response = request.body(message.to_string()).send().await?;
+    let status = response.status();
+    let session = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(String::from);
+    let body = response.text().await?;
+    ensure!(status.is_success(), "{} answered {status}: {body}", message["method"]);
+    if message["id"].is_null() {
+        return Ok((session, Value::Null));
+    }
+    let answer = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .chain([body.as_str()])
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .find(|m| m["id"] == message["id"])
+        .with_context(|| format!("no answer to {} in {body:?}", message["method"]))?;
+    Ok((session, answer))
 }

@@ -38,6 +38,22 @@ pub enum Error {
     Unpinned { venv: String, requirement: String },
 
     #[error(
+        "`npm` was not found on PATH: install Node.js 20 or newer with npm (https://nodejs.org/en/download), or run `bash .ci/run`, which installs what is missing"
+    )]
+    NodeMissing,
+
+    #[error(
+        "installing the npm packages {set} failed at step `{step}`:\n{detail}\nThe full output is in {}. The next run retries from scratch (npm keeps its downloads).",
+        log.display()
+    )]
+    NpmInstall { set: String, step: &'static str, log: PathBuf, detail: String },
+
+    #[error(
+        "the npm package {package:?} of the set {set} is not an exact pin: write NAME@VERSION with an exact version such as 1.2.3, so the cached install is what its key says"
+    )]
+    NpmUnpinned { set: String, package: String },
+
+    #[error(
         "could not download {module} through the Go module proxy: {detail}\nCheck that `go env GOPROXY` is reachable and retry."
     )]
     Download { module: String, detail: String },

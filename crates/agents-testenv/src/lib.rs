@@ -29,6 +29,7 @@ mod kubeconfig;
 pub mod kwok;
 pub mod model;
 mod namespace;
+pub mod node;
 mod pki;
 pub mod pods;
 mod process;

@@ -12,8 +12,14 @@ const MCP_PROXY: &str = "mcp-proxy@0.10.0";
 /// The MCP SDK mcp-proxy 0.10.0 runs with: it asks for `mcp>=1.17` with no upper bound, and
 /// fails at import with mcp 2 (what uvx resolves today), so its version is pinned.
 const MCP_PROXY_SDK: &str = "mcp==1.30.0";
-/// Serves a stdio MCP server as streamable HTTP.
+/// Serves a stdio MCP server as streamable HTTP, listening on every address of the pod (it has
+/// no option to choose one).
 const SUPERGATEWAY: &str = "supergateway@3.4.0";
+/// How long an MCP session may sit idle before supergateway ends it and its server process
+/// (5 minutes). Clients that never end their sessions (the operator, after listing the tools)
+/// would otherwise keep a server process each for the pod's life; a client that comes back
+/// later opens a new session (the runtime does so when a call finds its session gone).
+const SESSION_TIMEOUT_MS: &str = "300000";
 
 pub fn runtime_name(runtime: PackageRuntime) -> &'static str {
     match runtime {
@@ -55,7 +61,7 @@ pub fn container(package: &McpPackage, port: i32) -> Container {
             (UV_IMAGE, command, env)
         }
         PackageRuntime::Npx => {
-            // supergateway starts the server from one shell command line: quote every word.
+            // supergateway starts the server with `sh -c` from one command line: quote every word.
             let server = std::iter::once(["npx", "-y"].map(String::from).join(" "))
                 .chain(std::iter::once(shell_quote(&spec_of(package))))
                 .chain(package.args.iter().map(|a| shell_quote(a)))
@@ -69,6 +75,13 @@ pub fn container(package: &McpPackage, port: i32) -> Container {
                 server,
                 "--outputTransport".into(),
                 "streamableHttp".into(),
+                // Stateless (the default), supergateway starts the package anew for every
+                // request, so a request never meets the server its `initialize` set up, and
+                // 3.4.0 never stops those processes: each request leaves an npm and a Node.js
+                // process running. Stateful, one server runs per MCP session, ended with it.
+                "--stateful".into(),
+                "--sessionTimeout".into(),
+                SESSION_TIMEOUT_MS.into(),
                 "--port".into(),
                 port.to_string(),
                 "--streamableHttpPath".into(),
@@ -134,7 +147,36 @@ mod tests {
             "package: {runtime: npx, name: '@modelcontextprotocol/server-filesystem', version: 2025.8.21, args: [/data, \"it's here\"]}\n",
         );
         assert_eq!(image, NODE_IMAGE);
-        assert_eq!(command[4], r"npx -y @modelcontextprotocol/server-filesystem@2025.8.21 /data 'it'\''s here'");
-        assert_eq!(&command[..4], ["npx", "-y", SUPERGATEWAY, "--stdio"]);
+        assert_eq!(
+            command,
+            [
+                "npx",
+                "-y",
+                SUPERGATEWAY,
+                "--stdio",
+                r"npx -y @modelcontextprotocol/server-filesystem@2025.8.21 /data 'it'\''s here'",
+                "--outputTransport",
+                "streamableHttp",
+                "--stateful",
+                "--sessionTimeout",
+                "300000",
+                "--port",
+                "8000",
+                "--streamableHttpPath",
+                "/mcp"
+            ]
+        );
+    }
+
+    /// npm writes only under the writable `/tmp` (its cache, where npx installs packages, and its
+    /// logs): the root filesystem is read-only.
+    #[test]
+    fn npm_writes_under_tmp() {
+        let deployment =
+            children(&mcp_server("package: {runtime: npx, name: server-everything, version: 2026.8.31}\n")).unwrap();
+        let container = deployment.deployment.unwrap().spec.template.spec.unwrap().containers.remove(0);
+        let env: Vec<(String, String)> =
+            container.env.unwrap().into_iter().map(|v| (v.name, v.value.unwrap_or_default())).collect();
+        assert_eq!(env, [("HOME".into(), "/tmp".into()), ("npm_config_cache".into(), "/tmp/npm".into())]);
     }
 }

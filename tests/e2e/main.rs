@@ -14,6 +14,7 @@ mod helm;
 mod images;
 mod in_pod;
 mod mcp_server;
+mod model_gateway;
 mod monitoring;
 mod operator;
 mod operator_lifecycle;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         agent_runtime::tests(&env),
         dependencies::tests(&env),
         mcp_server::tests(&env),
+        model_gateway::tests(&env),
         build::tests(&env),
         validation::tests(&env),
         operator_lifecycle::tests(&env),

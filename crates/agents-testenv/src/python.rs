@@ -56,6 +56,14 @@ pub const MCP_SERVER_TIME: PinnedSet =
 /// dependencies); a Python A2A *server* would need the `http-server` extra and an ASGI server.
 pub const A2A_SDK: PinnedSet = PinnedSet { name: "a2a-sdk", requirements: &["a2a-sdk==1.3.0"] };
 
+/// The LiteLLM proxy (`litellm --config FILE --port PORT`, the program a Proxy ModelAPI's pod
+/// runs), at the version of the image the operator renders by default (`agents-render`'s
+/// `model_api/litellm.rs`: `ghcr.io/berriai/litellm:main-v1.74.9-stable`). It installs and
+/// serves on Python 3.11 with nothing else pinned, so pip resolves the rest (`installed.txt`
+/// keeps what it chose; its `openai>=1.68.2` has no upper bound and resolved to 3.63.0). Large:
+/// 480 MB (polars, a `proxy` extra, is 180 MB of it) and a minute to build from PyPI.
+pub const LITELLM_PROXY: PinnedSet = PinnedSet { name: "litellm-proxy", requirements: &["litellm[proxy]==1.74.9"] };
+
 /// A finished virtual environment.
 #[derive(Debug, Clone)]
 pub struct Venv {
@@ -250,7 +258,7 @@ mod tests {
 
     #[test]
     fn the_sets_are_pinned() {
-        for set in [MCP_PROXY, MCP_SERVER_TIME, A2A_SDK] {
+        for set in [MCP_PROXY, MCP_SERVER_TIME, A2A_SDK, LITELLM_PROXY] {
             assert!(set.requirements.iter().all(|r| is_pinned(r)), "{set:?}");
         }
     }

@@ -21,6 +21,14 @@ const CONFIG_DIR: &str = "/etc/litellm";
 /// The file LiteLLM reads.
 pub const CONFIG_FILE: &str = "config.yaml";
 
+/// Makes LiteLLM read the model cost map of its own release instead of fetching the newest from
+/// GitHub as it imports. The fetch is what would reach outside the cluster at every start: in an
+/// air-gapped cluster it stalls the start up to its 5 s timeout (then falls back to the same
+/// local copy), and where it succeeds the proxy's prices and context windows change under a
+/// pinned image. Set unless `spec.env` names it; an empty value there brings the fetch back
+/// (LiteLLM takes any non-empty value as "local").
+const LOCAL_COST_MAP: (&str, &str) = ("LITELLM_LOCAL_MODEL_COST_MAP", "True");
+
 /// The env var carrying the key of the `index`th model.
 fn key_var(index: usize) -> String {
     format!("MODEL_{index}_API_KEY")
@@ -58,6 +66,9 @@ pub fn render(model_api: &ModelAPI, port: i32, meta: &ObjectMeta) -> (Option<Con
         None => hash::of(&proxy.config_map_ref),
     };
     let mut env = vec![EnvVar { name: "HOME".into(), value: Some("/tmp".into()), ..Default::default() }];
+    if !spec.env.iter().any(|var| var.name == LOCAL_COST_MAP.0) {
+        env.push(EnvVar { name: LOCAL_COST_MAP.0.into(), value: Some(LOCAL_COST_MAP.1.into()), ..Default::default() });
+    }
     env.extend(proxy.models.iter().enumerate().filter_map(|(index, model)| {
         model.api_key_secret_ref.as_ref().map(|secret| EnvVar {
             name: key_var(index),
@@ -165,6 +176,19 @@ proxy:
         assert_eq!(key.value, None);
         let selector = key.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
         assert_eq!((selector.name.as_str(), selector.key.as_str()), ("openai", "api-key"));
+    }
+
+    #[test]
+    fn the_proxy_reads_the_cost_map_of_its_release_unless_told_otherwise() {
+        let env_of = |yaml: &str| {
+            let pod = children(&model_api(yaml)).unwrap().deployment.unwrap().spec.template.spec.unwrap();
+            let env = pod.containers[0].env.clone().unwrap();
+            env.into_iter().filter(|e| e.name == LOCAL_COST_MAP.0).map(|e| e.value).collect::<Vec<_>>()
+        };
+        assert_eq!(env_of(PROXY), [Some("True".to_string())]);
+        // The user's own value, once: a second entry of the same name would hide the first.
+        let fetch = format!("{PROXY}env: [{{name: {}, value: ''}}]\n", LOCAL_COST_MAP.0);
+        assert_eq!(env_of(&fetch), [Some(String::new())]);
     }
 
     #[test]

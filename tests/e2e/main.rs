@@ -13,6 +13,7 @@ mod gitops;
 mod helm;
 mod images;
 mod in_pod;
+mod mcp_inline_tools;
 mod mcp_server;
 mod model_gateway;
 mod monitoring;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         dependencies::tests(&env),
         mcp_server::tests(&env),
         model_gateway::tests(&env),
+        mcp_inline_tools::tests(&env),
         build::tests(&env),
         validation::tests(&env),
         operator_lifecycle::tests(&env),

@@ -1,5 +1,6 @@
 //! `MCPServer`: a Model Context Protocol tool server that Agents reach over HTTP, run from a
-//! PyPI or npm package (through a stdio-to-HTTP bridge) or from an image.
+//! PyPI or npm package (through a stdio-to-HTTP bridge), from an image, or from Python functions
+//! written in the spec (seed 001's `toolsString`).
 
 use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -11,6 +12,14 @@ use crate::phase::ServerPhase;
 
 /// Port the tool server (or its bridge) listens on unless `spec.port` says otherwise.
 pub const DEFAULT_MCP_PORT: i32 = 8000;
+
+/// The most characters `spec.inlineTools.python` may hold: 32 Ki. Even at the 6 bytes a
+/// character can take once JSON-escaped (`<` is `\u003c` to kubectl), the source (192 KiB at
+/// worst) fits in the 256 KiB of annotations that `kubectl apply` fills with the whole object,
+/// and the ConfigMap that carries it (at most 128 KiB of UTF-8 plus the wrapper) stays far below
+/// the 1 MiB an object may have.
+/// A longer program belongs in a package or an image.
+pub const MAX_INLINE_PYTHON: usize = 32 * 1024;
 
 /// The desired state of an MCPServer.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
@@ -24,7 +33,7 @@ pub const DEFAULT_MCP_PORT: i32 = 8000;
     shortname = "mcp",
     category = "agents",
     derive = "PartialEq",
-    doc = "An MCP tool server for Agents, run from a PyPI or npm package or from an image.",
+    doc = "An MCP tool server for Agents, run from a PyPI or npm package, from an image, or from Python functions written in the spec.",
     printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpoint"),
@@ -34,26 +43,36 @@ pub const DEFAULT_MCP_PORT: i32 = 8000;
         .message("metadata.name: an MCPServer's name becomes its Service's DNS name: use at most 63 lowercase letters, digits and '-', starting with a letter")
 )]
 #[x_kube(
-    validation = Rule::new("has(self.package) != has(self.image)")
-        .message("set exactly one of spec.package (a PyPI or npm package run with uvx or npx) or spec.image (a container image serving MCP over HTTP)"),
+    validation = Rule::new("(has(self.package) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.inlineTools) ? 1 : 0) == 1")
+        .message("set exactly one of spec.package (a PyPI or npm package run with uvx or npx) or spec.image (a container image serving MCP over HTTP) or spec.inlineTools (Python functions written in the spec, each served as a tool)"),
     validation = Rule::new("has(self.image) || (!has(self.command) && !has(self.args))")
-        .message("spec.command and spec.args are for spec.image; a package takes its arguments in spec.package.args"),
-    validation = Rule::new("has(self.image) || self.transport == 'streamable-http'")
+        .message("spec.command and spec.args are for spec.image; a package takes its arguments in spec.package.args, and inline tools take none"),
+    validation = Rule::new("!has(self.package) || self.transport == 'streamable-http'")
         .message("a package server is bridged from stdio to streamable HTTP: remove spec.transport or set it to streamable-http"),
-    validation = Rule::new("has(self.image) || !has(self.path) || self.path == '/mcp'")
-        .message("a package server's bridge serves /mcp and nothing else: remove spec.path (it is for spec.image)")
+    validation = Rule::new("!has(self.package) || !has(self.path) || self.path == '/mcp'")
+        .message("a package server's bridge serves /mcp and nothing else: remove spec.path (it is for spec.image)"),
+    validation = Rule::new("!has(self.inlineTools) || self.transport == 'streamable-http'")
+        .message("inline tools are served over streamable HTTP only: remove spec.transport or set it to streamable-http"),
+    validation = Rule::new("!has(self.inlineTools) || !has(self.path) || self.path == '/mcp'")
+        .message("inline tools are served at /mcp and nothing else: remove spec.path (it is for spec.image)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MCPServerSpec {
-    /// A package run from its registry: `uvx` for PyPI, `npx` for npm. Exactly one of `package` and `image`.
+    /// A package run from its registry: `uvx` for PyPI, `npx` for npm. Exactly one of `package`,
+    /// `image` and `inlineTools`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<McpPackage>,
 
-    /// An image that serves MCP over HTTP itself. Exactly one of `package` and `image`.
+    /// An image that serves MCP over HTTP itself. Exactly one of `package`, `image` and `inlineTools`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     #[x_kube(validation = Rule::new(crate::schema::image_reference_rule()).message(crate::schema::IMAGE_REFERENCE_MESSAGE))]
     pub image: Option<String>,
+
+    /// Tools written in the spec (seed 001's `toolsString`): Python functions served as MCP tools
+    /// by the official MCP Python SDK. Exactly one of `package`, `image` and `inlineTools`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_tools: Option<InlineTools>,
 
     /// The image's entrypoint, replacing its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +150,21 @@ pub struct McpPackage {
     pub args: Vec<String>,
 }
 
+/// Tools written in the spec (seed 001's `toolsString`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineTools {
+    /// The source of a Python module (Python 3.12, its standard library and the `mcp` SDK with its
+    /// dependencies, such as httpx and pydantic, are available). Each public function defined at
+    /// its top level (not imported into it, name not starting with `_`) becomes one tool: the
+    /// function's name is the tool's, its docstring the description, its type hints the input
+    /// schema. At most 32 Ki characters.
+    #[schemars(length(min = 1, max = MAX_INLINE_PYTHON))]
+    #[x_kube(validation = Rule::new(r"self.matches('(?m)^(async[ \\t]+)?def[ \\t]+\\pL')")
+        .message("must define at least one public function at the top level (a line starting with def NAME( or async def NAME(, NAME not starting with _): each becomes a tool"))]
+    pub python: String,
+}
+
 /// How a package is run.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -158,7 +192,8 @@ pub struct MCPServerStatus {
     /// The URL Agents receive in `MCP_SERVERS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Where the server comes from: `uvx:NAME==VERSION`, `npx:NAME@VERSION` or the image.
+    /// Where the server comes from: `uvx:NAME@VERSION`, `npx:NAME@VERSION`, the image, or
+    /// `inline:python`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// The tools the server offers, as its `tools/list` answered (see docs/servers.md); unset until known.

@@ -1,7 +1,7 @@
 //! The controller of the kinds that run a server for Agents: ModelAPI and MCPServer. Both own
-//! the same kinds of children (Deployment, Service, and for a ModelAPI a ConfigMap and a claim)
-//! and report the same kind of status, so one generic controller serves both; `kinds.rs` says
-//! what differs.
+//! the same kinds of children (Deployment, Service, a ConfigMap for a Proxy ModelAPI or an
+//! MCPServer's inline tools, a claim for a Hosted ModelAPI) and report the same kind of status,
+//! so one generic controller serves both; `kinds.rs` says what differs.
 
 mod kinds;
 mod reconcile;

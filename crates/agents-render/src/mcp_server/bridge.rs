@@ -11,7 +11,7 @@ pub const NODE_IMAGE: &str = "node:22.21.0-bookworm-slim";
 const MCP_PROXY: &str = "mcp-proxy@0.10.0";
 /// The MCP SDK mcp-proxy 0.10.0 runs with: it asks for `mcp>=1.17` with no upper bound, and
 /// fails at import with mcp 2 (what uvx resolves today), so its version is pinned.
-const MCP_PROXY_SDK: &str = "mcp==1.30.0";
+pub(super) const MCP_PROXY_SDK: &str = "mcp==1.30.0";
 /// Serves a stdio MCP server as streamable HTTP, listening on every address of the pod (it has
 /// no option to choose one).
 const SUPERGATEWAY: &str = "supergateway@3.4.0";
@@ -20,6 +20,19 @@ const SUPERGATEWAY: &str = "supergateway@3.4.0";
 /// would otherwise keep a server process each for the pod's life; a client that comes back
 /// later opens a new session (the runtime does so when a call finds its session gone).
 const SESSION_TIMEOUT_MS: &str = "300000";
+
+/// Where uv keeps its caches, tools and Pythons, and the home of what it runs: the writable
+/// `/tmp` (the root filesystem is read-only).
+pub(super) fn uv_env() -> Vec<EnvVar> {
+    [
+        ("HOME", "/tmp"),
+        ("UV_CACHE_DIR", "/tmp/uv/cache"),
+        ("UV_TOOL_DIR", "/tmp/uv/tools"),
+        ("UV_PYTHON_INSTALL_DIR", "/tmp/uv/python"),
+    ]
+    .map(|(name, value)| EnvVar { name: name.into(), value: Some(value.into()), ..Default::default() })
+    .into()
+}
 
 pub fn runtime_name(runtime: PackageRuntime) -> &'static str {
     match runtime {
@@ -52,13 +65,7 @@ pub fn container(package: &McpPackage, port: i32) -> Container {
                 spec_of(package),
             ]);
             command.extend(package.args.iter().cloned());
-            let env = vec![
-                var("HOME", "/tmp"),
-                var("UV_CACHE_DIR", "/tmp/uv/cache"),
-                var("UV_TOOL_DIR", "/tmp/uv/tools"),
-                var("UV_PYTHON_INSTALL_DIR", "/tmp/uv/python"),
-            ];
-            (UV_IMAGE, command, env)
+            (UV_IMAGE, command, uv_env())
         }
         PackageRuntime::Npx => {
             // supergateway starts the server with `sh -c` from one command line: quote every word.

@@ -1,4 +1,4 @@
-//! An MCPServer's children (Deployment, Service) and status.
+//! An MCPServer's children (Deployment, Service, and a ConfigMap for inline tools) and status.
 //!
 //! A package server speaks MCP over stdio, so it runs behind a bridge that serves it as
 //! streamable HTTP on `spec.port` at `/mcp`:
@@ -9,8 +9,11 @@
 //! | npx (npm) | Node.js | `supergateway` (npm) |
 //!
 //! An image server is run as it is and must serve HTTP itself (`transport`, `port`, `path`).
+//! Inline tools (`inlineTools.python`) are served by the MCP Python SDK through our wrapper,
+//! both mounted from a ConfigMap (`inline.rs`).
 
 mod bridge;
+mod inline;
 
 use agents_api::conditions::{self, Desired, reasons, types};
 use agents_api::mcp_server::McpTransport;
@@ -37,14 +40,27 @@ pub fn children(mcp: &MCPServer) -> Result<Children, Incomplete> {
     let name = mcp.metadata.name.clone().unwrap_or_default();
     let meta = server::child_meta(mcp, labels(&name))?;
     let spec = &mcp.spec;
-    let mut container = match &spec.package {
-        Some(package) => bridge::container(package, spec.port),
-        None => Container {
-            image: spec.image.clone(),
-            command: spec.command.clone(),
-            args: spec.args.clone(),
-            ..Default::default()
-        },
+    let (mut container, config_map, volumes) = match (&spec.package, &spec.inline_tools) {
+        (Some(package), _) => (bridge::container(package, spec.port), None, Vec::new()),
+        (None, Some(tools)) => {
+            let inline = inline::render(tools, spec.port, &meta);
+            (inline.container, Some(inline.config_map), vec![inline.volume])
+        }
+        (None, None) => (
+            Container {
+                image: spec.image.clone(),
+                command: spec.command.clone(),
+                args: spec.args.clone(),
+                ..Default::default()
+            },
+            None,
+            Vec::new(),
+        ),
+    };
+    // What the pods run changes with the source; for inline tools, with the mounted files too.
+    let config_hash = match &config_map {
+        Some(config_map) => hash::of(&config_map.data),
+        None => hash::of(&source(mcp)),
     };
     container.env.get_or_insert_with(Vec::new).extend(spec.env.iter().cloned());
     container.resources = spec.resources.clone();
@@ -57,11 +73,12 @@ pub fn children(mcp: &MCPServer) -> Result<Children, Incomplete> {
     let pod = server::Pod {
         container,
         port: spec.port,
-        volumes: Vec::new(),
+        volumes,
         replicas: spec.replicas,
-        annotations: [(hash::CONFIG_HASH_ANNOTATION.to_string(), hash::of(&source(mcp)))].into(),
+        annotations: [(hash::CONFIG_HASH_ANNOTATION.to_string(), config_hash)].into(),
     };
     Ok(Children {
+        config_map,
         service: Some(server::service(meta.clone(), selector(&name), spec.port)),
         deployment: Some(server::deployment(meta, selector(&name), pod)),
         ..Default::default()
@@ -81,11 +98,13 @@ pub fn endpoint(mcp: &MCPServer) -> Option<String> {
     Some(format!("{}{}", server::service_url(&mcp.metadata, mcp.spec.port)?, path(mcp)))
 }
 
-/// Where the server comes from, for people: `uvx:NAME@VERSION`, `npx:NAME@VERSION` or the image.
+/// Where the server comes from, for people: `uvx:NAME@VERSION`, `npx:NAME@VERSION`, the image,
+/// or `inline:python`.
 pub fn source(mcp: &MCPServer) -> String {
-    match &mcp.spec.package {
-        Some(package) => format!("{}:{}", bridge::runtime_name(package.runtime), bridge::spec_of(package)),
-        None => mcp.spec.image.clone().unwrap_or_default(),
+    match (&mcp.spec.package, &mcp.spec.inline_tools) {
+        (Some(package), _) => format!("{}:{}", bridge::runtime_name(package.runtime), bridge::spec_of(package)),
+        (None, Some(_)) => "inline:python".into(),
+        (None, None) => mcp.spec.image.clone().unwrap_or_default(),
     }
 }
 
@@ -203,6 +222,46 @@ mod tests {
         assert_eq!((condition.status.as_str(), condition.message.as_str()), ("False", "could not reach it"));
         let sse = mcp_server("image: x:1\ntransport: sse\n");
         assert!(!tools_wanted(&sse, ServerPhase::Ready), "tools are asked over streamable HTTP only");
+    }
+
+    /// Inline tools that do not import (a syntax error) make the wrapper exit 1 with the Python
+    /// error in its log: the kubelet restarts it with back-off, and the MCPServer says so.
+    #[test]
+    fn inline_tools_that_do_not_import_leave_the_server_failed_pointing_at_the_log() {
+        let mcp = mcp_server("inlineTools: {python: \"def add(a, b)\\n    return a + b\\n\"}\n");
+        let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"generation": 1},
+            "spec": {"replicas": 1, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1},
+        }))
+        .unwrap();
+        let pod: k8s_openapi::api::core::v1::PodStatus = serde_json::from_value(serde_json::json!({
+            "containerStatuses": [{
+                "name": "server", "image": UV_IMAGE, "imageID": "", "ready": false, "restartCount": 3,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }],
+        }))
+        .unwrap();
+        let problem = crate::pods::problem("fetch-7d9f-x2", &pod).expect("a problem");
+        let observed = server::Observed {
+            runs_pods: true,
+            deployment: Some(&deployment),
+            pod_problem: Some(&problem),
+            ..Default::default()
+        };
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let status = status(&mcp, observed, None, &now);
+        assert_eq!(status.phase, Some(ServerPhase::Failed));
+        assert_eq!(status.source.as_deref(), Some("inline:python"));
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "CrashLoopBackOff"));
+        assert_eq!(
+            ready.message,
+            "0/1 pods ready: pod fetch-7d9f-x2: container server keeps exiting (last exit code 1 (Error)) and is \
+             restarted with back-off: its logs say why (kubectl logs fetch-7d9f-x2 -c server --previous)"
+        );
+        assert!(!tools_wanted(&mcp, ServerPhase::Failed), "a failed server is not asked for tools");
     }
 
     #[test]

@@ -188,6 +188,7 @@ async fn chart_files_are_copies_of_operator_config(_ctx: Ctx) -> anyhow::Result<
             "monitoring",
             |f| {
                 f == Path::new("prometheus-rule.yaml")
+                    || f == Path::new("prometheus-adapter.yaml")
                     || (f.starts_with("dashboards") && f.extension().is_some_and(|e| e == "json"))
             },
             "copy it",

@@ -5,6 +5,7 @@
 
 mod agent;
 mod agent_runtime;
+mod autoscaling;
 mod build;
 mod control_plane;
 mod dependencies;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         control_plane::tests(&env),
         agent::tests(&env),
         agent_runtime::tests(&env),
+        autoscaling::tests(&env),
         dependencies::tests(&env),
         mcp_server::tests(&env),
         model_gateway::tests(&env),

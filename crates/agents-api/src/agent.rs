@@ -301,7 +301,8 @@ fn default_health_path() -> String {
     "/health".into()
 }
 
-/// A HorizontalPodAutoscaler for the agent.
+/// A HorizontalPodAutoscaler (`autoscaling/v2`) for the agent, as seed 002 configures one. With
+/// no target set it aims at 80% CPU, as an HPA without metrics does.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.minReplicas) || self.minReplicas <= self.maxReplicas")
@@ -314,14 +315,27 @@ pub struct Autoscaling {
     /// Most pods.
     #[schemars(range(min = 1, max = 1000))]
     pub max_replicas: i32,
-    /// Average CPU utilisation to aim for, in percent of requests (default 80 when no target is set).
+    /// Average CPU utilisation to aim for, in percent of the pods' CPU requests (over 100 when
+    /// limits let them burst). 80 when no target is set.
     #[serde(default, rename = "targetCPUUtilization", skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1))]
     pub target_cpu_utilization: Option<i32>,
-    /// Average memory utilisation to aim for, in percent of requests.
+    /// Average memory utilisation to aim for, in percent of the pods' memory requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = 1))]
     pub target_memory_utilization: Option<i32>,
+    /// Average A2A requests per second per pod to aim for: a quantity such as `10`, `"2.5"` or
+    /// `500m` (one every two seconds). The HPA reads the custom metric `a2a_requests_per_second`,
+    /// which needs Prometheus scraping the agent (`monitoring`) and the Prometheus Adapter rule of
+    /// `operator/config/monitoring/prometheus-adapter.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::requests_per_second")]
+    pub target_requests_per_second: Option<k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    /// How fast to scale up and down (stabilisation windows and policies), as a
+    /// HorizontalPodAutoscaler's `behavior`; unset parts take the HPA's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::autoscaling_behavior")]
+    pub behavior: Option<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior>,
 }
 
 /// Exactly one of `minAvailable` and `maxUnavailable` (a number or a percentage).

@@ -222,3 +222,91 @@ fn list_with_rules<T: schemars::JsonSchema>(
         "items": item,
     })
 }
+
+/// A per-pod rate the HPA aims at (`autoscaling.targetRequestsPerSecond`): a positive quantity, as
+/// an HPA's `averageValue` takes it. Checked here so a typo is refused with the Agent rather than
+/// when the operator applies the HPA.
+pub fn requests_per_second(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "x-kubernetes-int-or-string": true,
+        "maxLength": 64,
+        "x-kubernetes-validations": [{
+            "rule": "isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",
+            "message": "must be a positive quantity of requests per second per pod, such as 10, \"2.5\" or 500m",
+        }],
+    })
+}
+
+/// The seconds an HPA takes (its API server's `MaxPeriodSeconds` and `MaxStabilizationWindowSeconds`).
+const MAX_POLICY_PERIOD: i32 = 1800;
+const MAX_STABILIZATION_WINDOW: i32 = 3600;
+
+/// An HPA's `behavior` (Kubernetes' own type, so it reads as `kubectl explain hpa.spec.behavior`
+/// does), with the API server's checks of an HPA as CEL rules on each direction and policy: the
+/// operator applies it verbatim, and a mistake found only then would leave the HPA stale.
+pub fn autoscaling_behavior(generator: &mut SchemaGenerator) -> Schema {
+    let mut behavior = serde_json::Value::from(
+        generator.subschema_for::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior>(),
+    );
+    let policy_rules = serde_json::json!([
+        {
+            "rule": "self.type in ['Pods', 'Percent']",
+            "message": "a scaling policy's type is Pods (a number of pods) or Percent (of the current pods)",
+            "fieldPath": ".type",
+        },
+        {
+            "rule": "self.value > 0",
+            "message": "a scaling policy's value must be greater than 0: the most pods (or percent) to add or remove per period",
+            "fieldPath": ".value",
+        },
+        {
+            "rule": format!("self.periodSeconds >= 1 && self.periodSeconds <= {MAX_POLICY_PERIOD}"),
+            "message": format!("a scaling policy's periodSeconds must be from 1 to {MAX_POLICY_PERIOD} (30 minutes)"),
+            "fieldPath": ".periodSeconds",
+        },
+    ]);
+    let direction_rules = serde_json::json!([
+        {
+            "rule": format!("!has(self.stabilizationWindowSeconds) || (self.stabilizationWindowSeconds >= 0 \
+                     && self.stabilizationWindowSeconds <= {MAX_STABILIZATION_WINDOW})"),
+            "message": format!("stabilizationWindowSeconds must be from 0 to {MAX_STABILIZATION_WINDOW} (one hour)"),
+            "fieldPath": ".stabilizationWindowSeconds",
+        },
+        {
+            "rule": "!has(self.selectPolicy) || self.selectPolicy in ['Max', 'Min', 'Disabled']",
+            "message": "selectPolicy is Max (the default: the policy allowing the biggest change), Min or Disabled (no scaling this way)",
+            "fieldPath": ".selectPolicy",
+        },
+        {
+            "rule": "!has(self.policies) || self.policies.size() > 0",
+            "message": "policies must list at least one policy, or be left out for the HPA's default",
+            "fieldPath": ".policies",
+        },
+        {
+            "rule": "!has(self.tolerance) || (isQuantity(string(self.tolerance)) && !quantity(string(self.tolerance)).isLessThan(quantity('0')))",
+            "message": "tolerance must be a quantity of at least 0, such as 0.05 or 50m (5%)",
+            "fieldPath": ".tolerance",
+        },
+    ]);
+    for direction in ["scaleUp", "scaleDown"] {
+        let rules = property(&mut behavior, &format!("/properties/{direction}"));
+        rules["x-kubernetes-validations"] = direction_rules.clone();
+        property(rules, "/properties/selectPolicy")["maxLength"] = 16.into();
+        property(rules, "/properties/tolerance")["maxLength"] = 64.into();
+        let policy = property(rules, "/properties/policies/items");
+        policy["x-kubernetes-validations"] = policy_rules.clone();
+        property(policy, "/properties/type")["maxLength"] = 16.into();
+    }
+    // The derive's Option<T> schemas are nullable; this one, written by hand, says so itself.
+    behavior["nullable"] = true.into();
+    Schema::try_from(behavior).expect("an object schema stays one")
+}
+
+/// The (sub)schema at `pointer`.
+fn property<'a>(schema: &'a mut serde_json::Value, pointer: &str) -> &'a mut serde_json::Value {
+    match schema.pointer_mut(pointer) {
+        Some(property) => property,
+        // The generated CRDs are compared with the committed ones in a test, so this shows there.
+        None => panic!("no schema at {pointer}"),
+    }
+}

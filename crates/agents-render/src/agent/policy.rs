@@ -2,20 +2,27 @@
 
 use agents_api::agent::{Autoscaling, DisruptionBudget, NetworkPolicySpec};
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
+    MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPort, NetworkPolicySpec as K8sNetworkPolicySpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::labels;
 
-/// CPU utilisation aimed at when the spec names no target.
+/// CPU utilisation aimed at when the spec names no target, as an HPA without metrics does.
 pub const DEFAULT_CPU_TARGET: i32 = 80;
+
+/// The custom metric `targetRequestsPerSecond` scales on: the name the Prometheus Adapter rule of
+/// `operator/config/monitoring/prometheus-adapter.yaml` gives the per-second rate of the runtime's
+/// `a2a_requests_total` (every A2A request a pod serves), turning `X_total` into `X_per_second` as
+/// seed 002's rule does.
+pub const REQUESTS_PER_SECOND_METRIC: &str = "a2a_requests_per_second";
 
 fn selector(meta: &ObjectMeta) -> LabelSelector {
     LabelSelector {
@@ -39,15 +46,33 @@ fn utilization(resource: &str, percent: i32) -> MetricSpec {
     }
 }
 
+/// A per-pod custom metric, averaged over the pods: the HPA's `Pods` metric type.
+fn per_pod(metric: &str, average: &Quantity) -> MetricSpec {
+    MetricSpec {
+        type_: "Pods".into(),
+        pods: Some(PodsMetricSource {
+            metric: MetricIdentifier { name: metric.into(), selector: None },
+            target: MetricTarget {
+                type_: "AverageValue".into(),
+                average_value: Some(average.clone()),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
 /// Scales the agent's Deployment; the operator then leaves the replica count alone.
 pub fn autoscaler(spec: &Autoscaling, meta: ObjectMeta) -> HorizontalPodAutoscaler {
-    let mut metrics = Vec::new();
-    let cpu = match (spec.target_cpu_utilization, spec.target_memory_utilization) {
-        (None, None) => Some(DEFAULT_CPU_TARGET),
-        (cpu, _) => cpu,
-    };
-    metrics.extend(cpu.map(|p| utilization("cpu", p)));
-    metrics.extend(spec.target_memory_utilization.map(|p| utilization("memory", p)));
+    let no_target = spec.target_cpu_utilization.is_none()
+        && spec.target_memory_utilization.is_none()
+        && spec.target_requests_per_second.is_none();
+    let cpu = spec.target_cpu_utilization.or(no_target.then_some(DEFAULT_CPU_TARGET));
+    let metrics = [
+        cpu.map(|p| utilization("cpu", p)),
+        spec.target_memory_utilization.map(|p| utilization("memory", p)),
+        spec.target_requests_per_second.as_ref().map(|q| per_pod(REQUESTS_PER_SECOND_METRIC, q)),
+    ];
     HorizontalPodAutoscaler {
         spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
@@ -57,8 +82,8 @@ pub fn autoscaler(spec: &Autoscaling, meta: ObjectMeta) -> HorizontalPodAutoscal
             },
             min_replicas: spec.min_replicas,
             max_replicas: spec.max_replicas,
-            metrics: Some(metrics),
-            ..Default::default()
+            metrics: Some(metrics.into_iter().flatten().collect()),
+            behavior: spec.behavior.clone(),
         },
         metadata: meta,
         ..Default::default()
@@ -142,6 +167,61 @@ mod tests {
         let egress = policy.egress.unwrap();
         assert_eq!(egress.len(), 1, "only DNS is allowed out");
         assert_eq!(egress[0].ports.as_ref().unwrap()[0].port, Some(IntOrString::Int(53)));
+    }
+
+    /// Seed 002's HPA, from the Agent's `spec.autoscaling`: CPU, memory, requests per second per
+    /// pod (under the name the shipped adapter rule gives the runtime's counter) and both directions'
+    /// behaviour, field for field.
+    #[test]
+    fn seed_002s_autoscaler_is_rendered_field_for_field() {
+        let behavior = "{scaleDown: {stabilizationWindowSeconds: 300, policies: [{type: Percent, value: 50, periodSeconds: 60}]}, \
+             scaleUp: {stabilizationWindowSeconds: 0, selectPolicy: Max, policies: [{type: Percent, value: 100, periodSeconds: 15}, \
+             {type: Pods, value: 2, periodSeconds: 15}]}}";
+        let hpa = render(&format!(
+            "image: a:1\nautoscaling: {{minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70, \
+             targetMemoryUtilization: 80, targetRequestsPerSecond: \"100\", behavior: {behavior}}}\n"
+        ))
+        .autoscaler
+        .unwrap();
+        let expected: HorizontalPodAutoscalerSpec = serde_norway::from_str(&format!(
+            "scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: research}}
+minReplicas: 2
+maxReplicas: 10
+metrics:
+- {{type: Resource, resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 70}}}}}}
+- {{type: Resource, resource: {{name: memory, target: {{type: Utilization, averageUtilization: 80}}}}}}
+- {{type: Pods, pods: {{metric: {{name: a2a_requests_per_second}}, target: {{type: AverageValue, averageValue: \"100\"}}}}}}
+behavior: {behavior}
+"
+        ))
+        .unwrap();
+        assert_eq!(hpa.spec, expected);
+        assert_eq!(hpa.metadata.name.as_deref(), Some("research"));
+    }
+
+    #[test]
+    fn cpu_is_the_default_target_only_when_none_is_set() {
+        let metrics = |autoscaling: &str| -> Vec<(String, String)> {
+            let hpa = render(&format!("image: a:1\nautoscaling: {autoscaling}\n")).autoscaler.unwrap();
+            let metrics = hpa.spec.metrics.unwrap_or_default();
+            metrics
+                .into_iter()
+                .map(|m| match (m.resource, m.pods) {
+                    (Some(r), _) => (r.name, r.target.average_utilization.unwrap_or_default().to_string()),
+                    (_, Some(p)) => (p.metric.name, p.target.average_value.map(|q| q.0).unwrap_or_default()),
+                    _ => (m.type_, String::new()),
+                })
+                .collect()
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(metrics("{maxReplicas: 3}"), [pair("cpu", "80")]);
+        assert_eq!(metrics("{maxReplicas: 3, targetMemoryUtilization: 150}"), [pair("memory", "150")]);
+        assert_eq!(
+            metrics("{maxReplicas: 3, targetRequestsPerSecond: 500m}"),
+            [pair(REQUESTS_PER_SECOND_METRIC, "500m")]
+        );
+        let hpa = render("image: a:1\nautoscaling: {maxReplicas: 3}\n").autoscaler.unwrap().spec;
+        assert_eq!(hpa.behavior, None, "no behavior: the HPA's defaults apply");
     }
 
     #[test]

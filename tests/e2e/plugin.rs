@@ -431,7 +431,8 @@ fn kubectl_complete(ctx: &Ctx, args: &[&str]) -> anyhow::Result<Vec<String>> {
 }
 
 /// kubectl completes `kubectl agents …` through `kubectl_complete-agents`: commands, flags, a
-/// flag's values, namespaces, the live Agents of the namespace given with -n, and files for -f.
+/// flag's values, namespaces, the live Agents of the namespace given with -n (of every namespace
+/// with -A), the runs and containers of the object named on the line, and files for -f.
 async fn kubectl_completes_commands_flags_and_live_names(ctx: Ctx) -> anyhow::Result<()> {
     for name in ["research", "writer"] {
         ctx.apply_yaml(&format!(
@@ -463,6 +464,44 @@ async fn kubectl_completes_commands_flags_and_live_names(ctx: Ctx) -> anyhow::Re
     ensure!(logs_agents == ["research", "writer", ":4"], "{logs_agents:?}");
     let nothing_here = kubectl_complete(&ctx, &["get", "modelapis", "-n", &ctx.ns, ""])?;
     ensure!(nothing_here == [":4"], "{nothing_here:?}");
+
+    // -A: every namespace's Agents, overriding -n, each name once (research is in two).
+    let elsewhere = ctx.cluster.namespace("complete-elsewhere").await?;
+    let other: Api<Agent> = Api::namespaced(ctx.client.clone(), elsewhere.name());
+    for name in ["research", elsewhere.name()] {
+        let agent = json!({"apiVersion": "agents.dev/v1alpha1", "kind": "Agent", "metadata": {"name": name},
+                           "spec": {"image": "x:1"}});
+        other.patch(name, &PatchParams::apply("e2e"), &Patch::Apply(&agent)).await?;
+    }
+    let everywhere = values(&kubectl_complete(&ctx, &["get", "agents", "-A", "-n", &ctx.ns, ""])?);
+    let count = |name: &str| everywhere.iter().filter(|value| *value == name).count();
+    ensure!(count("research") == 1 && count("writer") == 1 && count(elsewhere.name()) == 1, "{everywhere:?}");
+    elsewhere.delete().await?;
+
+    // The runs of the build or workflow named on the line: PipelineRuns and Argo Workflows by
+    // the owner's label, admitted by Tekton's and Argo's own CRDs.
+    ctx.apply_yaml(concat!(
+        "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata: {name: site-1, labels: {agents.dev/build: site}}\n",
+        "spec: {pipelineRef: {name: build}}\n---\n",
+        "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata: {name: blog-1, labels: {agents.dev/build: blog}}\n",
+        "spec: {pipelineRef: {name: build}}\n---\n",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: review-a1, labels: {agents.dev/workflow: review}}\n",
+        "spec: {entrypoint: main, templates: [{name: main, suspend: {}}]}\n",
+    ))
+    .await?;
+    let build_runs = kubectl_complete(&ctx, &["build", "logs", "-n", &ctx.ns, "site", ""])?;
+    ensure!(build_runs == ["site-1", ":4"], "{build_runs:?}");
+    let workflow_runs = kubectl_complete(&ctx, &["workflow", "approve", "-n", &ctx.ns, "review", "--run", ""])?;
+    ensure!(workflow_runs == ["review-a1", ":4"], "{workflow_runs:?}");
+
+    // The containers of the agent's pods, init containers last, for `logs NAME -c`.
+    ctx.apply_yaml(concat!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: research-0, labels: {agents.dev/agent: research}}\n",
+        "spec: {initContainers: [{name: setup, image: x:1}], containers: [{name: agent, image: x:1}, {name: proxy, image: x:1}]}\n",
+    ))
+    .await?;
+    let containers = kubectl_complete(&ctx, &["logs", "-n", &ctx.ns, "research", "-c", ""])?;
+    ensure!(containers == ["agent", "proxy", "setup", ":4"], "{containers:?}");
 
     let files = kubectl_complete(&ctx, &["apply", "-f", ""])?;
     ensure!(files == [":0"], "the shell completes files after -f: {files:?}");

@@ -7,7 +7,8 @@
 //! default, files).
 //!
 //! The plan comes from clap's own command tree, so it never drifts from the CLI; only names of
-//! live objects, namespaces and contexts are looked up, within [`LOOKUP_DEADLINE`]. It always
+//! live objects (across namespaces with `-A`), an object's runs or containers, namespaces and
+//! contexts are looked up, within [`LOOKUP_DEADLINE`]. It always
 //! exits 0 and prints nothing but completions: an error is no names, never a message.
 
 mod lookup;
@@ -33,7 +34,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> ExitCode {
     root.build();
     let mut plan = plan::plan(&root, args);
     plan.global.request_timeout = Some(LOOKUP_DEADLINE);
-    let found = match plan.lookup {
+    let found = match plan.lookup.take() {
         Some(lookup) => look_up(lookup, &plan.global),
         None => Vec::new(),
     };

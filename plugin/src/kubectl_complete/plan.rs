@@ -1,6 +1,7 @@
 //! What the word being completed is, decided from the command line and clap's command tree alone
 //! (no I/O): a [`Plan`] of the candidates known without the cluster, the one look-up it needs
-//! (namespaces, contexts, or the names of a kind), and whether the shell should offer files.
+//! (namespaces, contexts, the names of a kind, or what belongs to the object named on the line:
+//! its runs, its containers), and whether the shell should offer files.
 
 use std::path::PathBuf;
 
@@ -18,7 +19,7 @@ pub struct Candidate {
 }
 
 /// What only the cluster (or the kubeconfig) can say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     /// The cluster's namespaces (`-n`).
     Namespaces,
@@ -26,6 +27,14 @@ pub enum Lookup {
     Contexts,
     /// The names of the live objects of a kind, in the namespace of `-n` or the kubeconfig's.
     Names(Kind),
+    /// The names of the live objects of a kind in every namespace (`-A`), each once.
+    NamesInAllNamespaces(Kind),
+    /// The runs (Tekton PipelineRuns) of the AgentBuild of this name.
+    BuildRuns(String),
+    /// The runs (Argo Workflows) of the AgentWorkflow of this name.
+    WorkflowRuns(String),
+    /// The containers and init containers of the pods of the Agent of this name.
+    Containers(String),
 }
 
 /// How to complete the last word.
@@ -91,6 +100,39 @@ pub const RESOURCE_ARGUMENTS: &[(&[&str], &str, Names)] = &[
     (&["workflow", "logs"], "name", Names::Of(Kind::AgentWorkflow)),
 ];
 
+/// The arguments (positionals or flags) whose values belong to the object the command's
+/// positional `owner` names, once it is on the line: (command path, argument id, owner id, what).
+/// A unit test holds every entry to arguments of the command tree.
+pub const OWNED_ARGUMENTS: &[(&[&str], &str, &str, Owned)] = &[
+    (&["build", "logs"], "run", "name", Owned::BuildRuns),
+    (&["workflow", "status"], "run", "name", Owned::WorkflowRuns),
+    (&["workflow", "logs"], "run", "name", Owned::WorkflowRuns),
+    (&["workflow", "approve"], "run", "name", Owned::WorkflowRuns),
+    (&["workflow", "reject"], "run", "name", Owned::WorkflowRuns),
+    (&["logs"], "container", "name", Owned::Containers),
+];
+
+/// What an owned argument's values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    /// An AgentBuild's runs.
+    BuildRuns,
+    /// An AgentWorkflow's runs.
+    WorkflowRuns,
+    /// An Agent's pods' containers.
+    Containers,
+}
+
+impl Owned {
+    fn of(self, owner: String) -> Lookup {
+        match self {
+            Owned::BuildRuns => Lookup::BuildRuns(owner),
+            Owned::WorkflowRuns => Lookup::WorkflowRuns(owner),
+            Owned::Containers => Lookup::Containers(owner),
+        }
+    }
+}
+
 /// What a positional argument names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Names {
@@ -114,6 +156,7 @@ pub fn plan(root: &Command, args: &[String]) -> Plan {
         positionals: Vec::new(),
         pending: None,
         only_positionals: false,
+        all_namespaces: false,
         global: Global::default(),
     };
     for token in before {
@@ -133,6 +176,8 @@ struct Walk<'a> {
     pending: Option<&'a Arg>,
     /// After `--`.
     only_positionals: bool,
+    /// The current command's `-A`.
+    all_namespaces: bool,
     global: Global,
 }
 
@@ -152,25 +197,30 @@ impl<'a> Walk<'a> {
             match (find_long(self.command, name), value) {
                 (Some(flag), Some(value)) => self.record(flag, value),
                 (Some(flag), None) if takes_value(flag) => self.pending = Some(flag),
-                _ => {}
+                (Some(flag), None) => self.switch(flag),
+                (None, _) => {}
             }
         } else if let Some(shorts) = token.strip_prefix('-').filter(|s| !s.is_empty()) {
             // `-Aw`, `-n team`, `-nteam`, `-n=team`; an unknown letter ends the cluster.
             for (at, letter) in shorts.char_indices() {
                 let Some(flag) = find_short(self.command, letter) else { break };
-                if takes_value(flag) {
-                    let rest = &shorts[at + letter.len_utf8()..];
-                    match rest.strip_prefix('=').unwrap_or(rest) {
-                        "" => self.pending = Some(flag),
-                        value => self.record(flag, value),
-                    }
-                    break;
+                if !takes_value(flag) {
+                    self.switch(flag);
+                    continue;
                 }
+                let rest = &shorts[at + letter.len_utf8()..];
+                match rest.strip_prefix('=').unwrap_or(rest) {
+                    "" => self.pending = Some(flag),
+                    value => self.record(flag, value),
+                }
+                break;
             }
         } else if let Some(sub) = self.subcommand(token) {
             self.command = sub;
             self.path.push(sub.get_name());
             self.positionals.clear();
+            // Only global flags carry over, and `-A` is not one.
+            self.all_namespaces = false;
         } else {
             self.positionals.push(token.to_string());
         }
@@ -191,6 +241,36 @@ impl<'a> Walk<'a> {
             "kubeconfig" => self.global.kubeconfig = Some(PathBuf::from(value)),
             _ => {}
         }
+    }
+
+    /// Keeps the flags without a value that change the look-up.
+    fn switch(&mut self, flag: &Arg) {
+        if flag.get_id() == "all_namespaces" {
+            self.all_namespaces = true;
+        }
+    }
+
+    /// The names of a kind, in the namespace or, with `-A`, in all of them.
+    fn names(&self, kind: Kind) -> Lookup {
+        if self.all_namespaces { Lookup::NamesInAllNamespaces(kind) } else { Lookup::Names(kind) }
+    }
+
+    /// What belongs to the object named on the line, when `arg` (of the current command) is an
+    /// owned argument and its owner is given as a plausible object name.
+    fn owned(&self, arg: &Arg) -> Option<Lookup> {
+        let (_, _, owner, owned) =
+            OWNED_ARGUMENTS.iter().find(|(path, id, _, _)| *path == self.path.as_slice() && arg.get_id() == *id)?;
+        let name = self.positional_value(owner)?;
+        is_object_name(name).then(|| owned.of(name.to_string()))
+    }
+
+    /// The value given to the current command's positional `id`, if any.
+    fn positional_value(&self, id: &str) -> Option<&str> {
+        self.positionals
+            .iter()
+            .enumerate()
+            .find(|(index, _)| nth_positional(self.command, *index).is_some_and(|arg| arg.get_id() == id))
+            .map(|(_, value)| value.as_str())
     }
 
     fn finish(self, word: &str) -> Plan {
@@ -217,7 +297,7 @@ impl<'a> Walk<'a> {
         let lookup = match flag.get_id().as_str() {
             "namespace" => Some(Lookup::Namespaces),
             "context" => Some(Lookup::Contexts),
-            _ => None,
+            _ => self.owned(flag),
         };
         Plan { prefix, candidates: possible_values(flag), lookup, files: is_path(flag), ..self.nothing(word) }
     }
@@ -237,14 +317,14 @@ impl<'a> Walk<'a> {
             .find(|(path, id, _)| *path == self.path.as_slice() && arg.get_id() == *id)
             .map(|(_, _, names)| *names);
         let lookup = match names {
-            None => None,
-            Some(Names::Of(kind)) => Some(Lookup::Names(kind)),
+            None => self.owned(arg),
+            Some(Names::Of(kind)) => Some(self.names(kind)),
             Some(Names::KindThenNames) => match self.positionals.first() {
                 None => {
                     candidates.extend(kinds());
-                    Some(Lookup::Names(Kind::Agent))
+                    Some(self.names(Kind::Agent))
                 }
-                Some(first) => Some(Lookup::Names(Kind::parse(first).unwrap_or(Kind::Agent))),
+                Some(first) => Some(self.names(Kind::parse(first).unwrap_or(Kind::Agent))),
             },
         };
         let files = is_path(arg);
@@ -261,6 +341,16 @@ impl<'a> Walk<'a> {
             global: self.global,
         }
     }
+}
+
+/// Whether `name` can be the name of an object that owns others, which carry it as a label's
+/// value (at most 63 characters): anything else would only make the API server refuse the
+/// selector.
+fn is_object_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn find_long<'a>(command: &'a Command, name: &str) -> Option<&'a Arg> {

@@ -1,9 +1,15 @@
+use std::convert::Infallible;
+
 use clap::CommandFactory;
 use proptest::prelude::*;
+use serde_json::{Value, json};
 
-use super::plan::{Lookup, Names, Plan, RESOURCE_ARGUMENTS, plan};
+use super::lookup::in_cluster;
+use super::plan::{Lookup, Names, OWNED_ARGUMENTS, Plan, RESOURCE_ARGUMENTS, plan};
 use crate::cli::Cli;
+use crate::fake_api::FakeApi;
 use crate::kinds::Kind;
+use crate::session::Session;
 
 fn root() -> clap::Command {
     let mut root = Cli::command();
@@ -155,20 +161,174 @@ fn names_that_would_break_the_protocol_are_left_out() {
     assert_eq!(complete("logs ", &["a b", "a\tb", "a\nb", "ok"]), ["ok", ":4"]);
 }
 
-/// Every command path and argument of the table exists in the command tree, as a positional.
 #[test]
-fn the_resource_table_names_real_positionals() {
+fn a_run_completes_with_the_runs_of_the_build_or_workflow_named_before_it() {
+    let build_runs = Some(Lookup::BuildRuns("site".into()));
+    assert_eq!(plan_of("build logs site ").lookup, build_runs);
+    assert_eq!(plan_of("build logs -n team site site-").lookup, build_runs);
+    let workflow_runs = Some(Lookup::WorkflowRuns("review".into()));
+    for line in [
+        "workflow status review ",
+        "wf logs review ",
+        "workflow approve review --run ",
+        "workflow reject --run=",
+        "workflow approve --step gate -m ok review --run ",
+    ] {
+        let line = line.replace("--run=", "review --run=");
+        assert_eq!(plan_of(&line).lookup, workflow_runs, "{line}");
+    }
+    assert_eq!(complete("workflow reject review --run=review-", &["review-a1", "other"]), ["--run=review-a1", ":4"]);
+    assert_eq!(complete("build logs site ", &["site-1", "site-2"]), ["site-1", "site-2", ":4"]);
+    // No name yet, a name no object can have, or no argument left: nothing to look up.
+    for line in ["workflow approve --run ", "build logs Site_1 ", "build logs site site-1 ", "workflow run review "] {
+        assert_eq!(plan_of(line).lookup, None, "{line}");
+    }
+}
+
+#[test]
+fn a_container_completes_with_the_containers_of_the_agent_named() {
+    let containers = Some(Lookup::Containers("research".into()));
+    for line in ["logs research -c ", "logs -f research --container ", "logs research -fc "] {
+        assert_eq!(plan_of(line).lookup, containers, "{line}");
+    }
+    assert_eq!(complete("logs research --container=s", &["agent", "sidecar"]), ["--container=sidecar", ":4"]);
+    assert_eq!(plan_of("logs -c ").lookup, None, "the agent is not named yet");
+    assert_eq!(plan_of("logs -l team=a -c ").lookup, None);
+}
+
+#[test]
+fn all_namespaces_looks_names_up_in_every_namespace_for_the_commands_that_take_it() {
+    for (line, kind) in [
+        ("get -A ", Kind::Agent),
+        ("get agents -A r", Kind::Agent),
+        ("get --all-namespaces mcp ", Kind::MCPServer),
+        ("-n team get -Aw modelapis ", Kind::ModelAPI),
+        ("build list -A ", Kind::AgentBuild),
+    ] {
+        assert_eq!(plan_of(line).lookup, Some(Lookup::NamesInAllNamespaces(kind)), "{line}");
+    }
+    assert_eq!(plan_of("get -A -n ").lookup, Some(Lookup::Namespaces));
+    assert_eq!(plan_of("logs -A ").lookup, Some(Lookup::Names(Kind::Agent)), "logs takes no -A");
+    assert_eq!(plan_of("build -A list ").lookup, Some(Lookup::Names(Kind::AgentBuild)), "build has no -A");
+}
+
+/// The plan knows `-A` by its id: every command's `--all-namespaces` must have it.
+#[test]
+fn every_all_namespaces_flag_has_the_id_the_plan_reads() {
+    fn visit(command: &clap::Command, path: String, found: &mut Vec<String>) {
+        for arg in command.get_arguments().filter(|arg| arg.get_long() == Some("all-namespaces")) {
+            assert_eq!(arg.get_id(), "all_namespaces", "{path}");
+            found.push(path.clone());
+        }
+        for sub in command.get_subcommands() {
+            visit(sub, format!("{path} {}", sub.get_name()).trim().to_string(), found);
+        }
+    }
+    let mut found = Vec::new();
+    visit(&root(), String::new(), &mut found);
+    found.sort();
+    assert_eq!(found, ["build list", "get", "status"], "the commands that take -A");
+}
+
+/// The command at `path` in the tree.
+fn command_at<'a>(root: &'a clap::Command, path: &[&str]) -> &'a clap::Command {
+    path.iter()
+        .fold(root, |command, name| command.find_subcommand(name).unwrap_or_else(|| panic!("no command {path:?}")))
+}
+
+/// Every command path and argument of the tables exists in the command tree: a positional for
+/// the names of a kind and for an owner, a positional or a flag taking a value for what it owns.
+#[test]
+fn the_tables_name_real_arguments() {
     let root = root();
     for (path, id, names) in RESOURCE_ARGUMENTS {
-        let mut command = &root;
-        for name in *path {
-            command = command.find_subcommand(name).unwrap_or_else(|| panic!("no command {path:?}"));
-        }
+        let command = command_at(&root, path);
         assert!(command.get_positionals().any(|arg| arg.get_id() == *id), "{path:?} has no positional {id}");
         if let Names::Of(kind) = names {
             assert!(Kind::ALL.contains(kind));
         }
     }
+    for (path, id, owner, _) in OWNED_ARGUMENTS {
+        let command = command_at(&root, path);
+        let arg = command.get_arguments().find(|arg| arg.get_id() == *id);
+        let arg = arg.unwrap_or_else(|| panic!("{path:?} has no argument {id}"));
+        assert!(arg.get_action().takes_values(), "{path:?} {id} takes no value");
+        assert!(command.get_positionals().any(|arg| arg.get_id() == *owner), "{path:?} has no positional {owner}");
+    }
+}
+
+fn object(api_version: &str, kind: &str, namespace: &str, name: &str, labels: Value) -> Value {
+    json!({"apiVersion": api_version, "kind": kind,
+           "metadata": {"name": name, "namespace": namespace, "labels": labels}})
+}
+
+fn pod(name: &str, agent: &str, containers: &[&str], init: &[&str]) -> Value {
+    let mut pod = object("v1", "Pod", "team", name, json!({"agents.dev/agent": agent}));
+    let named = |names: &[&str]| names.iter().map(|n| json!({"name": n, "image": "x:1"})).collect::<Vec<_>>();
+    pod["spec"] = json!({"containers": named(containers), "initContainers": named(init)});
+    pod
+}
+
+async fn look_up(objects: Vec<Value>, lookup: Lookup) -> Vec<String> {
+    in_cluster(&FakeApi::new(objects).session("team"), lookup).await.expect("the fake answers")
+}
+
+#[tokio::test]
+async fn runs_are_found_by_their_owners_label_in_the_namespace() {
+    let run = |namespace, name, build| {
+        object("tekton.dev/v1", "PipelineRun", namespace, name, json!({"agents.dev/build": build}))
+    };
+    let runs = vec![
+        run("team", "site-1", "site"),
+        run("team", "other-1", "other"),
+        run("elsewhere", "site-9", "site"),
+        run("team", "site-2", "site"),
+    ];
+    assert_eq!(look_up(runs, Lookup::BuildRuns("site".into())).await, ["site-1", "site-2"]);
+
+    let run = |name, workflow| {
+        object("argoproj.io/v1alpha1", "Workflow", "team", name, json!({"agents.dev/workflow": workflow}))
+    };
+    let runs = vec![run("review-a1", "review"), run("nightly-b2", "nightly")];
+    assert_eq!(look_up(runs, Lookup::WorkflowRuns("review".into())).await, ["review-a1"]);
+}
+
+#[tokio::test]
+async fn containers_are_those_of_the_agents_pods_then_their_init_containers_each_once() {
+    let pods = vec![
+        pod("research-1", "research", &["agent"], &["setup"]),
+        pod("research-2", "research", &["agent", "sidecar"], &["setup"]),
+        pod("writer-1", "writer", &["pen"], &[]),
+    ];
+    assert_eq!(look_up(pods, Lookup::Containers("research".into())).await, ["agent", "sidecar", "setup"]);
+}
+
+#[tokio::test]
+async fn names_in_all_namespaces_come_once_each() {
+    let agent = |namespace, name| object("agents.dev/v1alpha1", "Agent", namespace, name, json!({}));
+    let agents = vec![agent("b", "writer"), agent("a", "research"), agent("b", "research")];
+    assert_eq!(look_up(agents.clone(), Lookup::NamesInAllNamespaces(Kind::Agent)).await, ["research", "writer"]);
+    assert_eq!(look_up(agents, Lookup::Names(Kind::Agent)).await, Vec::<String>::new(), "none in team");
+}
+
+/// A cluster without Tekton or Argo Workflows answers a list of their kinds with 404.
+#[tokio::test]
+async fn runs_of_a_kind_the_cluster_does_not_serve_are_none_not_an_error() {
+    let service = tower::service_fn(|_request: http::Request<kube::client::Body>| async {
+        let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                          "message": "the server could not find the requested resource", "code": 404});
+        let response = http::Response::builder()
+            .status(404)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(kube::client::Body::from(body.to_string().into_bytes()))
+            .expect("a response");
+        Ok::<_, Infallible>(response)
+    });
+    let session = Session::with_client(kube::Client::new(service, "team"), "team");
+    for lookup in [Lookup::BuildRuns("site".into()), Lookup::WorkflowRuns("review".into())] {
+        assert_eq!(in_cluster(&session, lookup.clone()).await.ok(), Some(Vec::new()), "{lookup:?}");
+    }
+    assert!(in_cluster(&session, Lookup::Names(Kind::Agent)).await.is_err(), "our own kinds' 404 is an error");
 }
 
 proptest! {

@@ -13,7 +13,8 @@ use agents_testenv::node;
 use anyhow::{Context, ensure};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
@@ -127,12 +128,18 @@ async fn its_tools_are_what_the_running_server_lists(ctx: Ctx) -> anyhow::Result
 /// (npm) serving `npx -y @modelcontextprotocol/server-everything@2026.8.31` (npm, published by
 /// the MCP project) with every flag of the render, from the cached installs of exactly those
 /// pins (`agents_testenv::node`). The operator lists the package's tools from it, and tool calls
-/// go through the bridge: one as plain JSON-RPC, one with the runtime's MCP client.
+/// go through the bridge: one as plain JSON-RPC, one with the runtime's MCP client. The
+/// namespace enforces the `restricted` Pod Security Standard (the real admission plugin), which
+/// the server and the init container that fetches its packages must pass.
 ///
 /// supergateway 3.4.0 has no option for the address it listens on: it listens on every address
 /// (Node's `listen(port)`), the pod's IP among them, as in a pod. So the port is one free on
 /// every address, and the test sends to the pod's address only.
 async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Result<()> {
+    let restricted = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    Api::<Namespace>::all(ctx.client.clone())
+        .patch(&ctx.ns, &PatchParams::default(), &Patch::Merge(restricted))
+        .await?;
     let _operator = ctx.operator(&[])?;
     let (bridge, everything) = tokio::task::spawn_blocking(|| {
         Ok::<_, agents_testenv::Error>((node::SUPERGATEWAY.ensure()?, node::SERVER_EVERYTHING.ensure()?))
@@ -151,8 +158,24 @@ async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Res
     let dir = ctx.cluster.dir().join("runtime").join(&ctx.ns);
     std::fs::create_dir_all(&dir)?;
     let (_, ip) = in_pod::running_pod(&ctx, "agents.dev/mcpserver=everything").await?;
-    let container = in_pod::rendered_container(&ctx, "everything").await?;
-    let command = node::as_rendered(container.command.as_deref().unwrap_or_default(), &[&bridge, &everything])?;
+    let deployment = ctx.api::<Deployment>().get("everything").await?;
+    let pod = deployment.spec.template.spec.context("the pod template")?;
+    let container = pod.containers.first().context("the server container")?;
+    let rendered = container.command.as_deref().unwrap_or_default();
+    let command = node::as_rendered(rendered, &[&bridge, &everything])?;
+
+    // KWOK runs no init container, and the test does not reach npm: the init container that
+    // fetches before the server starts is checked as rendered. It fetches exactly the two
+    // packages the server's command runs with npx (`npx -y BRIDGE … --stdio "npx -y PACKAGE"`),
+    // in the same environment, so the server runs them from npm's cache.
+    let stdio = rendered.iter().skip_while(|w| *w != "--stdio").nth(1).context("no --stdio")?;
+    let (bridge_spec, package_spec) =
+        (rendered.get(2).context("no bridge")?, stdio.split_whitespace().nth(2).context("no package")?);
+    let fetch = format!("npx -y -p {bridge_spec} -c true && npx -y -p {package_spec} -c true");
+    let init = pod.init_containers.as_deref().unwrap_or_default();
+    let fetches: Vec<_> = init.iter().map(|c| (c.name.as_str(), c.command.clone().unwrap_or_default())).collect();
+    ensure!(fetches == [("fetch", vec!["sh".into(), "-c".into(), fetch])], "{fetches:?}");
+    ensure!(init[0].env == container.env && init[0].image == container.image, "{init:?}");
     let address = SocketAddr::new(ip, port);
     let mut gateway = in_pod::start_program(command, address, dir.join("everything.log"))?;
     tokio::task::block_in_place(|| gateway.wait_listening())?;

@@ -55,16 +55,28 @@ pub fn problem(pod: &str, status: &PodStatus) -> Option<PodProblem> {
             awaits_reference: false,
         });
     }
-    let containers = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
-    containers.filter_map(|c| container_problem(pod, c)).next()
+    let init = status.init_container_statuses.iter().flatten().map(|c| (Kind::Init, c));
+    let main = status.container_statuses.iter().flatten().map(|c| (Kind::Main, c));
+    init.chain(main).find_map(|(kind, c)| container_problem(pod, kind, c))
 }
 
-fn container_problem(pod: &str, container: &ContainerStatus) -> Option<PodProblem> {
+/// Whether a container is one of the pod's init containers, which run to completion, one after
+/// the other, before the others start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Init,
+    Main,
+}
+
+fn container_problem(pod: &str, kind: Kind, container: &ContainerStatus) -> Option<PodProblem> {
     let waiting = container.state.as_ref()?.waiting.as_ref()?;
     let reason = waiting.reason.as_deref()?;
     let reason = if reason == IMAGE_PULL_RETRY { IMAGE_PULL_BACK_OFF } else { reason };
     let reason = *WAITING_PROBLEMS.iter().find(|known| **known == reason)?;
-    let name = &container.name;
+    let name = match kind {
+        Kind::Init => format!("init container {}", container.name),
+        Kind::Main => format!("container {}", container.name),
+    };
     let said = waiting.message.as_deref().filter(|m| !m.is_empty());
     let last_exit = container.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     let problem = |reason, message| Some(PodProblem { reason, message, awaits_reference: false });
@@ -73,36 +85,36 @@ fn container_problem(pod: &str, container: &ContainerStatus) -> Option<PodProble
             Some(exit) if exit.reason.as_deref() == Some(OOM_KILLED) => problem(
                 OOM_KILLED,
                 format!(
-                    "pod {pod}: container {name} was killed for using more memory than its limit, and is restarted \
-                     with back-off: raise its memory limit (spec.resources.limits.memory)"
+                    "pod {pod}: {name} was killed for using more memory than its limit, and is restarted with \
+                     back-off: raise its memory limit (spec.resources.limits.memory)"
                 ),
             ),
             Some(exit) => {
                 let how = exit.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-                problem(
-                    CRASH_LOOP,
-                    format!(
-                        "pod {pod}: container {name} keeps exiting (last exit code {}{how}) and is restarted with \
-                         back-off: its logs say why (kubectl logs {pod} -c {name} --previous)",
-                        exit.exit_code
+                let exited = format!("(last exit code {}{how})", exit.exit_code);
+                // An init container is meant to exit; failing, it holds back the pod's containers.
+                let what = match kind {
+                    Kind::Init => format!(
+                        "keeps failing {exited}, so the pod's containers do not start; it is retried with back-off"
                     ),
-                )
+                    Kind::Main => format!("keeps exiting {exited} and is restarted with back-off"),
+                };
+                let logs = format!("kubectl logs {pod} -c {} --previous", container.name);
+                problem(CRASH_LOOP, format!("pod {pod}: {name} {what}: its logs say why ({logs})"))
             }
-            None => {
-                problem(CRASH_LOOP, format!("pod {pod}: container {name} keeps exiting and is restarted with back-off"))
-            }
+            None => problem(CRASH_LOOP, format!("pod {pod}: {name} keeps exiting and is restarted with back-off")),
         },
         CONFIG_ERROR => {
             let why = said.unwrap_or("its configuration cannot be assembled");
             Some(PodProblem {
                 reason,
-                message: format!("pod {pod}: container {name} cannot start: {why}"),
+                message: format!("pod {pod}: {name} cannot start: {why}"),
                 awaits_reference: names_a_missing_reference(why),
             })
         }
         _ => {
             let why = said.map(|m| format!(": {m}")).unwrap_or_default();
-            problem(reason, format!("pod {pod}: container {name}: {reason}{why}"))
+            problem(reason, format!("pod {pod}: {name}: {reason}{why}"))
         }
     }
 }
@@ -198,6 +210,6 @@ mod tests {
             "containerStatuses": [{"name": "agent", "image": "a:1", "imageID": "", "ready": false,
                 "restartCount": 0, "state": {"waiting": {"reason": "CreateContainerConfigError"}}}],
         }));
-        assert_eq!(problem("p", &both).unwrap().message, "pod p: container init: InvalidImageName");
+        assert_eq!(problem("p", &both).unwrap().message, "pod p: init container init: InvalidImageName");
     }
 }

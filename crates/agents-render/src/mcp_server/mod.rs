@@ -8,6 +8,9 @@
 //! | uvx (PyPI) | uv + Python | `mcp-proxy` (PyPI) |
 //! | npx (npm) | Node.js | `supergateway` (npm) |
 //!
+//! An npm package and its bridge are fetched by an init container (`fetch`) before the server
+//! starts: a package npm cannot fetch fails the pod, rather than each MCP session of a Ready one.
+//!
 //! An image server is run as it is and must serve HTTP itself (`transport`, `port`, `path`).
 //! Inline tools (`inlineTools.python`) are served by the MCP Python SDK through our wrapper,
 //! both mounted from a ConfigMap (`inline.rs`).
@@ -77,12 +80,15 @@ pub fn children(mcp: &MCPServer) -> Result<Children, Incomplete> {
         replicas: spec.replicas,
         annotations: [(hash::CONFIG_HASH_ANNOTATION.to_string(), config_hash)].into(),
     };
-    Ok(Children {
-        config_map,
-        service: Some(server::service(meta.clone(), selector(&name), spec.port)),
-        deployment: Some(server::deployment(meta, selector(&name), pod)),
-        ..Default::default()
-    })
+    let service = server::service(meta.clone(), selector(&name), spec.port);
+    let mut deployment = server::deployment(meta, selector(&name), pod);
+    // An npm package is fetched before the server starts, by an init container made from the
+    // server's container as rendered (its image, environment, mounts, security context, resources).
+    if let (Some(package), Some(pod)) = (&spec.package, deployment.spec.template.spec.as_mut()) {
+        let fetch = pod.containers.first().and_then(|server| bridge::fetch_container(package, server));
+        pod.init_containers = fetch.map(|fetch| vec![fetch]);
+    }
+    Ok(Children { config_map, service: Some(service), deployment: Some(deployment), ..Default::default() })
 }
 
 /// The HTTP path of the MCP endpoint.
@@ -260,6 +266,61 @@ mod tests {
             ready.message,
             "0/1 pods ready: pod fetch-7d9f-x2: container server keeps exiting (last exit code 1 (Error)) and is \
              restarted with back-off: its logs say why (kubectl logs fetch-7d9f-x2 -c server --previous)"
+        );
+        assert!(!tools_wanted(&mcp, ServerPhase::Failed), "a failed server is not asked for tools");
+    }
+
+    /// An npm package npm cannot fetch (here a version that does not exist) makes the init
+    /// container `fetch` exit 1 with npm's error (`npm error notarget No matching version found
+    /// for …`) in its log; the kubelet retries it with back-off and the server container never
+    /// starts (kubectl shows `Init:CrashLoopBackOff`). The MCPServer is Failed, pointing at that log.
+    #[test]
+    fn an_npm_package_that_cannot_be_fetched_leaves_the_server_failed_pointing_at_the_fetch_log() {
+        let mcp =
+            mcp_server("package: {runtime: npx, name: '@modelcontextprotocol/server-everything', version: 1999.1.1}\n");
+        let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"generation": 1},
+            "spec": {"replicas": 1, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1},
+        }))
+        .unwrap();
+        let pod: k8s_openapi::api::core::v1::PodStatus = serde_json::from_value(serde_json::json!({
+            "phase": "Pending",
+            "conditions": [
+                {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized",
+                 "message": "containers with incomplete status: [fetch]"},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
+                {"type": "PodScheduled", "status": "True"},
+            ],
+            "initContainerStatuses": [{
+                "name": bridge::FETCH, "image": NODE_IMAGE, "imageID": "", "ready": false, "restartCount": 2,
+                "state": {"waiting": {"reason": "CrashLoopBackOff",
+                    "message": "back-off 20s restarting failed container=fetch pod=fetch-7d9f-x2_team-a(7)"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }],
+            "containerStatuses": [{
+                "name": "server", "image": NODE_IMAGE, "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "PodInitializing"}},
+            }],
+        }))
+        .unwrap();
+        let problem = crate::pods::problem("fetch-7d9f-x2", &pod).expect("a problem");
+        let observed = server::Observed {
+            runs_pods: true,
+            deployment: Some(&deployment),
+            pod_problem: Some(&problem),
+            ..Default::default()
+        };
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let status = status(&mcp, observed, None, &now);
+        assert_eq!(status.phase, Some(ServerPhase::Failed));
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "CrashLoopBackOff"));
+        assert_eq!(
+            ready.message,
+            "0/1 pods ready: pod fetch-7d9f-x2: init container fetch keeps failing (last exit code 1 (Error)), so \
+             the pod's containers do not start; it is retried with back-off: its logs say why (kubectl logs \
+             fetch-7d9f-x2 -c fetch --previous)"
         );
         assert!(!tools_wanted(&mcp, ServerPhase::Failed), "a failed server is not asked for tools");
     }

@@ -100,7 +100,16 @@ fn metrics_port(pod: &Pod) -> Option<u16> {
     u16::try_from(port.container_port).ok()
 }
 
+/// How long reading the metrics may take: `status` must answer even when the pod does not.
+const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn read_metrics(pods: &Api<Pod>, pod: &str, port: u16) -> anyhow::Result<String> {
+    tokio::time::timeout(READ_DEADLINE, read_metrics_now(pods, pod, port))
+        .await
+        .map_err(|_| anyhow::anyhow!("pod {pod} did not answer /metrics within {}s", READ_DEADLINE.as_secs()))?
+}
+
+async fn read_metrics_now(pods: &Api<Pod>, pod: &str, port: u16) -> anyhow::Result<String> {
     let mut connection = PodConnection::open(pods, pod, port).await?;
     let request = port_forward::request(http::Method::GET, "/metrics").body(Full::default())?;
     let response = connection.send(request).await?;

@@ -195,6 +195,8 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::mcp_server;
     use super::*;
+    use agents_api::MCPServerStatus;
+    use k8s_openapi::api::core::v1::PodStatus;
 
     #[test]
     fn an_image_server_runs_as_given_behind_its_service() {
@@ -230,18 +232,30 @@ mod tests {
         assert!(!tools_wanted(&sse, ServerPhase::Ready), "tools are asked over streamable HTTP only");
     }
 
-    /// Inline tools that do not import (a syntax error) make the wrapper exit 1 with the Python
-    /// error in its log: the kubelet restarts it with back-off, and the MCPServer says so.
-    #[test]
-    fn inline_tools_that_do_not_import_leave_the_server_failed_pointing_at_the_log() {
-        let mcp = mcp_server("inlineTools: {python: \"def add(a, b)\\n    return a + b\\n\"}\n");
+    /// The status of `mcp` whose one pod (of a Deployment not yet available) reports `pod`.
+    fn status_with_pod(mcp: &MCPServer, pod: &PodStatus) -> MCPServerStatus {
         let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
             "metadata": {"generation": 1},
             "spec": {"replicas": 1, "selector": {}, "template": {}},
             "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1},
         }))
         .unwrap();
-        let pod: k8s_openapi::api::core::v1::PodStatus = serde_json::from_value(serde_json::json!({
+        let problem = crate::pods::problem("fetch-7d9f-x2", pod).expect("a problem");
+        let observed = server::Observed {
+            runs_pods: true,
+            deployment: Some(&deployment),
+            pod_problem: Some(&problem),
+            ..Default::default()
+        };
+        status(mcp, observed, None, &Time(k8s_openapi::jiff::Timestamp::now()))
+    }
+
+    /// Inline tools that do not import (a syntax error) make the wrapper exit 1 with the Python
+    /// error in its log: the kubelet restarts it with back-off, and the MCPServer says so.
+    #[test]
+    fn inline_tools_that_do_not_import_leave_the_server_failed_pointing_at_the_log() {
+        let mcp = mcp_server("inlineTools: {python: \"def add(a, b)\\n    return a + b\\n\"}\n");
+        let pod: PodStatus = serde_json::from_value(serde_json::json!({
             "containerStatuses": [{
                 "name": "server", "image": UV_IMAGE, "imageID": "", "ready": false, "restartCount": 3,
                 "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}},
@@ -249,15 +263,7 @@ mod tests {
             }],
         }))
         .unwrap();
-        let problem = crate::pods::problem("fetch-7d9f-x2", &pod).expect("a problem");
-        let observed = server::Observed {
-            runs_pods: true,
-            deployment: Some(&deployment),
-            pod_problem: Some(&problem),
-            ..Default::default()
-        };
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let status = status(&mcp, observed, None, &now);
+        let status = status_with_pod(&mcp, &pod);
         assert_eq!(status.phase, Some(ServerPhase::Failed));
         assert_eq!(status.source.as_deref(), Some("inline:python"));
         let ready = conditions::find(&status.conditions, types::READY).unwrap();
@@ -278,13 +284,7 @@ mod tests {
     fn an_npm_package_that_cannot_be_fetched_leaves_the_server_failed_pointing_at_the_fetch_log() {
         let mcp =
             mcp_server("package: {runtime: npx, name: '@modelcontextprotocol/server-everything', version: 1999.1.1}\n");
-        let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
-            "metadata": {"generation": 1},
-            "spec": {"replicas": 1, "selector": {}, "template": {}},
-            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1},
-        }))
-        .unwrap();
-        let pod: k8s_openapi::api::core::v1::PodStatus = serde_json::from_value(serde_json::json!({
+        let pod: PodStatus = serde_json::from_value(serde_json::json!({
             "phase": "Pending",
             "conditions": [
                 {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized",
@@ -304,15 +304,7 @@ mod tests {
             }],
         }))
         .unwrap();
-        let problem = crate::pods::problem("fetch-7d9f-x2", &pod).expect("a problem");
-        let observed = server::Observed {
-            runs_pods: true,
-            deployment: Some(&deployment),
-            pod_problem: Some(&problem),
-            ..Default::default()
-        };
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let status = status(&mcp, observed, None, &now);
+        let status = status_with_pod(&mcp, &pod);
         assert_eq!(status.phase, Some(ServerPhase::Failed));
         let ready = conditions::find(&status.conditions, types::READY).unwrap();
         assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "CrashLoopBackOff"));

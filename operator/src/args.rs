@@ -62,6 +62,12 @@ pub struct Args {
     #[arg(long, env = "AGENTS_OPERATOR_AGENT_RUNTIME_IMAGE", value_name = "IMAGE")]
     pub agent_runtime_image: Option<String>,
 
+    /// Roll pods when a Secret they read changes, as they roll when a ConfigMap does. The operator
+    /// then lists and watches Secrets (keeping only a digest of each): grant it `list` and `watch`
+    /// on secrets first (the Helm chart's `followSecrets` does both).
+    #[arg(long, env = "AGENTS_OPERATOR_FOLLOW_SECRETS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub follow_secrets: bool,
+
     /// Log format: text (default) or json.
     #[arg(long, env = "AGENTS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

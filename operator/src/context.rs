@@ -29,6 +29,8 @@ pub struct Context {
     pub tools: Option<ToolLister>,
     /// The image Agents without one run (`--agent-runtime-image`); `None`: this release's.
     pub runtime_image: Option<String>,
+    /// Whether pods roll when a Secret they read changes (`--follow-secrets`).
+    pub follow_secrets: bool,
     backoffs: Mutex<Backoffs>,
     events: tokio::sync::mpsc::UnboundedSender<(Event, ObjectReference)>,
 }
@@ -70,6 +72,7 @@ impl Context {
             build_concurrency: args.build_concurrency,
             namespace: args.namespace.clone(),
             runtime_image: args.agent_runtime_image.clone(),
+            follow_secrets: args.follow_secrets,
             tools,
             backoffs: Mutex::default(),
         })

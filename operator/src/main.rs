@@ -63,8 +63,8 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
         agent::run(ctx.clone(), &watches, shutdown.clone()),
         build::run(ctx.clone(), &watches, shutdown.clone()),
         workflow::run(ctx.clone(), &watches, shutdown.clone()),
-        servers::run(ctx.clone(), &watches.model_apis, shutdown.clone()),
-        servers::run(ctx.clone(), &watches.mcp_servers, shutdown.clone()),
+        servers::run(ctx.clone(), &watches.model_apis, &watches.inputs, shutdown.clone()),
+        servers::run(ctx.clone(), &watches.mcp_servers, &watches.inputs, shutdown.clone()),
     );
     // Every controller follows what it reads: the watches can start.
     watches.start();

@@ -1,20 +1,21 @@
 //! One watch per kind of the agents.dev API, shared by every controller that reads that kind: the
 //! Agent controller reads AgentBuilds, ModelAPIs and MCPServers, the AgentWorkflow controller
 //! reads Agents. Each kind is then held in memory once (at 5,000 Agents, a second copy of every
-//! Agent cost some 15 MiB) and watched once, however many controllers follow its changes.
+//! Agent cost some 15 MiB) and watched once, however many controllers follow its changes. The
+//! ConfigMaps and Secrets that pods read are watched once too (`Inputs`), for the three controllers
+//! that run pods.
 
 use std::fmt::Debug;
-use std::sync::Mutex;
 
 use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
-use futures::channel::mpsc::{UnboundedSender, unbounded};
-use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use kube::Resource;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
+use crate::cache::fanout::Fanout;
+use crate::cache::inputs::Inputs;
 use crate::cache::{self, Filled};
 use crate::context::Context;
 use crate::metrics::Phased;
@@ -25,6 +26,8 @@ pub struct Watches {
     pub workflows: Shared<AgentWorkflow>,
     pub model_apis: Shared<ModelAPI>,
     pub mcp_servers: Shared<MCPServer>,
+    /// The ConfigMaps and Secrets pods read, as digests.
+    pub inputs: Inputs,
 }
 
 impl Watches {
@@ -36,6 +39,7 @@ impl Watches {
             workflows: Shared::new(ctx),
             model_apis: Shared::new(ctx),
             mcp_servers: Shared::new(ctx),
+            inputs: Inputs::new(ctx),
         };
         ctx.metrics.observe(watches.agents.store());
         ctx.metrics.observe(watches.builds.store());
@@ -52,6 +56,7 @@ impl Watches {
         self.workflows.start();
         self.model_apis.start();
         self.mcp_servers.start();
+        self.inputs.start();
     }
 }
 
@@ -59,9 +64,9 @@ impl Watches {
 pub struct Shared<K: Resource<DynamicType = ()> + 'static> {
     store: Store<K>,
     filled: Filled,
-    /// The watch's changes (see `cache::all_of`) until it is started.
-    changes: Mutex<Option<BoxStream<'static, Result<K, watcher::Error>>>>,
-    followers: Mutex<Vec<UnboundedSender<Result<K, watcher::Error>>>>,
+    /// The watch's changes (see `cache::all_of`); a watch error goes to the log (the watch
+    /// retries with a backoff), not to the followers.
+    changes: Fanout<K>,
 }
 
 impl<K> Shared<K>
@@ -77,7 +82,14 @@ where
 {
     fn new(ctx: &Context) -> Self {
         let (store, filled, changes) = cache::all_of(ctx.api::<K>());
-        Shared { store, filled, changes: Mutex::new(Some(changes.boxed())), followers: Mutex::default() }
+        let kind = K::kind(&());
+        let changes = changes.filter_map(move |change| {
+            if let Err(e) = &change {
+                tracing::warn!(%kind, "watch failed, retrying: {e}");
+            }
+            std::future::ready(change.ok())
+        });
+        Shared { store, filled, changes: Fanout::new(changes) }
     }
 
     pub fn store(&self) -> Store<K> {
@@ -89,33 +101,12 @@ where
     }
 
     /// Every change the watch delivers, once the cache holds it (a list's objects once the list is
-    /// complete, as `cache::after_lists` says). Follow before the watch starts: a follower added
-    /// later would not hear of the objects listed before it came.
+    /// complete, as `cache::after_lists` says). Follow before the watch starts.
     pub fn follow(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-        let (sender, changes) = unbounded();
-        let mut followers = self.followers.lock().expect("the followers are never poisoned");
-        debug_assert!(self.changes.lock().expect("never poisoned").is_some(), "followed after the start");
-        followers.push(sender);
-        changes
+        self.changes.follow().map(Ok)
     }
 
-    /// Drives the watch in a task of its own, handing each change to every follower. A watch
-    /// error goes to the log (the watch retries with a backoff), not to the followers.
     fn start(&self) {
-        let Some(changes) = self.changes.lock().expect("never poisoned").take() else { return };
-        let followers = std::mem::take(&mut *self.followers.lock().expect("never poisoned"));
-        let kind = K::kind(&());
-        tokio::spawn(changes.for_each(move |change| {
-            match change {
-                Ok(object) => {
-                    for follower in &followers {
-                        // A follower gone (its controller stopped) just stops hearing.
-                        let _ = follower.unbounded_send(Ok(object.clone()));
-                    }
-                }
-                Err(e) => tracing::warn!(%kind, "watch failed, retrying: {e}"),
-            }
-            std::future::ready(())
-        }));
+        self.changes.start();
     }
 }

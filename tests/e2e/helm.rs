@@ -278,45 +278,10 @@ async fn lint_passes_strict(ctx: Ctx) -> anyhow::Result<()> {
 ///   release's namespace (`helm install -n agents-system`, see docs/install.md) and creates none.
 async fn template_renders_what_kustomize_builds(ctx: Ctx) -> anyhow::Result<()> {
     let helm = Helm::new(&ctx).await?;
-    let mut rendered = helm.template(&chart(), &["--include-crds"])?;
-    for object in &mut rendered {
-        // crds/ is not templated: the CRDs are the files as they are, without Helm's labels.
-        if object["kind"] == "CustomResourceDefinition" {
-            continue;
-        }
-        let name = identity(object);
-        let labels = object.pointer_mut("/metadata/labels").and_then(Value::as_object_mut);
-        let labels = labels.with_context(|| format!("{name} carries no labels"))?;
-        for label in HELM_LABELS {
-            ensure!(labels.remove(label).is_some(), "{name} lacks Helm's label {label}");
-        }
-    }
-    let kustomization = workspace_root().join("operator/config/default");
-    let built = run_ok(ctx.kubectl().arg("kustomize").arg(&kustomization))?;
-    let mut built = objects(&text(&built.stdout))?;
-    let namespaces = built.iter().filter(|o| o["kind"] == "Namespace").count();
-    ensure!(namespaces == 1, "the kustomization builds {namespaces} Namespaces");
-    built.retain(|o| o["kind"] != "Namespace");
-
-    rendered.sort_by_key(identity);
-    built.sort_by_key(identity);
-    let names = |objects: &[Value]| objects.iter().map(identity).collect::<Vec<_>>();
-    ensure!(
-        names(&rendered) == names(&built),
-        "helm template renders {:?}\nkustomize builds {:?}",
-        names(&rendered),
-        names(&built)
-    );
-    for (rendered, built) in rendered.into_iter().zip(built) {
-        // kustomize writes a CRD's `minimum: 1.0` as `1`: numbers compare as numbers.
-        let (rendered, built) = (numbers_as_floats(rendered), numbers_as_floats(built));
-        if let Some(place) = difference(&rendered, &built, "") {
-            bail!(
-                "{} differs between helm template and kustomize at {place}\nedit charts/agents-operator/templates to match operator/config (or the other way)",
-                identity(&built)
-            );
-        }
-    }
+    renders_what_kustomize_builds(&ctx, &helm, &[], "operator/config/default")?;
+    // The operator that follows Secrets: the chart's value and the kustomize overlay grant the
+    // same permission and pass the same flag.
+    renders_what_kustomize_builds(&ctx, &helm, &["--set", "followSecrets=true"], "operator/config/follow-secrets")?;
 
     // Turned on, the monitoring objects carry what operator/config/monitoring applies: the same
     // rules and the same dashboards ConfigMap (the metadata is the chart's).
@@ -334,6 +299,50 @@ async fn template_renders_what_kustomize_builds(ctx: Ctx) -> anyhow::Result<()> 
                 numbers_as_floats(got[field].clone()) == numbers_as_floats(wanted[field].clone()),
                 "the chart's {kind} {name} differs from operator/config/monitoring's in .{field}: copy the files again \
                  (see helm::chart_files_are_copies_of_operator_config)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `helm template` with `values` renders what `kubectl kustomize` builds of `kustomization` (Helm's
+/// labels and the Namespace aside).
+fn renders_what_kustomize_builds(ctx: &Ctx, helm: &Helm, values: &[&str], kustomization: &str) -> anyhow::Result<()> {
+    let mut rendered = helm.template(&chart(), &[&["--include-crds"], values].concat())?;
+    for object in &mut rendered {
+        // crds/ is not templated: the CRDs are the files as they are, without Helm's labels.
+        if object["kind"] == "CustomResourceDefinition" {
+            continue;
+        }
+        let name = identity(object);
+        let labels = object.pointer_mut("/metadata/labels").and_then(Value::as_object_mut);
+        let labels = labels.with_context(|| format!("{name} carries no labels"))?;
+        for label in HELM_LABELS {
+            ensure!(labels.remove(label).is_some(), "{name} lacks Helm's label {label}");
+        }
+    }
+    let built = run_ok(ctx.kubectl().arg("kustomize").arg(workspace_root().join(kustomization)))?;
+    let mut built = objects(&text(&built.stdout))?;
+    let namespaces = built.iter().filter(|o| o["kind"] == "Namespace").count();
+    ensure!(namespaces == 1, "{kustomization} builds {namespaces} Namespaces");
+    built.retain(|o| o["kind"] != "Namespace");
+
+    rendered.sort_by_key(identity);
+    built.sort_by_key(identity);
+    let names = |objects: &[Value]| objects.iter().map(identity).collect::<Vec<_>>();
+    ensure!(
+        names(&rendered) == names(&built),
+        "helm template {values:?} renders {:?}\nkustomize builds {:?} of {kustomization}",
+        names(&rendered),
+        names(&built)
+    );
+    for (rendered, built) in rendered.into_iter().zip(built) {
+        // kustomize writes a CRD's `minimum: 1.0` as `1`: numbers compare as numbers.
+        let (rendered, built) = (numbers_as_floats(rendered), numbers_as_floats(built));
+        if let Some(place) = difference(&rendered, &built, "") {
+            bail!(
+                "{} differs between helm template {values:?} and kustomize at {place}\nedit charts/agents-operator/templates to match {kustomization} (or the other way)",
+                identity(&built)
             );
         }
     }

@@ -10,6 +10,7 @@ mod build;
 mod control_plane;
 mod dependencies;
 mod distribution;
+mod follow_inputs;
 mod gitops;
 mod helm;
 mod images;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         agent_runtime::tests(&env),
         autoscaling::tests(&env),
         dependencies::tests(&env),
+        follow_inputs::tests(&env),
         mcp_server::tests(&env),
         model_gateway::tests(&env),
         mcp_inline_tools::tests(&env),

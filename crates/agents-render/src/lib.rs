@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod build;
 pub mod hash;
+pub mod inputs;
 pub mod labels;
 pub mod mcp_server;
 pub mod model_api;

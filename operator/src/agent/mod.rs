@@ -19,6 +19,7 @@ use kube::runtime::{Controller, controller};
 
 use agents_render::labels::AGENT;
 
+use crate::cache::inputs::{Digests, Readers};
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
@@ -39,6 +40,9 @@ pub struct ChildStores {
     pub service_monitors: ServiceMonitors,
     /// Why a pod does not run, for the pods that do not.
     pub pod_problems: PodProblems,
+    /// The ConfigMaps and Secrets the pods read, and which Agents read which.
+    pub inputs: Digests,
+    pub readers: Readers,
 }
 
 /// What the Agent reconciler reads besides the Agent itself.
@@ -71,6 +75,8 @@ pub fn run(
     let (network_policies, network_policies_filled, network_policy_changes) =
         cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (pod_problems, pods_filled, pod_problem_changes) = cache::pods::follow::<Agent>(ctx.api(), AGENT);
+    let readers = Readers::default();
+    let input_changes = readers.to_reconcile(watches.inputs.follow(), watches.agents.store());
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
 
@@ -105,6 +111,7 @@ pub fn run(
         disruption_budgets_filled.wait(),
         network_policies_filled.wait(),
         pods_filled.wait(),
+        watches.inputs.filled(),
         watches.builds.filled().wait(),
         watches.model_apis.filled().wait(),
         watches.mcp_servers.filled().wait(),
@@ -141,6 +148,8 @@ pub fn run(
             network_policies,
             service_monitors,
             pod_problems,
+            inputs: watches.inputs.digests(),
+            readers,
         },
         written,
     });
@@ -154,6 +163,7 @@ pub fn run(
         .owns_stream(gate.discard_until_open(disruption_budget_changes))
         .owns_stream(gate.discard_until_open(network_policy_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
+        .reconcile_on(gate.hold(input_changes))
         .reconcile_on(gate.hold(dependents_rx))
         .watches_stream(gate.hold(build_changes), users_of_build)
         .watches_stream(gate.hold(model_api_changes), users_of_model_api)

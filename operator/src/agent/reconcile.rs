@@ -44,10 +44,13 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     let dependencies = dependencies::resolve(&agent, &state.referenced);
     let monitors = &state.children.service_monitors;
     let served = monitors.served();
-    let desired =
+    let mut desired =
         render::children(Inputs { agent: &agent, dependencies: &dependencies, service_monitor_served: served })?;
-
     let stores = &state.children;
+    if let Some(deployment) = desired.deployment.as_mut() {
+        stores.inputs.stamp(&stores.readers, &namespace, &name, deployment);
+    }
+
     let live = |meta: Option<ObjectMeta>| meta.map(Live::new);
     let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| {
         let drifted = desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.object.to_deployment()));

@@ -56,7 +56,10 @@ macro_rules! decoded_as {
 use decoded_as;
 
 mod deployment;
+pub mod fanout;
+pub mod inputs;
 pub mod pods;
+pub mod reduced;
 mod stamped;
 
 pub use deployment::CachedDeployment;

@@ -6,9 +6,6 @@
 //! each as a sentence. An owner is reconciled when one of its pods' problems appears, changes or
 //! goes, not on every pod update (the Deployment's counts already trigger those).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use agents_render::pods::{self, PodProblem};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
@@ -16,9 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
 use serde::Deserialize;
 
+use super::reduced::{self, Change, Reduced};
 use super::{Filled, watch_config};
 
 /// A pod as the watch decodes it: what names it and its owner, and its status (its spec, the
@@ -30,12 +27,9 @@ pub struct WatchedPod {
     status: Option<PodStatus>,
 }
 
-/// A pod by namespace and name.
-type PodKey = (String, String);
-
 /// The problem of one pod and the name of its owner (the value of the owner label).
 #[derive(Clone, Debug, PartialEq)]
-struct Owned {
+pub struct Owned {
     owner: String,
     problem: PodProblem,
 }
@@ -43,71 +37,38 @@ struct Owned {
 /// The problems of the pods of one kind of owner, shared by the watch that writes them and the
 /// reconciles that read them.
 #[derive(Clone, Default)]
-pub struct PodProblems(Arc<Mutex<HashMap<PodKey, Owned>>>);
+pub struct PodProblems(Reduced<Owned>);
 
 impl PodProblems {
     /// The problem of a pod of `owner` in `namespace`: the first by pod name, if several have one,
     /// so the owner's status does not alternate between them.
     pub fn of(&self, namespace: &str, owner: &str) -> Option<PodProblem> {
-        let problems = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let problems = self.0.lock();
         problems
             .iter()
             .filter(|((ns, _), owned)| ns == namespace && owned.owner == owner)
             .min_by(|(a, _), (b, _)| a.1.cmp(&b.1))
             .map(|(_, owned)| owned.problem.clone())
     }
-
-    /// Records what the pod says now, and returns its owner when its problem changed.
-    fn observe(&self, pod: &WatchedPod, owner_label: &str) -> Option<(String, String)> {
-        let (key, owned) = reduce(pod, owner_label)?;
-        let mut problems = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = match owned {
-            Some(owned) => problems.insert(key.clone(), owned),
-            None => problems.remove(&key),
-        };
-        changed_owner(&key, before.as_ref(), problems.get(&key))
-    }
-
-    /// Forgets a deleted pod, and returns its owner when it had a problem.
-    fn forget(&self, pod: &WatchedPod, owner_label: &str) -> Option<(String, String)> {
-        let (key, _) = reduce(pod, owner_label)?;
-        let before = self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
-        changed_owner(&key, before.as_ref(), None)
-    }
-
-    /// Swaps in what a complete (re)list says, and returns the owners whose pods' problems
-    /// differ from before (a relist carries no deletions: a pod gone meanwhile counts too).
-    fn replace(&self, listed: HashMap<PodKey, Owned>) -> Vec<(String, String)> {
-        let mut problems = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = std::mem::replace(&mut *problems, listed);
-        let keys = before.keys().chain(problems.keys());
-        let mut owners: Vec<_> =
-            keys.filter_map(|key| changed_owner(key, before.get(key), problems.get(key))).collect();
-        owners.sort();
-        owners.dedup();
-        owners
-    }
 }
 
-/// The pod's key, and its problem with its owner (`None` when it has none, or is on its way out:
-/// a replaced pod's problem is no longer its owner's). `None` for a pod without a name or owner
-/// label, which the watch's selector never yields.
-fn reduce(pod: &WatchedPod, owner_label: &str) -> Option<(PodKey, Option<Owned>)> {
+/// The pod's problem and its owner; `None` when it has none, or is on its way out (a replaced
+/// pod's problem is no longer its owner's), or has no owner label (the watch's selector never
+/// yields one).
+fn reduce(pod: &WatchedPod, owner_label: &str) -> Option<Owned> {
     let meta = &pod.metadata;
-    let key = (meta.namespace.clone()?, meta.name.clone()?);
     let owner = meta.labels.as_ref()?.get(owner_label)?.clone();
-    let leaving = meta.deletion_timestamp.is_some();
-    let problem = pod.status.as_ref().filter(|_| !leaving).and_then(|status| pods::problem(&key.1, status));
-    Some((key, problem.map(|problem| Owned { owner, problem })))
-}
-
-/// The owner (namespace, name) whose pod's problem went from `before` to `after`, if it changed.
-fn changed_owner(key: &PodKey, before: Option<&Owned>, after: Option<&Owned>) -> Option<(String, String)> {
-    if before == after {
+    if meta.deletion_timestamp.is_some() {
         return None;
     }
-    let owned = before.or(after)?;
-    Some((key.0.clone(), owned.owner.clone()))
+    let problem = pods::problem(meta.name.as_deref()?, pod.status.as_ref()?)?;
+    Some(Owned { owner, problem })
+}
+
+/// The owner (namespace, name) of a pod whose problem changed.
+fn owner_of(change: Change<Owned>) -> Option<(String, String)> {
+    let owned = change.before.or(change.after)?;
+    Some((change.key.0, owned.owner))
 }
 
 /// Watches the pods labelled `owner_label` (the operator's own, by its managed-by label), keeps
@@ -120,39 +81,10 @@ pub fn follow<K>(
 where
     K: Resource<DynamicType = ()> + 'static,
 {
-    let problems = PodProblems::default();
-    let (listed, filled) = tokio::sync::watch::channel(false);
-    let writer = problems.clone();
-    let owners = watcher(api, watch_config(owner_label))
-        .default_backoff()
-        .scan(HashMap::new(), move |relist, event| {
-            let owners = match event {
-                Ok(watcher::Event::Apply(pod)) => writer.observe(&pod, owner_label).into_iter().collect(),
-                Ok(watcher::Event::Delete(pod)) => writer.forget(&pod, owner_label).into_iter().collect(),
-                Ok(watcher::Event::Init) => {
-                    relist.clear();
-                    Vec::new()
-                }
-                Ok(watcher::Event::InitApply(pod)) => {
-                    if let Some((key, Some(owned))) = reduce(&pod, owner_label) {
-                        relist.insert(key, owned);
-                    }
-                    Vec::new()
-                }
-                Ok(watcher::Event::InitDone) => {
-                    listed.send_replace(true);
-                    writer.replace(std::mem::take(relist))
-                }
-                Err(e) => {
-                    tracing::debug!("the pods watch of {owner_label}: {e}");
-                    Vec::new()
-                }
-            };
-            std::future::ready(Some(futures::stream::iter(owners)))
-        })
-        .flatten()
-        .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace));
-    (problems, Filled { kind: "Pod".into(), filled }, owners)
+    let (problems, filled, changes) =
+        reduced::watch(api, watch_config(owner_label), move |pod| reduce(pod, owner_label));
+    let owners = changes.filter_map(|change| std::future::ready(owner_of(change)));
+    (PodProblems(problems), filled, owners.map(|(namespace, name)| ObjectRef::new(&name).within(&namespace)))
 }
 
 super::decoded_as!(WatchedPod, Pod);
@@ -182,44 +114,45 @@ mod tests {
         Some(("ns".into(), name.into()))
     }
 
+    fn key(pod: &WatchedPod) -> (String, String) {
+        ("ns".into(), pod.metadata.name.clone().unwrap())
+    }
+
+    /// What the watch does with an update of `pod`: the owner to reconcile, if any.
+    fn observe(problems: &PodProblems, pod: &WatchedPod) -> Option<(String, String)> {
+        problems.0.set(key(pod), reduce(pod, LABEL)).and_then(owner_of)
+    }
+
+    /// What the watch does with the deletion of `pod`.
+    fn forget(problems: &PodProblems, pod: &WatchedPod) -> Option<(String, String)> {
+        problems.0.set(key(pod), None).and_then(owner_of)
+    }
+
     #[test]
     fn only_a_change_of_problem_reconciles_the_owner() {
         let problems = PodProblems::default();
-        assert_eq!(problems.observe(&pod("r-1", "r", None), LABEL), None, "a healthy pod is no news");
-        assert_eq!(problems.observe(&pod("r-1", "r", Some("ImagePullBackOff")), LABEL), owner("r"));
-        assert_eq!(problems.observe(&pod("r-1", "r", Some("ErrImagePull")), LABEL), None, "the same problem");
+        assert_eq!(observe(&problems, &pod("r-1", "r", None)), None, "a healthy pod is no news");
+        assert_eq!(observe(&problems, &pod("r-1", "r", Some("ImagePullBackOff"))), owner("r"));
+        assert_eq!(observe(&problems, &pod("r-1", "r", Some("ErrImagePull"))), None, "the same problem");
         assert_eq!(problems.of("ns", "r").unwrap().reason, "ImagePullBackOff");
         assert_eq!(problems.of("other", "r"), None);
-        assert_eq!(problems.observe(&pod("r-1", "r", None), LABEL), owner("r"), "the problem went");
+        assert_eq!(observe(&problems, &pod("r-1", "r", None)), owner("r"), "the problem went");
         assert_eq!(problems.of("ns", "r"), None);
-        problems.observe(&pod("r-2", "r", Some("CrashLoopBackOff")), LABEL);
-        assert_eq!(problems.forget(&pod("r-2", "r", Some("CrashLoopBackOff")), LABEL), owner("r"));
-        assert!(problems.0.lock().unwrap().is_empty(), "healthy and deleted pods are not kept");
-        problems.observe(&pod("r-3", "r", Some("CrashLoopBackOff")), LABEL);
+        observe(&problems, &pod("r-2", "r", Some("CrashLoopBackOff")));
+        assert_eq!(forget(&problems, &pod("r-2", "r", Some("CrashLoopBackOff"))), owner("r"));
+        assert!(problems.0.lock().is_empty(), "healthy and deleted pods are not kept");
+        observe(&problems, &pod("r-3", "r", Some("CrashLoopBackOff")));
         let mut leaving = pod("r-3", "r", Some("CrashLoopBackOff"));
         leaving.metadata.deletion_timestamp =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
-        assert_eq!(problems.observe(&leaving, LABEL), owner("r"), "a pod on its way out speaks for no one");
+        assert_eq!(observe(&problems, &leaving), owner("r"), "a pod on its way out speaks for no one");
     }
 
     #[test]
     fn the_first_pod_by_name_speaks_for_its_owner() {
         let problems = PodProblems::default();
-        problems.observe(&pod("r-b", "r", Some("CrashLoopBackOff")), LABEL);
-        problems.observe(&pod("r-a", "r", Some("InvalidImageName")), LABEL);
+        observe(&problems, &pod("r-b", "r", Some("CrashLoopBackOff")));
+        observe(&problems, &pod("r-a", "r", Some("InvalidImageName")));
         assert_eq!(problems.of("ns", "r").unwrap().reason, "InvalidImageName");
-    }
-
-    #[test]
-    fn a_relist_reports_the_owners_whose_problems_changed_meanwhile() {
-        let problems = PodProblems::default();
-        problems.observe(&pod("a-1", "a", Some("CrashLoopBackOff")), LABEL);
-        problems.observe(&pod("b-1", "b", Some("CrashLoopBackOff")), LABEL);
-        let mut listed = HashMap::new();
-        for pod in [pod("b-1", "b", Some("CrashLoopBackOff")), pod("c-1", "c", Some("InvalidImageName"))] {
-            let (key, owned) = reduce(&pod, LABEL).unwrap();
-            listed.insert(key, owned.unwrap());
-        }
-        assert_eq!(problems.replace(listed), vec![owner("a").unwrap(), owner("c").unwrap()]);
     }
 }

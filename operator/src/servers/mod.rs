@@ -24,6 +24,7 @@ use kube::runtime::{Controller, controller};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cache::inputs::{Digests, Inputs, Readers};
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
@@ -75,6 +76,9 @@ pub struct ChildStores {
     pub claims: Store<Stamped<PartialObjectMeta<PersistentVolumeClaim>>>,
     /// Why a pod does not run, for the pods that do not.
     pub pod_problems: PodProblems,
+    /// The ConfigMaps and Secrets the pods read, and which servers read which.
+    pub inputs: Digests,
+    pub readers: Readers,
 }
 
 pub struct State<K: ServerKind> {
@@ -88,6 +92,7 @@ pub struct State<K: ServerKind> {
 pub fn run<K: ServerKind>(
     ctx: Arc<Context>,
     servers: &Shared<K>,
+    inputs: &Inputs,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> impl Future<Output = ()> {
     let label = K::OWNER_LABEL;
@@ -98,6 +103,8 @@ pub fn run<K: ServerKind>(
     let (services, services_filled, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (claims, claims_filled, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
     let (pod_problems, pods_filled, pod_problem_changes) = cache::pods::follow::<K>(ctx.api(), label);
+    let readers = Readers::default();
+    let input_changes = readers.to_reconcile(inputs.follow(), servers.store());
     let gate = cache::Gate::new(vec![
         servers.filled().wait(),
         config_maps_filled.wait(),
@@ -105,11 +112,13 @@ pub fn run<K: ServerKind>(
         services_filled.wait(),
         claims_filled.wait(),
         pods_filled.wait(),
+        inputs.filled(),
     ]);
     let (servers, changes) = (servers.store(), servers.follow());
     let written = Arc::new(Written::new(servers.clone()));
     let changes = cache::not_status_only(written.follow(changes));
-    let children = ChildStores { config_maps, deployments, services, claims, pod_problems };
+    let children =
+        ChildStores { config_maps, deployments, services, claims, pod_problems, inputs: inputs.digests(), readers };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
     let controller = Controller::for_stream(gate.hold(changes), servers)
@@ -118,6 +127,7 @@ pub fn run<K: ServerKind>(
         .owns_stream(gate.discard_until_open(service_changes))
         .owns_stream(gate.discard_until_open(claim_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
+        .reconcile_on(gate.hold(input_changes))
         .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);

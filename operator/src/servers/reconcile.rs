@@ -39,8 +39,11 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     let namespace = server.namespace().unwrap_or_default();
     let name = server.name_any();
     let uid = server.uid().unwrap_or_default();
-    let desired = server.children()?;
+    let mut desired = server.children()?;
     let stores = &state.children;
+    if let Some(deployment) = desired.deployment.as_mut() {
+        stores.inputs.stamp(&stores.readers, &namespace, &name, deployment);
+    }
     let claim_name = desired.claim.as_ref().map(|c| c.name_any()).unwrap_or_else(|| format!("{name}-models"));
     let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| {
         let drifted = desired.deployment.as_ref().is_some_and(|d| drift::deployment(d, &live.object.to_deployment()));

@@ -1,6 +1,7 @@
 //! The CRDs and the operator's manifests, embedded from `operator/config` when the plugin is
 //! built: `kubectl agents install` applies exactly what `kubectl apply -k operator/config/default`
-//! applies, at the plugin's own version (the unit tests below hold both to that).
+//! applies (with `--follow-secrets`, `operator/config/follow-secrets`), at the plugin's own version
+//! (the unit tests below hold both to that).
 
 use std::any::TypeId;
 
@@ -178,7 +179,77 @@ pub fn operator() -> Vec<Object> {
 /// The files as one multi-document YAML stream, comments included (what `install --dry-run`
 /// prints, ready for `kubectl apply --server-side -f -`).
 pub fn yaml(files: &[File]) -> String {
-    files.iter().map(|f| format!("---\n# operator/config/{}\n{}\n", f.path, text(f).trim_end())).collect()
+    files.iter().map(file_yaml).collect()
+}
+
+fn file_yaml(file: &File) -> String {
+    format!("---\n# operator/config/{}\n{}\n", file.path, text(file).trim_end())
+}
+
+/// The flag `install --follow-secrets` passes to the operator: pods roll when a Secret they read
+/// changes.
+pub const FOLLOW_SECRETS_FLAG: &str = "--follow-secrets";
+
+/// The objects `follow_secrets` changes are not in the manifests, or not as it expects.
+#[derive(Debug, thiserror::Error)]
+#[error("the embedded operator manifests have no {kind} {OPERATOR_NAME} with a list at {path} for --follow-secrets")]
+pub struct NoPlaceToFollowSecrets {
+    kind: &'static str,
+    path: &'static str,
+}
+
+/// The operator's objects as `operator/config/follow-secrets` builds them over
+/// `operator/config/default`: the ClusterRole agents-operator may also list and watch Secrets (at
+/// the end of its rules) and the operator runs with `--follow-secrets` (after its other args).
+/// The unit tests hold this to the overlay's patches.
+pub fn follow_secrets(mut objects: Vec<Object>) -> Result<Vec<Object>, NoPlaceToFollowSecrets> {
+    let rule = serde_json::json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]});
+    list_at(&mut objects, "ClusterRole", "/rules")?.push(rule);
+    list_at(&mut objects, "Deployment", "/spec/template/spec/containers/0/args")?.push(FOLLOW_SECRETS_FLAG.into());
+    Ok(objects)
+}
+
+/// The list at `path` in the operator's object of this kind.
+fn list_at<'a>(
+    objects: &'a mut [Object],
+    kind: &'static str,
+    path: &'static str,
+) -> Result<&'a mut Vec<serde_json::Value>, NoPlaceToFollowSecrets> {
+    objects
+        .iter_mut()
+        .find(|o| o.kind() == kind && o.name() == OPERATOR_NAME)
+        .and_then(|o| o.value.pointer_mut(path))
+        .and_then(serde_json::Value::as_array_mut)
+        .ok_or(NoPlaceToFollowSecrets { kind, path })
+}
+
+/// What `install --follow-secrets --dry-run` prints first: how its stream differs from the files.
+pub const FOLLOW_SECRETS_HEADER: &str = "\
+# kubectl agents install --follow-secrets: what operator/config/follow-secrets builds. It differs
+# from operator/config/default (and `install --dry-run`) in two objects, printed as they will be
+# applied, without their files' comments: the ClusterRole agents-operator may also list and watch
+# Secrets (its last rule), and the operator's container runs with --follow-secrets (its last arg),
+# so that pods roll when a Secret they read changes.
+";
+
+/// `objects` (each parsed from one of `files`) as one multi-document YAML stream after `header`:
+/// a file whose objects are unchanged as its text, comments included, like [`yaml`]; the objects
+/// of a file that were changed as they are now.
+pub fn yaml_of(header: &str, files: &[File], objects: &[Object]) -> anyhow::Result<String> {
+    let mut stream = header.to_string();
+    for file in files {
+        let theirs: Vec<&Object> = objects.iter().filter(|o| o.file == file.path).collect();
+        let original = parse(std::slice::from_ref(file))?;
+        if original.iter().map(|o| &o.value).eq(theirs.iter().map(|o| &o.value)) {
+            stream.push_str(&file_yaml(file));
+            continue;
+        }
+        for object in theirs {
+            let yaml = serde_norway::to_string(&object.value)?;
+            stream.push_str(&format!("---\n# operator/config/{}, changed (see the top)\n{yaml}", file.path));
+        }
+    }
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -315,6 +386,73 @@ mod tests {
         assert!(labels.contains(&"namespace/agents-system".to_string()));
         assert!(labels.contains(&"deployment.apps/agents-operator".to_string()));
         assert!(labels.contains(&"clusterrole.rbac.authorization.k8s.io/agents-operator".to_string()));
+    }
+
+    fn values(objects: Vec<Object>) -> Vec<serde_json::Value> {
+        objects.into_iter().map(|o| o.value).collect()
+    }
+
+    /// `install --follow-secrets` applies what operator/config/follow-secrets builds: the
+    /// overlay's patches (JSON patches that each append to a list of one object of the default)
+    /// applied here by hand to the embedded objects give the same objects.
+    #[test]
+    fn follow_secrets_changes_the_objects_as_the_overlay_patches_them() {
+        let overlay: serde_json::Value =
+            serde_norway::from_str(include_str!("../../operator/config/follow-secrets/kustomization.yaml")).unwrap();
+        assert_eq!(overlay["resources"], serde_json::json!(["../default"]));
+        let patches = overlay["patches"].as_array().unwrap();
+        assert_eq!(patches.len(), 2);
+        let mut expected = operator();
+        for patch in patches {
+            let target = &patch["target"];
+            let object = expected.iter_mut().find(|o| o.kind() == target["kind"] && o.name() == target["name"]);
+            let object = object.unwrap_or_else(|| panic!("the overlay patches {target}, which is not embedded"));
+            let operations: Vec<serde_json::Value> = serde_norway::from_str(patch["patch"].as_str().unwrap()).unwrap();
+            for operation in operations {
+                assert_eq!(operation["op"], "add", "{operation}");
+                let path = operation["path"].as_str().unwrap().strip_suffix("/-").expect("an append");
+                object.value.pointer_mut(path).unwrap().as_array_mut().unwrap().push(operation["value"].clone());
+            }
+        }
+        let followed = values(follow_secrets(operator()).unwrap());
+        assert_eq!(followed, values(expected));
+        assert_ne!(followed, values(operator()));
+        let deployment = followed.iter().find(|o| o["kind"] == "Deployment").unwrap();
+        let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].as_array().unwrap();
+        assert_eq!(args.last().unwrap(), FOLLOW_SECRETS_FLAG);
+    }
+
+    #[test]
+    fn follow_secrets_without_the_operator_says_what_it_lacks() {
+        let error = follow_secrets(crds()).unwrap_err().to_string();
+        assert!(error.contains("no ClusterRole agents-operator with a list at /rules"), "{error}");
+        let without_deployment: Vec<Object> = operator().into_iter().filter(|o| o.kind() != "Deployment").collect();
+        let error = follow_secrets(without_deployment).unwrap_err().to_string();
+        assert!(error.contains("no Deployment agents-operator"), "{error}");
+    }
+
+    /// The `--follow-secrets` dry run is the objects that will be applied, valid YAML; the files
+    /// it does not change keep their text (a diff with the plain dry run shows the two changes
+    /// only), the two it changes say so, and the first lines say how.
+    #[test]
+    fn the_follow_secrets_dry_run_stream_is_what_is_applied() {
+        let files = [CRDS, OPERATOR].concat();
+        let applied = [crds(), follow_secrets(operator()).unwrap()].concat();
+        let stream = yaml_of(FOLLOW_SECRETS_HEADER, &files, &applied).unwrap();
+        assert!(stream.starts_with("# kubectl agents install --follow-secrets:"), "{stream}");
+        let objects: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&stream)
+            .map(|d| serde_json::Value::deserialize(d).unwrap())
+            .filter(|v| !v.is_null())
+            .collect();
+        assert_eq!(objects, values(applied));
+        let changed: Vec<&File> = files.iter().filter(|f| !stream.contains(&file_yaml(f))).collect();
+        let changed: Vec<&str> = changed.iter().map(|f| f.path).collect();
+        assert_eq!(changed, ["rbac/cluster_role.yaml", "manager/deployment.yaml"]);
+        for path in changed {
+            assert!(stream.contains(&format!("# operator/config/{path}, changed (see the top)\n")), "{path}");
+        }
+        // Nothing changed: the plain dry run's stream.
+        assert_eq!(yaml_of("", &files, &all()).unwrap(), yaml(&files));
     }
 
     #[test]

@@ -158,6 +158,25 @@ impl Private<'_> {
     async fn deployment(&self) -> anyhow::Result<Option<Deployment>> {
         Ok(Api::<Deployment>::namespaced(self.client.clone(), NAMESPACE).get_opt(OPERATOR).await?)
     }
+
+    /// Whether the operator's ServiceAccount may `verb` secrets in every namespace, as the API
+    /// server's RBAC authorizer answers `kubectl auth can-i`.
+    fn operator_may(&self, verb: &str) -> anyhow::Result<bool> {
+        let account = format!("--as=system:serviceaccount:{NAMESPACE}:{OPERATOR}");
+        let output = output_within(self.kubectl().args(["auth", "can-i", verb, "secrets", "-A", &account]))?;
+        match text(&output.stdout).trim() {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => anyhow::bail!("kubectl auth can-i {verb} secrets: {}", story(&output)),
+        }
+    }
+
+    /// The args of the operator's container.
+    async fn operator_args(&self) -> anyhow::Result<Vec<String>> {
+        let deployment = self.deployment().await?.context("no operator Deployment")?;
+        let containers = deployment.spec.template.spec.map(|s| s.containers).unwrap_or_default();
+        Ok(containers.into_iter().next().and_then(|c| c.args).unwrap_or_default())
+    }
 }
 
 async fn install_check_and_uninstall_on_a_cluster_of_their_own(ctx: Ctx) -> anyhow::Result<()> {
@@ -179,6 +198,7 @@ async fn scenarios(p: &Private<'_>) -> anyhow::Result<()> {
     empty_cluster_is_not_ready(p).await?;
     dry_run_prints_what_kustomize_builds(p).await?;
     install_creates_everything(p).await?;
+    follow_secrets_comes_and_goes_with_the_flag(p).await?;
     uninstall_asks_first(p).await?;
     uninstall_keeps_the_crds_and_agents(p).await?;
     an_operator_outside_the_cluster_is_found_by_its_lease(p).await?;
@@ -247,7 +267,9 @@ async fn empty_cluster_is_not_ready(p: &Private<'_>) -> anyhow::Result<()> {
 
 /// `install --dry-run` prints every manifest, contacts nothing (it works with a kubeconfig whose
 /// server does not exist) and creates nothing; what it prints is what `kubectl apply -k
-/// operator/config/default` applies, so both ways of installing come from the same files.
+/// operator/config/default` applies, so both ways of installing come from the same files. With
+/// `--follow-secrets` it prints what `operator/config/follow-secrets` builds, in a stream kubectl
+/// reads; with `--crds-only` too it is refused.
 async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result<()> {
     let output = p.expect(&["install", "--dry-run"], 0)?;
     let printed = objects(&text(&output.stdout))?;
@@ -282,13 +304,10 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
     let expected: Vec<String> = agents_api::crd::all().into_iter().filter_map(|c| c.metadata.name).collect();
     ensure!(names == expected, "{}", story(&crds_only));
 
-    ensure!(!p.crd_exists().await?, "install --dry-run created the CRD");
-    let namespaces: Api<Namespace> = Api::all(p.client.clone());
-    ensure!(namespaces.get_opt(NAMESPACE).await?.is_none(), "install --dry-run created the namespace");
-
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../operator/config/default");
-    let config = config.to_str().context("a UTF-8 path")?;
-    let applied = crate::support::run_ok(p.kubectl().args(["apply", "-k", config, "--dry-run=client", "-o", "yaml"]))?;
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../operator/config");
+    let default = config.join("default");
+    let default = default.to_str().context("a UTF-8 path")?;
+    let applied = crate::support::run_ok(p.kubectl().args(["apply", "-k", default, "--dry-run=client", "-o", "yaml"]))?;
     let applied = objects(&text(&applied.stdout))?;
     ensure!(
         identities(&applied) == identities(&printed),
@@ -296,20 +315,80 @@ async fn dry_run_prints_what_kustomize_builds(p: &Private<'_>) -> anyhow::Result
         identities(&applied),
         identities(&printed)
     );
-    // Object for object, the same content (kubectl apply adds only its annotation).
-    let built = crate::support::run_ok(p.kubectl().args(["kustomize", config]))?;
+    same_as_kustomize(p, printed, &config.join("default"))?;
+
+    // With --follow-secrets: the overlay's objects, and a stream kubectl reads (it is written
+    // by the plugin, not copied from the files).
+    let output = p.expect(&["install", "--dry-run", "--follow-secrets"], 0)?;
+    let stdout = text(&output.stdout);
+    ensure!(stdout.starts_with("# kubectl agents install --follow-secrets: "), "{}", story(&output));
+    let stream = p.cluster.dir().join("follow-secrets.yaml");
+    std::fs::write(&stream, &stdout)?;
+    let stream = stream.to_str().context("a UTF-8 path")?;
+    let read = crate::support::run_ok(p.kubectl().args(["apply", "-f", stream, "--dry-run=client", "-o", "yaml"]))?;
+    let printed = objects(&stdout)?;
+    ensure!(identities(&objects(&text(&read.stdout))?) == identities(&printed), "kubectl reads otherwise:\n{stdout}");
+    same_as_kustomize(p, printed, &config.join("follow-secrets"))?;
+
+    let refused = p.expect(&["install", "--dry-run", "--crds-only", "--follow-secrets"], 1)?;
+    let stderr = text(&refused.stderr);
+    ensure!(
+        refused.stdout.is_empty() && stderr.contains("--crds-only installs no operator to follow Secrets"),
+        "{}",
+        story(&refused)
+    );
+
+    ensure!(!p.crd_exists().await?, "install --dry-run created the CRD");
+    let namespaces: Api<Namespace> = Api::all(p.client.clone());
+    ensure!(namespaces.get_opt(NAMESPACE).await?.is_none(), "install --dry-run created the namespace");
+    Ok(())
+}
+
+/// `printed` (by `install --dry-run`) holds, object for object, what `kubectl kustomize
+/// kustomization` builds. Compared as they are but for what a release build of the plugin pins
+/// by digest and the kustomizations name by tag (see plugin/src/manifests.rs `pin`): the
+/// operator's image loses its `@sha256:…` and the `--agent-runtime-image=…@sha256:…` arg is
+/// dropped. Other builds (these tests') pin nothing, and then nothing is skipped.
+fn same_as_kustomize(p: &Private<'_>, printed: Vec<Value>, kustomization: &Path) -> anyhow::Result<()> {
+    let built = crate::support::run_ok(p.kubectl().arg("kustomize").arg(kustomization))?;
     let mut built = objects(&text(&built.stdout))?;
     built.sort_by_key(identity);
-    let mut printed = printed;
+    let mut printed: Vec<Value> = printed.into_iter().map(unpinned).collect();
     printed.sort_by_key(identity);
+    ensure!(
+        identities(&built) == identities(&printed),
+        "kustomize builds {:?} of {kustomization:?}, install --dry-run prints {:?}",
+        identities(&built),
+        identities(&printed)
+    );
     for (built, printed) in built.into_iter().zip(printed) {
         ensure!(
             numbers_as_floats(built) == numbers_as_floats(printed.clone()),
-            "kustomize builds {} otherwise",
+            "kustomize builds {} otherwise from {kustomization:?}",
             identity(&printed)
         );
     }
     Ok(())
+}
+
+/// The object without the image digests a release build of the plugin pins.
+fn unpinned(mut object: Value) -> Value {
+    if object["kind"] != "Deployment" {
+        return object;
+    }
+    for container in
+        object.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut).into_iter().flatten()
+    {
+        if let Some((image, _digest)) = container["image"].as_str().and_then(|i| i.split_once('@')) {
+            container["image"] = json!(image);
+        }
+        if let Some(args) = container["args"].as_array_mut() {
+            args.retain(|a| {
+                !a.as_str().is_some_and(|a| a.starts_with("--agent-runtime-image=") && a.contains("@sha256:"))
+            });
+        }
+    }
+    object
 }
 
 /// With only the CRDs installed and the operator running here (as in the README's demo), `check`
@@ -414,6 +493,30 @@ async fn install_creates_everything(p: &Private<'_>) -> anyhow::Result<()> {
         deployment.metadata.generation,
         after.metadata.generation
     );
+    Ok(())
+}
+
+/// `install --follow-secrets` lets the operator list and watch Secrets (not get them) and passes
+/// it the flag last; a plain install again takes both away: every install applies as the same
+/// field manager, so what it no longer applies goes.
+async fn follow_secrets_comes_and_goes_with_the_flag(p: &Private<'_>) -> anyhow::Result<()> {
+    let output = p.expect(&["install", "--follow-secrets"], 0)?;
+    let stdout = text(&output.stdout);
+    ensure!(
+        stdout.lines().eq(applied().iter().map(String::as_str)),
+        "install --follow-secrets printed:\n{}",
+        story(&output)
+    );
+    ensure!(text(&output.stderr).contains("the operator (following Secrets)"), "{}", story(&output));
+    ensure!(p.operator_may("list")? && p.operator_may("watch")?, "the operator may not list and watch secrets");
+    ensure!(!p.operator_may("get")?, "the operator may get secrets");
+    let args = p.operator_args().await?;
+    ensure!(args.last().map(String::as_str) == Some("--follow-secrets"), "the operator's args are {args:?}");
+
+    p.expect(&["install"], 0)?;
+    ensure!(!p.operator_may("list")? && !p.operator_may("watch")?, "a plain install left the operator the secrets");
+    let args = p.operator_args().await?;
+    ensure!(!args.iter().any(|a| a == "--follow-secrets"), "a plain install left the operator's args {args:?}");
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! `kubectl agents install [--crds-only] [--dry-run] [--wait]` and `kubectl agents uninstall
-//! [--crds] [--yes] [--wait]`: the CRDs and the operator embedded in the plugin (see
-//! `manifests`), so the plugin installs the operator of its own version.
+//! `kubectl agents install [--crds-only] [--follow-secrets] [--dry-run] [--wait]` and `kubectl
+//! agents uninstall [--crds] [--yes] [--wait]`: the CRDs and the operator embedded in the plugin
+//! (see `manifests`), so the plugin installs the operator of its own version.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -23,7 +23,13 @@ pub struct InstallArgs {
     /// Install only the CRDs (when the operator runs elsewhere, e.g. on a developer machine).
     #[arg(long)]
     pub crds_only: bool,
+    /// Run the operator with --follow-secrets: pods roll when a Secret they read changes. It
+    /// may then list and watch Secrets (it keeps a digest of each, not their contents). An
+    /// install without this flag takes both away again.
+    #[arg(long)]
+    pub follow_secrets: bool,
     /// Print the manifests (multi-document YAML) instead of installing them; contacts nothing.
+    /// With --follow-secrets, the two objects it changes are printed as they will be applied.
     #[arg(long)]
     pub dry_run: bool,
     /// Wait until the operator's Deployment is available.
@@ -50,17 +56,53 @@ pub struct UninstallArgs {
     pub timeout: Duration,
 }
 
+impl InstallArgs {
+    /// Refuses what cannot be installed as asked.
+    fn check(&self) -> Result<(), Explained> {
+        if self.crds_only && self.follow_secrets {
+            return Err(Explained(
+                "--crds-only installs no operator to follow Secrets: drop --crds-only to install the operator with \
+                 --follow-secrets, or start the operator you run yourself with --follow-secrets (and grant it list \
+                 and watch on secrets)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The operator's objects this install applies, in order.
+    fn operator(&self) -> anyhow::Result<Vec<Object>> {
+        let objects = manifests::operator();
+        Ok(if self.follow_secrets { manifests::follow_secrets(objects)? } else { objects })
+    }
+}
+
 /// `install --dry-run`: the manifests, printed; needs no cluster (nor a kubeconfig).
 pub fn dry_run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
-    let files = if args.crds_only { manifests::CRDS.to_vec() } else { [manifests::CRDS, manifests::OPERATOR].concat() };
-    print!("{}", manifests::yaml(&files));
+    args.check()?;
+    print!("{}", dry_run_stream(args)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The files as they are, comments included; with --follow-secrets, what will be applied.
+fn dry_run_stream(args: &InstallArgs) -> anyhow::Result<String> {
+    if args.crds_only {
+        return Ok(manifests::yaml(manifests::CRDS));
+    }
+    let files = [manifests::CRDS, manifests::OPERATOR].concat();
+    if !args.follow_secrets {
+        return Ok(manifests::yaml(&files));
+    }
+    let objects = [manifests::crds(), args.operator()?].concat();
+    manifests::yaml_of(manifests::FOLLOW_SECRETS_HEADER, &files, &objects)
 }
 
 pub async fn install(session: &Session, args: InstallArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return dry_run(&args);
     }
+    args.check()?;
+    let operator = args.operator()?;
     let deadline = Instant::now() + args.timeout;
     // Force: the installed objects are the plugin's; an install (or an upgrade) makes them what
     // this version ships, whoever edited them since.
@@ -90,7 +132,9 @@ pub async fn install(session: &Session, args: InstallArgs) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
 
-    for object in manifests::operator() {
+    // Every install applies as the same field manager, so one without --follow-secrets takes that
+    // rule and flag away again: server-side apply removes what the manager no longer applies.
+    for object in operator {
         if object.kind() == "Namespace" {
             wait_for_namespace_deletion(session, object.name(), deadline, args.timeout).await?;
         }
@@ -110,8 +154,9 @@ pub async fn install(session: &Session, args: InstallArgs) -> anyhow::Result<Exi
         }
         println!("deployment.apps/{OPERATOR_NAME} available");
     }
+    let following = if args.follow_secrets { " (following Secrets)" } else { "" };
     eprintln!(
-        "Installed the CRDs and the operator of kubectl-agents {}: `kubectl agents check` tells whether the cluster is ready.",
+        "Installed the CRDs and the operator{following} of kubectl-agents {}: `kubectl agents check` tells whether the cluster is ready.",
         env!("CARGO_PKG_VERSION")
     );
     Ok(ExitCode::SUCCESS)
@@ -368,6 +413,32 @@ mod tests {
 
     fn deployment(value: serde_json::Value) -> Deployment {
         serde_json::from_value(value).unwrap()
+    }
+
+    fn args(crds_only: bool, follow_secrets: bool) -> InstallArgs {
+        InstallArgs { crds_only, follow_secrets, dry_run: true, wait: false, timeout: Duration::from_secs(1) }
+    }
+
+    #[test]
+    fn follow_secrets_without_the_operator_is_refused() {
+        let refused = args(true, true).check().unwrap_err().to_string();
+        assert!(
+            refused.starts_with("--crds-only installs no operator to follow Secrets: drop --crds-only"),
+            "{refused}"
+        );
+        for (crds_only, follow_secrets) in [(false, false), (true, false), (false, true)] {
+            assert!(args(crds_only, follow_secrets).check().is_ok());
+        }
+    }
+
+    #[test]
+    fn the_dry_run_prints_the_files_unless_secrets_are_followed() {
+        let files = [manifests::CRDS, manifests::OPERATOR].concat();
+        assert_eq!(dry_run_stream(&args(false, false)).unwrap(), manifests::yaml(&files));
+        assert_eq!(dry_run_stream(&args(true, false)).unwrap(), manifests::yaml(manifests::CRDS));
+        let followed = dry_run_stream(&args(false, true)).unwrap();
+        assert!(followed.starts_with(manifests::FOLLOW_SECRETS_HEADER) && followed.contains("- --follow-secrets\n"));
+        assert!(followed.contains("  - secrets\n  verbs:\n  - list\n  - watch\n"), "{followed}");
     }
 
     #[test]

@@ -41,6 +41,11 @@ use crate::refs::SecretKeyRef;
         .message("mode External needs spec.external.url: the URL of the model gateway or provider endpoint"),
     validation = Rule::new("[has(self.proxy), has(self.hosted), has(self.external)].filter(x, x).size() <= 1")
         .message("set only the section of the chosen mode: spec.proxy for Proxy, spec.hosted for Hosted, spec.external for External"),
+    // Two values of one variable: server-side apply refuses the Deployment, and the Agents would
+    // be handed a key the proxy does not check.
+    validation = Rule::new("!has(self.proxy) || !has(self.proxy.masterKeySecretRef) || !has(self.env) || !self.env.exists(e, e.name == 'LITELLM_MASTER_KEY')")
+        .message("spec.proxy.masterKeySecretRef sets LITELLM_MASTER_KEY, and the Agents using this ModelAPI get the same key: remove LITELLM_MASTER_KEY from spec.env")
+        .field_path(".env"),
     validation = Rule::new("self.mode != 'External' || (!has(self.image) && !has(self.replicas) && !has(self.resources) && !has(self.port) && !has(self.env))")
         .message("mode External runs nothing in the cluster: remove spec.image, spec.replicas, spec.resources, spec.port and spec.env"),
     // The models' claim is ReadWriteOnce: a second pod on another node could never mount it.
@@ -102,24 +107,35 @@ pub enum ModelAPIMode {
 }
 
 /// A LiteLLM proxy: its model list, or the user's own LiteLLM configuration.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("(has(self.models) && size(self.models) > 0) != has(self.configMapRef)")
     .message("set exactly one of proxy.models (the models to serve) or proxy.configMapRef (a ConfigMap holding your own LiteLLM config)"))]
 pub struct ProxySpec {
-    /// The models the proxy serves. An entry named `*` passes any model through.
+    /// The models the proxy serves. An entry named `*` passes any model through; one named
+    /// `PROVIDER/*` (e.g. `openai/*`) any model of that provider.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     #[x_kube(
         merge_strategy = ListMerge::Map(vec!["name".into()]),
         validation = Rule::new("self.all(m, m.name != '*' || !has(m.apiBase))")
-            .message("the wildcard entry '*' passes models to their providers' default endpoints: remove its apiBase")
+            .message("the wildcard entry '*' passes models to their providers' default endpoints: remove its apiBase"),
+        // LiteLLM takes the provider from the start of the model; where a `*` stands there, the
+        // request names the provider, and the key would go to whichever it names.
+        validation = Rule::new("self.all(m, !has(m.apiKeySecretRef) || !(has(m.model) ? m.model : m.name).matches('^[^/]*[*]'))")
+            .message("a key on the wildcard '*' would go to whatever provider a request names (deepseek/..., anthropic/...): name the provider the key belongs to, e.g. {name: 'openai/*', apiKeySecretRef: ...} serves openai/... models only; or remove apiKeySecretRef from '*' and give each provider its own key in spec.env (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)")
     )]
     pub models: Vec<ProxyModel>,
 
     /// A ConfigMap (in this namespace) with a complete LiteLLM config, used as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_ref: Option<ConfigMapKeyRef>,
+
+    /// The proxy's master key (LiteLLM's `LITELLM_MASTER_KEY`): when set, the proxy answers only
+    /// requests that carry it, and each Agent using this ModelAPI receives it as `MODEL_API_KEY`
+    /// through a `secretKeyRef`. Unset, any pod that reaches the Service may use the models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_key_secret_ref: Option<SecretKeyRef>,
 }
 
 /// One model of a LiteLLM proxy.
@@ -134,11 +150,12 @@ pub struct ProxySpec {
     .message("must be an http:// or https:// URL")
     .field_path(".apiBase"))]
 pub struct ProxyModel {
-    /// The name Agents ask for (`model_name` in LiteLLM), or `*` for any.
+    /// The name Agents ask for (`model_name` in LiteLLM), `*` for any, or `PROVIDER/*` for any
+    /// of one provider's models (`openai/*`).
     #[schemars(length(min = 1, max = 253))]
     #[x_kube(validation = (
-        "self == '*' || self.matches('^[A-Za-z0-9][-A-Za-z0-9_.:/@]*$')",
-        "must be a model name such as gpt-4o or claude-sonnet-4 (letters, digits, '-', '_', '.', ':', '/', '@'), or '*' for any model"
+        "self == '*' || self.matches('^[A-Za-z0-9][-A-Za-z0-9_.]*/[*]$') || self.matches('^[A-Za-z0-9][-A-Za-z0-9_.:/@]*$')",
+        "must be a model name such as gpt-4o or claude-sonnet-4 (letters, digits, '-', '_', '.', ':', '/', '@'), '*' for any model, or a provider's wildcard such as openai/* for any of its models"
     ))]
     pub name: String,
 
@@ -151,7 +168,8 @@ pub struct ProxyModel {
     ))]
     pub model: Option<String>,
 
-    /// The provider API key (reaches the pod as a `secretKeyRef`; never copied).
+    /// The provider API key (reaches the pod as a `secretKeyRef`; never copied). On a wildcard,
+    /// only where the provider is named (`openai/*`), so the key goes to that provider alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret_ref: Option<SecretKeyRef>,
 
@@ -213,6 +231,10 @@ pub struct ModelStorage {
     /// StorageClass of the claim; the cluster's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = (
+        "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
+        "must be the name of a StorageClass (kubectl get storageclass): lowercase letters, digits, '-' and '.'"
+    ))]
     pub storage_class_name: Option<String>,
 }
 

@@ -26,7 +26,8 @@ pub struct Dependencies {
     pub model_api: Option<(String, Dependency)>,
     pub mcp_servers: BTreeMap<String, Dependency>,
     pub peers: BTreeMap<String, Dependency>,
-    /// The key an External ModelAPI asks its callers to send, once that ModelAPI is ready.
+    /// The key the ModelAPI asks its callers to send (an External endpoint's, a Proxy's master
+    /// key); the Agent's pod gets it once that ModelAPI is ready.
     pub model_api_key: Option<SecretKeyRef>,
     /// The image an Agent with neither `image` nor `buildRef` runs: the operator's
     /// `--agent-runtime-image`, or `None` for this release's [`runtime_image`](crate::agent::release_runtime_image).

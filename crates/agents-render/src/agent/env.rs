@@ -62,7 +62,8 @@ pub fn env(agent: &Agent, dependencies: &Dependencies) -> Vec<EnvVar> {
         env.extend(model.api_key_secret_ref.as_ref().map(|key| secret("MODEL_API_KEY", key)));
     }
     env.extend(dependencies.model_api_url().map(|url| literal("MODEL_API_URL", url)));
-    // An External ModelAPI's key, which callers must send (the schema forbids a key of the Agent's own then).
+    // The key the ModelAPI asks callers for: an External endpoint's or a Proxy's master key (the
+    // schema forbids a key of the Agent's own with a modelAPIRef).
     env.extend(
         dependencies.model_api_url().and(dependencies.model_api_key.as_ref()).map(|key| secret("MODEL_API_KEY", key)),
     );
@@ -150,6 +151,27 @@ mod tests {
         assert!(key.value.is_none());
         let selector = key.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
         assert_eq!((selector.name.as_str(), selector.key.as_str()), ("openai", "api-key"));
+    }
+
+    #[test]
+    fn the_model_apis_key_reaches_the_pod_as_a_secret_reference_once_it_serves() {
+        let agent = agent("model: {name: smart, modelAPIRef: {name: gw}}\n");
+        let master = SecretKeyRef { name: "gw-master".into(), key: "key".into() };
+        let deps = |state: Dependency| Dependencies {
+            model_api: Some(("gw".into(), state)),
+            model_api_key: Some(master.clone()),
+            ..Default::default()
+        };
+        let serving = env(&agent, &deps(Dependency::Ready("http://gw.team-a.svc.cluster.local:8000".into())));
+        let key = serving.iter().find(|e| e.name == "MODEL_API_KEY").expect("MODEL_API_KEY");
+        assert_eq!(key.value, None);
+        let selector = key.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!(
+            (selector.name.as_str(), selector.key.as_str(), selector.optional),
+            ("gw-master", "key", Some(false))
+        );
+        let waiting = env(&agent, &deps(Dependency::NotReady("it is not serving".into())));
+        assert!(waiting.iter().all(|e| e.name != "MODEL_API_KEY"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI, ModelAPIMode};
+use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
 
 use super::dependencies::{self, Dependencies};
 
@@ -51,7 +51,7 @@ impl Lookup for Objects {
 }
 
 /// Every reference of the Agent, looked up: its build (the image its last successful run pushed,
-/// by digest), its ModelAPI (and the key an External one asks for), its MCPServers and its peers.
+/// by digest), its ModelAPI (and the key it asks callers for), its MCPServers and its peers.
 /// `runtime_image` is what an Agent with neither `image` nor `buildRef` runs (`None`: this
 /// release's).
 pub fn resolve(agent: &Agent, lookup: &impl Lookup, runtime_image: Option<String>) -> Dependencies {
@@ -62,11 +62,8 @@ pub fn resolve(agent: &Agent, lookup: &impl Lookup, runtime_image: Option<String
         .as_ref()
         .and_then(|m| m.model_api_ref.as_ref())
         .map(|r| (r.name.clone(), lookup.model_api(namespace, &r.name)));
-    let model_api_key = model_api
-        .as_ref()
-        .and_then(|(_, found)| found.as_deref())
-        .filter(|m| m.spec.mode == ModelAPIMode::External)
-        .and_then(|m| m.spec.external.as_ref()?.api_key_secret_ref.clone());
+    let model_api_key =
+        model_api.as_ref().and_then(|(_, found)| crate::model_api::caller_key(found.as_deref()?).cloned());
     Dependencies {
         build: spec.build_ref.as_ref().map(|r| {
             let found = lookup.build(namespace, &r.name);
@@ -140,14 +137,22 @@ mod tests {
     }
 
     #[test]
-    fn only_an_external_model_api_passes_on_its_key() {
+    fn a_proxy_passes_on_its_master_key_never_a_provider_key() {
         let research = agent("model: {provider: openai, name: gpt-4o, modelAPIRef: {name: gateway}}\n");
-        let mut objects = Objects::default();
-        let proxy = json!({"spec": {"mode": "Proxy", "proxy": {"models": [{"name": "gpt-4o"}]}},
-                           "status": {"phase": "Ready", "endpoint": "http://gateway.team-a.svc.cluster.local:8000"}});
-        put(&mut objects.model_apis, "ModelAPI", ("team-a", "gateway"), proxy);
-        let deps = resolve(&research, &objects, None);
-        assert_eq!(deps.model_api_url(), Some("http://gateway.team-a.svc.cluster.local:8000"));
-        assert_eq!(deps.model_api_key, None);
+        let key_of = |proxy: serde_json::Value| {
+            let mut objects = Objects::default();
+            let model_api = json!({"spec": {"mode": "Proxy", "proxy": proxy},
+                "status": {"phase": "Ready", "endpoint": "http://gateway.team-a.svc.cluster.local:8000"}});
+            put(&mut objects.model_apis, "ModelAPI", ("team-a", "gateway"), model_api);
+            let deps = resolve(&research, &objects, None);
+            assert_eq!(deps.model_api_url(), Some("http://gateway.team-a.svc.cluster.local:8000"));
+            deps.model_api_key.map(|k| (k.name, k.key))
+        };
+        let provider_key = json!({"name": "openai", "key": "api-key"});
+        let open = json!({"models": [{"name": "gpt-4o", "apiKeySecretRef": provider_key}]});
+        assert_eq!(key_of(open), None);
+        let guarded = json!({"models": [{"name": "gpt-4o", "apiKeySecretRef": provider_key}],
+                             "masterKeySecretRef": {"name": "gateway-master", "key": "key"}});
+        assert_eq!(key_of(guarded), Some(("gateway-master".into(), "key".into())));
     }
 }

@@ -1,8 +1,9 @@
 //! Mode Proxy: a LiteLLM proxy. Its `config.yaml` lists the models; provider keys are read from
-//! env vars (`os.environ/NAME`, LiteLLM's own syntax) that come from `secretKeyRef`s.
+//! env vars (`os.environ/NAME`, LiteLLM's own syntax) that come from `secretKeyRef`s, and so is
+//! the master key that callers must send, when the spec names one.
 
-use agents_api::ModelAPI;
 use agents_api::model_api::ProxyModel;
+use agents_api::{ModelAPI, SecretKeyRef};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, Probe,
     SecretKeySelector, Volume, VolumeMount,
@@ -29,6 +30,27 @@ pub const CONFIG_FILE: &str = "config.yaml";
 /// (LiteLLM takes any non-empty value as "local").
 const LOCAL_COST_MAP: (&str, &str) = ("LITELLM_LOCAL_MODEL_COST_MAP", "True");
 
+/// The variable LiteLLM reads its master key from when its config sets none (a user's own config
+/// may: `general_settings.master_key` wins). With a master key and no database, LiteLLM accepts
+/// that key alone: 401 without a key, 400 "No connected db." with another.
+const MASTER_KEY: &str = "LITELLM_MASTER_KEY";
+
+/// A variable read from a Secret by the kubelet: the value is never copied.
+fn secret(name: &str, key: &SecretKeyRef) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: key.name.clone(),
+                key: key.key.clone(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The env var carrying the key of the `index`th model.
 fn key_var(index: usize) -> String {
     format!("MODEL_{index}_API_KEY")
@@ -37,10 +59,7 @@ fn key_var(index: usize) -> String {
 /// The ConfigMap to create (none when the user brings their own) and the pod.
 pub fn render(model_api: &ModelAPI, port: i32, meta: &ObjectMeta) -> (Option<ConfigMap>, server::Pod) {
     let spec = &model_api.spec;
-    let proxy = spec
-        .proxy
-        .clone()
-        .unwrap_or_else(|| agents_api::model_api::ProxySpec { models: Vec::new(), config_map_ref: None });
+    let proxy = spec.proxy.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
     let (config_map, volume_source) = match &proxy.config_map_ref {
         Some(own) => (
@@ -69,20 +88,14 @@ pub fn render(model_api: &ModelAPI, port: i32, meta: &ObjectMeta) -> (Option<Con
     if !spec.env.iter().any(|var| var.name == LOCAL_COST_MAP.0) {
         env.push(EnvVar { name: LOCAL_COST_MAP.0.into(), value: Some(LOCAL_COST_MAP.1.into()), ..Default::default() });
     }
-    env.extend(proxy.models.iter().enumerate().filter_map(|(index, model)| {
-        model.api_key_secret_ref.as_ref().map(|secret| EnvVar {
-            name: key_var(index),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: secret.name.clone(),
-                    key: secret.key.clone(),
-                    optional: Some(false),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-    }));
+    env.extend(
+        proxy
+            .models
+            .iter()
+            .enumerate()
+            .filter_map(|(index, m)| Some(secret(&key_var(index), m.api_key_secret_ref.as_ref()?))),
+    );
+    env.extend(proxy.master_key_secret_ref.as_ref().map(|key| secret(MASTER_KEY, key)));
     env.extend(spec.env.iter().cloned());
     let probe = |path: &str| Probe {
         http_get: Some(HTTPGetAction {
@@ -176,6 +189,41 @@ proxy:
         assert_eq!(key.value, None);
         let selector = key.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
         assert_eq!((selector.name.as_str(), selector.key.as_str()), ("openai", "api-key"));
+    }
+
+    /// The `name` variables of the proxy's container rendered from `yaml`.
+    fn env_named(yaml: &str, name: &str) -> Vec<EnvVar> {
+        let pod = children(&model_api(yaml)).unwrap().deployment.unwrap().spec.template.spec.unwrap();
+        pod.containers[0].env.clone().unwrap().into_iter().filter(|e| e.name == name).collect()
+    }
+
+    #[test]
+    fn the_master_key_is_read_from_its_secret_by_the_kubelet() {
+        assert_eq!(env_named(PROXY, MASTER_KEY), []);
+        let guarded = format!("{PROXY}  masterKeySecretRef: {{name: gateway-master, key: master-key}}\n");
+        let [key] = env_named(&guarded, MASTER_KEY).try_into().expect("one LITELLM_MASTER_KEY");
+        assert_eq!(key.value, None);
+        let selector = key.value_from.unwrap().secret_key_ref.unwrap();
+        assert_eq!((selector.name.as_str(), selector.key.as_str()), ("gateway-master", "master-key"));
+        // A user's own config is guarded the same way: LiteLLM reads the variable unless the
+        // config sets general_settings.master_key.
+        let own = "mode: Proxy\nproxy: {configMapRef: {name: mine}, masterKeySecretRef: {name: m, key: k}}\n";
+        assert_eq!(env_named(own, MASTER_KEY).len(), 1);
+    }
+
+    #[test]
+    fn a_providers_wildcard_matches_only_that_providers_models() {
+        let rendered = children(&model_api(
+            "mode: Proxy\nproxy: {models: [{name: 'openai/*', apiKeySecretRef: {name: openai, key: api-key}}]}\n",
+        ))
+        .unwrap();
+        let parsed: Value = serde_norway::from_str(&rendered.config_map.unwrap().data.unwrap()[CONFIG_FILE]).unwrap();
+        // LiteLLM matches `model_name` as a pattern (`openai/(.*)`) and puts the match into the
+        // model: a request for deepseek/x matches nothing, so the key never leaves for deepseek.
+        assert_eq!(
+            parsed["model_list"],
+            json!([{"model_name": "openai/*", "litellm_params": {"model": "openai/*", "api_key": "os.environ/MODEL_0_API_KEY"}}])
+        );
     }
 
     #[test]

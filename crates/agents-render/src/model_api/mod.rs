@@ -10,7 +10,7 @@ mod litellm;
 mod ollama;
 
 use agents_api::model_api::ConfigMapKeyRef;
-use agents_api::{ModelAPI, ModelAPIMode, ModelAPIStatus};
+use agents_api::{ModelAPI, ModelAPIMode, ModelAPIStatus, SecretKeyRef};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
@@ -113,6 +113,17 @@ pub fn endpoint(model_api: &ModelAPI) -> Option<String> {
         (Some(external), _) if model_api.spec.mode == ModelAPIMode::External => Some(external.url.clone()),
         (_, Some(port)) => server::service_url(&model_api.metadata, port),
         _ => None,
+    }
+}
+
+/// The key a caller must send, which each Agent using the ModelAPI receives as `MODEL_API_KEY`:
+/// an External endpoint's, or a Proxy's master key. A Secret reference, never the value.
+pub fn caller_key(model_api: &ModelAPI) -> Option<&SecretKeyRef> {
+    let spec = &model_api.spec;
+    match spec.mode {
+        ModelAPIMode::Proxy => spec.proxy.as_ref()?.master_key_secret_ref.as_ref(),
+        ModelAPIMode::External => spec.external.as_ref()?.api_key_secret_ref.as_ref(),
+        ModelAPIMode::Hosted => None,
     }
 }
 

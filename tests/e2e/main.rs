@@ -8,6 +8,7 @@ mod agent_runtime;
 mod autoscaling;
 mod build;
 mod control_plane;
+mod cron_schedule;
 mod dependencies;
 mod distribution;
 mod follow_inputs;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
     let env = support::Env::new();
     let trials = [
         control_plane::tests(&env),
+        cron_schedule::tests(&env),
         agent::tests(&env),
         agent_runtime::tests(&env),
         autoscaling::tests(&env),

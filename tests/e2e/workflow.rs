@@ -434,7 +434,7 @@ async fn a_schedule_that_cannot_run_is_reported_and_not_created(ctx: Ctx) -> any
     let workflows: Api<AgentWorkflow> = ctx.api();
     let crons: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ctx.ns, &cron_workflow_resource());
     for (schedule, expected) in [
-        ("{cron: '0 9 * * 8'}", "spec.schedule.cron: the day-of-week field has 8, outside 0-7; nothing is run"),
+        ("{cron: '0 9 * * 8'}", "spec.schedule.cron: the day-of-week field has 8, outside 0-6; nothing is run"),
         (
             "{cron: '@daily', timeZone: Europe/Pariss}",
             "spec.schedule.timeZone: \"Europe/Pariss\" is not a time zone of the IANA database",

@@ -253,7 +253,7 @@ arguments: [{name: topic}]
         let out_of_range = spec("steps: [{name: a, agentRef: {name: x}}]\nschedule: {cron: '0 9 * * 8'}\n");
         let error = check(&out_of_range).unwrap_err();
         assert_eq!(error.reason(), "InvalidSchedule");
-        assert_eq!(error.to_string(), "spec.schedule.cron: the day-of-week field has 8, outside 0-7");
+        assert_eq!(error.to_string(), "spec.schedule.cron: the day-of-week field has 8, outside 0-6");
         let unknown_zone =
             spec("steps: [{name: a, agentRef: {name: x}}]\nschedule: {cron: '@daily', timeZone: Mars/Olympus}\n");
         assert!(

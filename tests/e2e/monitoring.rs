@@ -319,12 +319,12 @@ async fn every_metric_named_is_exported_by_the_binaries(ctx: Ctx) -> anyhow::Res
     let recorded: BTreeSet<String> =
         rules(&rule).iter().filter_map(|r| r["record"].as_str()).map(str::to_string).collect();
 
-    // The operator: one Agent reconciled, one failing (an extended resource the Deployment refuses).
+    // The operator: one Agent reconciled, one failing (the namespace's quota lets one Deployment in).
     let operator = ctx.operator(&[])?;
+    ctx.limit_deployments(1).await?;
     ctx.apply_yaml(
         "apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: fine}\nspec: {image: ghcr.io/example/a:v1}\n\
-         ---\napiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: greedy}\n\
-         spec: {image: ghcr.io/example/a:v1, resources: {requests: {gpu: 1}}}\n",
+         ---\napiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: greedy}\nspec: {image: ghcr.io/example/a:v1}\n",
     )
     .await?;
     let operator_used: Vec<&String> = used.keys().filter(|n| n.starts_with("agents_operator_")).collect();

@@ -240,6 +240,26 @@ impl Ctx {
         }
     }
 
+    /// Lets at most `deployments` Deployments into the test's namespace (a ResourceQuota), so that
+    /// the API server refuses the next child Deployment of a valid object, as a cluster's own
+    /// policy may. Returns once the quota controller has counted the namespace: before that, the
+    /// API server's admission may not know the quota yet.
+    pub async fn limit_deployments(&self, deployments: u32) -> anyhow::Result<()> {
+        use k8s_openapi::api::core::v1::ResourceQuota;
+        self.apply_yaml(&format!(
+            "apiVersion: v1\nkind: ResourceQuota\nmetadata: {{name: deployments}}\n\
+             spec: {{hard: {{count/deployments.apps: '{deployments}'}}}}\n"
+        ))
+        .await?;
+        let quotas: Api<ResourceQuota> = self.api();
+        self.wait_for(&quotas, "deployments", "the quota counted", |q: Option<&ResourceQuota>| {
+            q.and_then(|q| q.status.as_ref()?.used.as_ref())
+                .is_some_and(|used| used.contains_key("count/deployments.apps"))
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Waits until the named object does not exist.
     pub async fn wait_gone<K>(&self, api: &Api<K>, name: &str) -> anyhow::Result<()>
     where

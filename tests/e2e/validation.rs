@@ -1,5 +1,6 @@
 //! The schema rejects invalid Agents before any controller sees them, each with a message that
-//! says what to fix. Every case is sent to the real API server.
+//! says what to fix. Every case is sent to the real API server, and the fields copied into a
+//! child are held to what the child's own API (the same server) takes.
 
 use std::sync::Arc;
 
@@ -9,7 +10,11 @@ use libtest_mimic::Trial;
 use crate::support::{Ctx, Env, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    trials!(env, "validation", [invalid_agents_are_rejected, invalid_servers_are_rejected])
+    trials!(
+        env,
+        "validation",
+        [invalid_agents_are_rejected, invalid_servers_are_rejected, agents_take_what_their_children_take]
+    )
 }
 
 /// (what is wrong, the Agent's metadata + spec in YAML, a fragment the rejection must contain)
@@ -102,7 +107,32 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "a request above its limit",
         "metadata: {name: a}\nspec: {image: x:1, resources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}}",
-        "each request must be at most its limit",
+        "spec.resources: Invalid value: requests[memory] is above its limit",
+    ),
+    (
+        "an extended resource without its domain",
+        "metadata: {name: a}\nspec: {image: x:1, resources: {limits: {gpu: 1}}}",
+        "spec.resources.limits: Invalid value: 'gpu' is not a resource a container can ask for",
+    ),
+    (
+        "an extended resource overcommitted",
+        "metadata: {name: a}\nspec: {image: x:1, resources: {requests: {nvidia.com/gpu: 1}}}",
+        "spec.resources: Invalid value: requests[nvidia.com/gpu] needs a limit equal to it",
+    ),
+    (
+        "a network policy port out of range",
+        "metadata: {name: a}\nspec: {image: x:1, networkPolicy: {ingress: [{ports: [{port: 0}]}]}}",
+        "spec.networkPolicy.ingress[0].ports[0].port: Invalid value: port is a number from 1 to 65535",
+    ),
+    (
+        "a network policy CIDR with bits past its prefix",
+        "metadata: {name: a}\nspec: {image: x:1, networkPolicy: {egress: [{to: [{ipBlock: {cidr: 10.1.2.3/8}}]}]}}",
+        "spec.networkPolicy.egress[0].to[0].ipBlock.cidr: Invalid value: cidr must be a network such as 10.0.0.0/8",
+    ),
+    (
+        "a network policy selector In without values",
+        "metadata: {name: a}\nspec: {image: x:1, networkPolicy: {ingress: [{from: [{podSelector: {matchExpressions: [{key: app, operator: In}]}}]}]}}",
+        "spec.networkPolicy.ingress[0].from[0].podSelector.matchExpressions[0].values: Invalid value: operators In and NotIn need values",
     ),
     (
         "an environment variable name with '='",
@@ -167,7 +197,12 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "a disruption budget that is neither a number nor a percentage",
         "metadata: {name: a}\nspec: {image: x:1, disruptionBudget: {minAvailable: lots}}",
-        "must be a number of pods or a percentage such as 25%",
+        "must be a number of pods or a percentage from 0% to 100%, such as 25%",
+    ),
+    (
+        "a disruption budget above 100%",
+        "metadata: {name: a}\nspec: {image: x:1, disruptionBudget: {maxUnavailable: 150%}}",
+        "spec.disruptionBudget.maxUnavailable: Invalid value: \"150%\": must be a number of pods or a percentage from 0% to 100%",
     ),
     (
         "a relative health check path",
@@ -380,6 +415,18 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "MCPServer",
+        "an extended resource without its domain",
+        "metadata: {name: t}\nspec: {image: x:1, resources: {requests: {gpu: 1}, limits: {gpu: 1}}}",
+        "spec.resources.requests: Invalid value: 'gpu' is not a resource a container can ask for",
+    ),
+    (
+        "ModelAPI",
+        "a storage class that cannot be one",
+        "metadata: {name: m}\nspec: {mode: Hosted, hosted: {models: [llama3.2], storage: {size: 20Gi, storageClassName: Fast_SSD}}}",
+        "spec.hosted.storage.storageClassName: Invalid value: \"Fast_SSD\": must be the name of a StorageClass",
+    ),
+    (
+        "MCPServer",
         "a package server on SSE",
         "metadata: {name: t}\nspec: {package: {runtime: uvx, name: x}, transport: sse}",
         "a package server is bridged from stdio to streamable HTTP",
@@ -414,4 +461,166 @@ async fn invalid_servers_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
     .await
     .context("a valid ModelAPI and MCPServer")?;
     Ok(())
+}
+
+/// `resources` of a container, and whether a Pod takes them (Kubernetes'
+/// ValidateContainerResourceRequirements: resource names, whole extended resources and pages,
+/// no overcommitted extended resources or hugepages, hugepages with cpu or memory).
+const RESOURCES: &[(&str, bool)] = &[
+    ("{limits: {gpu: 1}}", false),
+    ("{limits: {Example.com/gpu: 1}}", false),
+    ("{limits: {requests.example.com/gpu: 1}}", false),
+    ("{requests: {nvidia.com/gpu: 1}}", false),
+    ("{requests: {nvidia.com/gpu: 1}, limits: {nvidia.com/gpu: 2}}", false),
+    ("{limits: {nvidia.com/gpu: 500m}}", false),
+    ("{limits: {hugepages-2Mi: 4Mi}}", false),
+    ("{limits: {hugepages-2Mi: 3Mi, memory: 1Gi}}", false),
+    ("{limits: {hugepages-lots: 4Mi, memory: 1Gi}}", false),
+    ("{requests: {hugepages-2Mi: 4Mi, memory: 1Gi}}", false),
+    ("{limits: {memory: -1Gi}}", false),
+    ("{requests: {cpu: 2}, limits: {cpu: 1}}", false),
+    ("{limits: {nvidia.com/gpu: 2}}", true),
+    ("{requests: {nvidia.com/gpu: '1', cpu: 500m}, limits: {nvidia.com/gpu: 1}}", true),
+    ("{requests: {memory: 1Gi, hugepages-2Mi: 4Mi}, limits: {hugepages-2Mi: 4Mi}}", true),
+    ("{limits: {cpu: 1, hugepages-1Gi: 2Gi}}", true),
+    ("{requests: {example.kubernetes.io/thing: 500m, cpu: 0, ephemeral-storage: 1Gi}}", true),
+];
+
+/// `env` of a container, and whether a Pod takes it (ValidateEnv: names, one source, the pod
+/// fields and container resources a variable may read, divisors).
+const ENV: &[(&str, bool)] = &[
+    ("[{name: 'A=B', value: x}]", false),
+    ("[{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]", false),
+    ("[{name: A, valueFrom: {secretKeyRef: {name: Not_A_Name, key: k}}}]", false),
+    ("[{name: A, valueFrom: {fieldRef: {fieldPath: status.phase}}}]", false),
+    ("[{name: A, valueFrom: {fieldRef: {fieldPath: metadata.name, apiVersion: v2}}}]", false),
+    ("[{name: A, valueFrom: {fieldRef: {fieldPath: \"metadata.labels['Example.com/x']\"}}}]", false),
+    ("[{name: A, valueFrom: {resourceFieldRef: {resource: limits.gpu}}}]", false),
+    ("[{name: A, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: '1024'}}}]", false),
+    ("[{name: A, valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1Ki}}}]", false),
+    ("[{name: A, valueFrom: {resourceFieldRef: {resource: requests.memory, divisor: '1e3'}}}]", false),
+    (
+        "[{name: 'log.level', value: debug}, {name: A, valueFrom: {fieldRef: {fieldPath: spec.host}}}, \
+         {name: B, valueFrom: {fieldRef: {fieldPath: \"metadata.annotations['Example.com/x']\"}}}, \
+         {name: C, valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1000m, containerName: other}}}, \
+         {name: D, valueFrom: {resourceFieldRef: {resource: requests.hugepages-2Mi, divisor: 1024Ki}}}, \
+         {name: E, valueFrom: {secretKeyRef: {name: openai.keys, key: api_key}}}]",
+        true,
+    ),
+];
+
+/// Network policy rules (`ingress:` or `egress:`), and whether a NetworkPolicy takes them
+/// (ValidateNetworkPolicyPort, ValidateNetworkPolicyPeer, ValidateIPBlock, ValidateLabelSelector).
+const NETWORK_RULES: &[(&str, bool)] = &[
+    ("ingress: [{ports: [{protocol: HTTP, port: 80}]}]", false),
+    ("ingress: [{ports: [{port: 0}]}]", false),
+    ("ingress: [{ports: [{port: '8080'}]}]", false),
+    ("ingress: [{ports: [{port: my_port}]}]", false),
+    ("ingress: [{ports: [{port: a-very-long-name}]}]", false),
+    ("egress: [{ports: [{port: http, endPort: 90}]}]", false),
+    ("egress: [{ports: [{port: 100, endPort: 90}]}]", false),
+    ("egress: [{ports: [{endPort: 90}]}]", false),
+    ("egress: [{to: [{}]}]", false),
+    ("egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]", false),
+    ("egress: [{to: [{ipBlock: {cidr: 10.1.2.3/8}}]}]", false),
+    ("egress: [{to: [{ipBlock: {cidr: 010.0.0.0/8}}]}]", false),
+    ("egress: [{to: [{ipBlock: {cidr: '::ffff:10.0.0.0/104'}}]}]", false),
+    ("egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/8]}}]}]", false),
+    ("egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]", false),
+    ("ingress: [{from: [{podSelector: {matchLabels: {'bad key': x}}}]}]", false),
+    ("ingress: [{from: [{podSelector: {matchLabels: {app: 'bad value'}}}]}]", false),
+    ("ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: a, operator: In}]}}]}]", false),
+    ("ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: a, operator: Exists, values: [x]}]}}]}]", false),
+    ("ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: a, operator: Equals, values: [x]}]}}]}]", false),
+    ("ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: -a, operator: Exists}]}}]}]", false),
+    (
+        "ingress: [{from: [{namespaceSelector: {matchExpressions: [{key: a, operator: In, values: ['no spaces']}]}}]}]",
+        false,
+    ),
+    (
+        "ingress: [{from: [{podSelector: {matchLabels: {app.kubernetes.io/name: web}}, namespaceSelector: \
+         {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [prod, '']}]}}], \
+         ports: [{port: http}, {port: 8000, endPort: 8010, protocol: SCTP}, {protocol: UDP}]}]",
+        true,
+    ),
+    (
+        "egress: [{to: [{ipBlock: {cidr: '2001:DB8::/32', except: ['2001:db8:1::/48']}}, {namespaceSelector: {}}], \
+         ports: [{port: 443}]}]",
+        true,
+    ),
+];
+
+/// What the operator copies into a child is refused with the Agent exactly when the child's own
+/// API refuses it: each case goes to the real API server twice, as an Agent and as the child (a
+/// Deployment's container, a NetworkPolicy), both as server-side dry runs. A refused Agent names
+/// its own field, never the child's.
+async fn agents_take_what_their_children_take(ctx: Ctx) -> anyhow::Result<()> {
+    let agent = |spec: &str| {
+        format!("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {{name: a}}\nspec: {{image: 'x:1', {spec}}}\n")
+    };
+    // A field of the Agent's container, and the same in a Deployment's.
+    let container = |field: &'static str, our_path: &'static str| {
+        move |(value, admitted): &(&str, bool)| {
+            let field = format!("{field}: {value}");
+            let deployment = format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec: {{selector: {{matchLabels: {{app: d}}}}, \
+                 template: {{metadata: {{labels: {{app: d}}}}, spec: {{containers: [{{name: c, image: 'x:1', {field}}}]}}}}}}\n"
+            );
+            (deployment, agent(&field), our_path, *admitted)
+        }
+    };
+    let network_policy = |(rules, admitted): &(&str, bool)| {
+        let policy = format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p}}\nspec: {{podSelector: {{}}, {rules}}}\n"
+        );
+        (policy, agent(&format!("networkPolicy: {{{rules}}}")), "spec.networkPolicy.", *admitted)
+    };
+    let cases: Vec<_> = RESOURCES
+        .iter()
+        .map(container("resources", "spec.resources"))
+        .chain(ENV.iter().map(container("env", "spec.env[")))
+        .chain(NETWORK_RULES.iter().map(network_policy))
+        .collect();
+    let mut failures = Vec::new();
+    for (child, agent, our_path, admitted) in &cases {
+        let child_says = dry_run(&ctx, child).await;
+        let agent_says = dry_run(&ctx, agent).await;
+        if child_says.is_ok() != *admitted {
+            failures.push(format!(
+                "the API server changed its mind: expected admitted={admitted}, got {child_says:?} for\n{child}"
+            ));
+        }
+        match agent_says {
+            Ok(()) if !admitted => {
+                failures.push(format!("accepted, though its child is refused ({child_says:?}):\n{agent}"))
+            }
+            Err(message) if *admitted => {
+                failures.push(format!("refused ({message}), though its child is accepted:\n{agent}"))
+            }
+            Err(message) if !message.contains(our_path) || message.contains("template") => {
+                failures.push(format!("refused without naming {our_path}: {message}"))
+            }
+            _ => {}
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{} of {} cases went wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    }
+    Ok(())
+}
+
+/// A server-side dry run of applying one object: what the API server would answer, stored nowhere.
+async fn dry_run(ctx: &Ctx, yaml: &str) -> Result<(), String> {
+    let object: kube::api::DynamicObject = serde_norway::from_str(yaml).map_err(|e| format!("not an object: {e}"))?;
+    let types = object.types.clone().ok_or("no apiVersion and kind")?;
+    let gvk = kube::core::GroupVersionKind::try_from(&types).map_err(|e| e.to_string())?;
+    let name = object.metadata.name.clone().ok_or("no name")?;
+    let (resource, _) = kube::discovery::pinned_kind(&ctx.client, &gvk).await.map_err(|e| e.to_string())?;
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(ctx.client.clone(), &ctx.ns, &resource);
+    let params = kube::api::PatchParams::apply("e2e").force().dry_run();
+    match api.patch(&name, &params, &kube::api::Patch::Apply(&object)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) => Err(status.message),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -359,9 +359,11 @@ pub struct DisruptionBudget {
 pub struct NetworkPolicySpec {
     /// Who may connect to the agent. Empty: nobody (the Service included).
     #[serde(default)]
+    #[schemars(schema_with = "crate::schema::ingress_rules")]
     pub ingress: Vec<NetworkPolicyIngressRule>,
     /// Where the agent may connect. Unset: anywhere; a list, even empty, restricts egress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::egress_rules")]
     pub egress: Option<Vec<NetworkPolicyEgressRule>>,
 }
 

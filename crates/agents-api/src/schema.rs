@@ -2,6 +2,14 @@
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 
+mod env;
+mod network_policy;
+mod resources;
+
+pub use env::env;
+pub use network_policy::{egress_rules, ingress_rules};
+pub use resources::resources;
+
 /// An object whose fields the API server keeps as given.
 pub fn free_form_object(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
@@ -10,14 +18,16 @@ pub fn free_form_object(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// A number of pods or a percentage (`25%`). A CEL rule checks the string form: structural
-/// schemas cannot give the two alternatives their own types.
+/// A number of pods or a percentage of them (`25%`), as a PodDisruptionBudget takes it: at
+/// least 0, at most 100%. A CEL rule checks the string form: structural schemas cannot give the
+/// two alternatives their own types.
 pub fn int_or_string(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "x-kubernetes-int-or-string": true,
+        "maxLength": 16,
         "x-kubernetes-validations": [{
-            "rule": "type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",
-            "message": "must be a number of pods or a percentage such as 25%",
+            "rule": "type(self) == int ? self >= 0 : self.matches('^0*([0-9]{1,2}|100)%$')",
+            "message": "must be a number of pods or a percentage from 0% to 100%, such as 25%",
         }],
     })
 }
@@ -53,91 +63,6 @@ pub const IMAGE_REFERENCE_MESSAGE: &str = "must be an image reference such as gh
 /// The CEL rule of an image reference field.
 pub fn image_reference_rule() -> String {
     format!("self.matches('{}')", IMAGE_REFERENCE.replace('\\', "\\\\"))
-}
-
-/// Compute resources, as a container takes them: each value a quantity (checked with the API
-/// server's own parser, so `lots` is refused here rather than by the Deployment), each request
-/// at most its limit. `claims` (dynamic resource allocation) is left out: agents do not use it.
-pub fn resources(_: &mut SchemaGenerator) -> Schema {
-    let quantities = json_schema!({
-        "type": "object",
-        "maxProperties": 16,
-        "additionalProperties": {
-            "x-kubernetes-int-or-string": true,
-            "maxLength": 64,
-            "x-kubernetes-validations": [{
-                "rule": "isQuantity(string(self))",
-                // The API server's rejection names the field and quotes the value before this.
-                "message": "must be a quantity: a number with an optional suffix, such as 500m, 2, 512Mi or 1Gi",
-            }],
-        },
-    });
-    json_schema!({
-        "description": "Compute resources of the container: requests and limits of cpu, memory and the like.",
-        "type": "object",
-        "properties": {
-            "limits": quantities,
-            "requests": quantities,
-        },
-        "x-kubernetes-validations": [{
-            "rule": "!has(self.requests) || !has(self.limits) || self.requests.all(name, !(name in self.limits) \
-                     || !isQuantity(string(self.requests[name])) || !isQuantity(string(self.limits[name])) \
-                     || quantity(string(self.requests[name])).compareTo(quantity(string(self.limits[name]))) <= 0)",
-            "message": "each request must be at most its limit: lower requests or raise limits",
-        }],
-    })
-}
-
-/// Extra environment variables, checked as the Deployment would check them: a name of printable
-/// characters without '=', a literal value or one source, and references that name a real key.
-/// The rules sit on each entry, so a rejection names it (`spec.env[2]`) and never quotes a value.
-pub fn env(generator: &mut SchemaGenerator) -> Schema {
-    list_with_rules::<k8s_openapi::api::core::v1::EnvVar>(
-        generator,
-        &[
-            ("/properties/name", 256),
-            ("/properties/valueFrom/properties/secretKeyRef/properties/name", 253),
-            ("/properties/valueFrom/properties/secretKeyRef/properties/key", 253),
-            ("/properties/valueFrom/properties/configMapKeyRef/properties/name", 253),
-            ("/properties/valueFrom/properties/configMapKeyRef/properties/key", 253),
-        ],
-        serde_json::json!([
-            {
-                "rule": "self.name.matches('^[ -<>-~]+$')",
-                "message": "an environment variable's name is printable ASCII without '=', such as LOG_LEVEL",
-                "fieldPath": ".name",
-            },
-            {
-                "rule": "!has(self.value) || !has(self.valueFrom)",
-                "message": "set value or valueFrom, not both",
-            },
-            {
-                "rule": "!has(self.valueFrom) || [has(self.valueFrom.secretKeyRef), has(self.valueFrom.configMapKeyRef), \
-                         has(self.valueFrom.fieldRef), has(self.valueFrom.resourceFieldRef)].filter(x, x).size() == 1",
-                "message": "valueFrom takes exactly one of secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef",
-                "fieldPath": ".valueFrom",
-            },
-            {
-                "rule": "!has(self.valueFrom) || !has(self.valueFrom.secretKeyRef) || \
-                         (self.valueFrom.secretKeyRef.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') \
-                         && self.valueFrom.secretKeyRef.name.size() <= 253)",
-                "message": "must be the name of a Secret in this namespace: lowercase letters, digits, '-' and '.'",
-                "fieldPath": ".valueFrom.secretKeyRef.name",
-            },
-            {
-                "rule": "!has(self.valueFrom) || !has(self.valueFrom.secretKeyRef) || self.valueFrom.secretKeyRef.key.matches('^[-._a-zA-Z0-9]+$')",
-                "message": "must be a key of the Secret: letters, digits, '-', '_' and '.'",
-                "fieldPath": ".valueFrom.secretKeyRef.key",
-            },
-            {
-                "rule": "!has(self.valueFrom) || !has(self.valueFrom.configMapKeyRef) || \
-                         (self.valueFrom.configMapKeyRef.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') \
-                         && self.valueFrom.configMapKeyRef.key.matches('^[-._a-zA-Z0-9]+$'))",
-                "message": "must name a ConfigMap in this namespace (lowercase letters, digits, '-' and '.') and one of its keys (letters, digits, '-', '_' and '.')",
-                "fieldPath": ".valueFrom.configMapKeyRef",
-            },
-        ]),
-    )
 }
 
 /// A label key or a taint key: an optional DNS prefix and a name of at most 63 characters.
@@ -302,11 +227,35 @@ pub fn autoscaling_behavior(generator: &mut SchemaGenerator) -> Schema {
     Schema::try_from(behavior).expect("an object schema stays one")
 }
 
+/// `text` as a CEL string literal, for a `messageExpression` that puts it after a value.
+fn cel_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A `messageExpression` naming the first key of `map` that meets `condition` (of `k`), between
+/// `before` and `after`: a rule on a map's keys sits on the map, whose own path cannot name one.
+fn first_key(map: &str, condition: &str, before: &str, after: &str) -> String {
+    format!("{} + {map}.filter(k, {condition})[0] + {}", cel_string(before), cel_string(after))
+}
+
 /// The (sub)schema at `pointer`.
 fn property<'a>(schema: &'a mut serde_json::Value, pointer: &str) -> &'a mut serde_json::Value {
     match schema.pointer_mut(pointer) {
         Some(property) => property,
         // The generated CRDs are compared with the committed ones in a test, so this shows there.
         None => panic!("no schema at {pointer}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message quoting `'` or `\` stays one CEL string literal (the API server refuses a CRD
+    /// whose messageExpression does not compile).
+    #[test]
+    fn text_becomes_one_cel_string_literal() {
+        assert_eq!(cel_string(r"a 'b' \c"), r"'a \'b\' \\c'");
+        assert_eq!(first_key("self", "k == 'x'", "'", "' is bad"), r"'\'' + self.filter(k, k == 'x')[0] + '\' is bad'");
     }
 }

@@ -12,7 +12,7 @@ use agents_testenv::{Cluster, Options, cache_dir, gobuild};
 use anyhow::{Context, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
@@ -436,7 +436,7 @@ async fn install_paths(ctx: &Ctx, p: &Private) -> anyhow::Result<()> {
 
     run_ok_within(p.kubectl(ctx).args(["delete", "-k", k, "--wait=false"]), Duration::from_secs(60))?;
     for crd in built.iter().filter(|o| o["kind"] == "CustomResourceDefinition") {
-        crd_gone(ctx, p, &crds, crd["metadata"]["name"].as_str().unwrap_or_default()).await?;
+        crd_gone(&crds, crd["metadata"]["name"].as_str().unwrap_or_default()).await?;
     }
     Ok(())
 }
@@ -444,7 +444,7 @@ async fn install_paths(ctx: &Ctx, p: &Private) -> anyhow::Result<()> {
 /// Waits until a deleted CRD is gone; while Kubernetes' CRD finalizer says it could not list the
 /// CRD's objects, does what docs/install.md says for that: annotate the CRD so it tries again (it
 /// would otherwise wait for its 5-minute resync).
-async fn crd_gone(ctx: &Ctx, p: &Private, crds: &Api<CustomResourceDefinition>, name: &str) -> anyhow::Result<()> {
+async fn crd_gone(crds: &Api<CustomResourceDefinition>, name: &str) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + DEADLINE;
     let mut retries = 0;
     loop {
@@ -453,8 +453,12 @@ async fn crd_gone(ctx: &Ctx, p: &Private, crds: &Api<CustomResourceDefinition>, 
         if conditions.iter().any(|c| c.type_ == "Terminating" && c.reason.as_deref() == Some("InstanceDeletionFailed"))
         {
             retries += 1;
-            let annotation = format!("agents.dev/deletion-retry={retries}");
-            run_ok(p.kubectl(ctx).args(["annotate", "crd", name, &annotation, "--overwrite"]))?;
+            let annotation = json!({"metadata": {"annotations": {"agents.dev/deletion-retry": retries.to_string()}}});
+            match crds.patch(name, &PatchParams::default(), &Patch::Merge(&annotation)).await {
+                // The finalizer may finish between the read above and this write.
+                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+                outcome => _ = outcome?,
+            }
         }
         if std::time::Instant::now() > deadline {
             bail!(

@@ -102,7 +102,7 @@ where
     let store = writer.as_reader();
     let events = watcher(api, cache::watch_config(owner_label)).default_backoff().modify(prune).reflect(writer);
     let (filled, changes) = cache::after_lists(store.clone(), kind, events);
-    let owners = changes.filter_map(move |object| std::future::ready(object.ok().as_ref().and_then(owner))).boxed();
+    let owners = changes.filter_map(move |object| std::future::ready(owner(&object))).boxed();
     (store, Cached { filled: filled.wait(), owners })
 }
 

@@ -82,13 +82,6 @@ where
 {
     fn new(ctx: &Context) -> Self {
         let (store, filled, changes) = cache::all_of(ctx.api::<K>());
-        let kind = K::kind(&());
-        let changes = changes.filter_map(move |change| {
-            if let Err(e) = &change {
-                tracing::warn!(%kind, "watch failed, retrying: {e}");
-            }
-            std::future::ready(change.ok())
-        });
         Shared { store, filled, changes: Fanout::new(changes) }
     }
 

@@ -98,12 +98,12 @@ where
         .reflect(writer);
     let kind = K::kind(&Default::default()).into_owned();
     let (filled, changes) = after_lists(store.clone(), kind, events);
-    (store, filled, changes)
+    (store, filled, changes.map(Ok))
 }
 
 /// A cache of every object of one of our kinds (in the operator's namespaces) and the stream of
 /// those that change.
-pub fn all_of<K>(api: Api<K>) -> (Store<K>, Filled, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+pub fn all_of<K>(api: Api<K>) -> (Store<K>, Filled, impl Stream<Item = K> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
@@ -137,20 +137,27 @@ where
 /// deletions, so the objects the cache held before it and the new list lacks (deleted while the
 /// watch was down) come out too, as deletions would. The first complete list fills the cache
 /// ([`Filled`], for the cache of a `kind`).
+///
+/// A watch error goes to the log, not downstream: the watcher retries on its own, with backoff,
+/// while a Controller pauses all of its triggers after an error from any one of them, with a
+/// backoff of its own that grows to minutes. After an API server restart (each watch's resource
+/// version expired), Deployment changes went unseen for four minutes.
 pub fn after_lists<K>(
     store: Store<K>,
     kind: String,
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
-) -> (Filled, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+) -> (Filled, impl Stream<Item = K> + Send + 'static)
 where
     K: Resource + Clone + Send + Sync + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (listed, filled) = tokio::sync::watch::channel(false);
+    let filled = Filled { kind, filled };
+    let failed = filled.kind.clone();
     let changes = events
         .scan(Relist::default(), move |relist, event| {
-            let ready: Vec<Result<K, watcher::Error>> = match event {
-                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => vec![Ok(object)],
+            let ready: Vec<K> = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => vec![object],
                 // The cache still holds the previous list: it is swapped at `InitDone`.
                 Ok(watcher::Event::Init) => {
                     *relist = Relist { before: store.state(), listed: Vec::new() };
@@ -162,14 +169,17 @@ where
                 }
                 Ok(watcher::Event::InitDone) => {
                     listed.send_replace(true);
-                    std::mem::take(relist).changes().into_iter().map(Ok).collect()
+                    std::mem::take(relist).changes()
                 }
-                Err(e) => vec![Err(e)],
+                Err(e) => {
+                    tracing::warn!(kind = %failed, "watch failed, retrying: {e}");
+                    Vec::new()
+                }
             };
             std::future::ready(Some(futures::stream::iter(ready)))
         })
         .flatten();
-    (Filled { kind, filled }, changes)
+    (filled, changes)
 }
 
 /// A list in progress, and what the cache held before it.
@@ -321,7 +331,6 @@ mod tests {
         let waiters: Vec<_> = (0..3).map(|_| tokio::spawn(filled.wait())).collect();
         let mut seen = Vec::new();
         while let Some(changed) = changes.next().await {
-            let changed = changed.expect("no errors");
             let name = changed.metadata.name.clone().unwrap();
             let version = changed.metadata.resource_version.clone().unwrap();
             match store.get(&ObjectRef::new(&name).within("ns")) {

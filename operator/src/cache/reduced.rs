@@ -124,7 +124,7 @@ where
                     writer.replace(std::mem::take(relist))
                 }
                 Err(e) => {
-                    tracing::debug!("the {} watch: {e}", K::kind(&()));
+                    tracing::warn!(kind = %K::kind(&()), "watch failed, retrying: {e}");
                     Vec::new()
                 }
             };

@@ -28,11 +28,10 @@ use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use serde_json::json;
 
 mod support;
 
-use support::{build_operator, percentile, poll_until, start_operator};
+use support::{agent_manifest, build_operator, percentile, poll_until, start_operator};
 
 const UNLOADED_SAMPLES: usize = 20;
 
@@ -87,20 +86,6 @@ async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
         clean_up(&ns, n).await?;
     }
     Ok(())
-}
-
-fn agent_manifest(name: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "agents.dev/v1alpha1",
-        "kind": "Agent",
-        "metadata": {"name": name},
-        "spec": {
-            "image": "ghcr.io/example/bench-agent:v1",
-            "model": {"provider": "openai", "name": "gpt-4o", "apiKeySecretRef": {"name": "openai", "key": "api-key"}},
-            "instructions": "You are a benchmark agent.",
-            "replicas": 1,
-        },
-    })
 }
 
 async fn create_agents(

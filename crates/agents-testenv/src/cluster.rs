@@ -276,6 +276,36 @@ impl Cluster {
         result
     }
 
+    /// Stops kube-apiserver and starts it again with the same flags: the same port, etcd and
+    /// certificates, so every kubeconfig still works and clients see only their connections and
+    /// watches break. Returns once it answers `/readyz` again. For fault tests: what an operator
+    /// sees of an API server upgrade or crash.
+    ///
+    /// It gets SIGTERM, then SIGKILL after `grace`, as a kubelet stops a pod. On SIGTERM it stops
+    /// listening at once, but it waits up to 60 s for open connections (watches) to end before
+    /// it exits.
+    pub async fn restart_apiserver(&mut self, grace: Duration) -> Result<(), Error> {
+        const NAME: &str = "kube-apiserver";
+        let restart = |detail: &str| Error::Restart { component: NAME.into(), detail: detail.into() };
+        let index = self
+            .state
+            .daemons
+            .iter()
+            .position(|d| d.name == NAME)
+            .ok_or_else(|| restart("it is not part of this cluster"))?;
+        let old = self.state.daemons[index].clone();
+        if old.args.is_empty() {
+            return Err(restart(
+                "its command line was not recorded (an older agents-testenv started this cluster): run `cargo run -p agents-testenv -- down` and start it again",
+            ));
+        }
+        process::stop_all(std::slice::from_ref(&old), grace);
+        self.state.daemons[index] = Daemon::spawn(NAME, &old.exe, &old.args, &[], &old.log)?;
+        self.save()?;
+        let client = self.client().await?;
+        self.wait_for_apiserver(&client).await
+    }
+
     /// Records the processes, so `down` (or the next test run) can stop them whatever happens.
     fn save(&self) -> Result<(), Error> {
         let path = self.dir.join("state.json");

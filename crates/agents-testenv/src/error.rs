@@ -67,6 +67,9 @@ pub enum Error {
     )]
     ProcessExited { component: String, log: PathBuf, tail: String },
 
+    #[error("cannot restart {component}: {detail}")]
+    Restart { component: String, detail: String },
+
     #[error("timed out waiting for {what}: {hint}")]
     Timeout { what: String, hint: String },
 

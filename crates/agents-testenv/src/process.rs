@@ -21,6 +21,10 @@ pub struct Daemon {
     pub pid: u32,
     pub exe: PathBuf,
     pub log: PathBuf,
+    /// The command line's arguments, so the component can be started again as it was (see
+    /// `Cluster::restart_apiserver`); empty in state files written before they were recorded.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 impl Daemon {
@@ -39,7 +43,7 @@ impl Daemon {
             .spawn()
             .map_err(|e| Error::io("start", exe, e))?;
         let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
-        Ok(Daemon { name: name.to_string(), pid: child.id(), exe, log: log.to_path_buf() })
+        Ok(Daemon { name: name.to_string(), pid: child.id(), exe, log: log.to_path_buf(), args: args.to_vec() })
     }
 
     /// True while the pid exists and runs our binary (not a reused pid, not a zombie).
@@ -91,4 +95,16 @@ pub fn free_port() -> Result<u16, Error> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("find a free port on", Path::new("127.0.0.1"), e))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| Error::io("find a free port on", Path::new("127.0.0.1"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daemon_recorded_before_its_arguments_were_still_loads() {
+        let old = r#"{"name": "kube-apiserver", "pid": 1, "exe": "/bin/kube-apiserver", "log": "/tmp/a.log"}"#;
+        let daemon: Daemon = serde_json::from_str(old).expect("an old state entry parses");
+        assert!(daemon.args.is_empty(), "nothing to restart it with: restart_apiserver says so");
+    }
 }

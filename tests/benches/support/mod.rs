@@ -12,7 +12,8 @@ use agents_testenv::{Cluster, http};
 use anyhow::bail;
 
 /// Names an operator binary to measure instead of this build's, e.g. the static musl build the
-/// image ships (see docs/benchmarks.md).
+/// image ships (see docs/benchmarks.md). `AGENTS_BENCH_OPERATOR_LOG` sets its `RUST_LOG` (`warn`
+/// by default); its log is `bench-operator-<namespace>.log` in the cluster's directory.
 const OPERATOR_ENV: &str = "AGENTS_BENCH_OPERATOR";
 
 /// The operator in the release profile, as `cargo bench` builds; nothing when `AGENTS_BENCH_OPERATOR`
@@ -47,6 +48,11 @@ pub fn operator_binary() -> PathBuf {
 pub struct Operator {
     child: Child,
     pub metrics: std::net::SocketAddr,
+    /// What it was started with, so it can be started again the same way.
+    kubeconfig: PathBuf,
+    namespace: String,
+    concurrency: usize,
+    log: PathBuf,
 }
 
 impl Operator {
@@ -60,6 +66,30 @@ impl Operator {
             .and_then(|s| s.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok()))
             .unwrap_or(0)
     }
+
+    /// SIGKILLs the process (nothing of it runs after: as the OOM killer or a lost node ends a
+    /// pod) and starts it again at once with the same flags, as a Deployment's kubelet restarts
+    /// its container; returns once the new process is ready. Its metrics start again from zero,
+    /// on a new port.
+    pub fn kill_and_restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        self.restart()
+    }
+
+    /// How the process ended, if it ended by itself.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Starts the process again (after it ended) with the same flags; its log is appended to.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::File::options().append(true).open(&self.log)?;
+        let (child, metrics) = spawn_operator(&self.kubeconfig, &self.namespace, self.concurrency, log)?;
+        self.child = child;
+        self.metrics = metrics;
+        wait_until_ready(metrics)
+    }
 }
 
 impl Drop for Operator {
@@ -70,21 +100,38 @@ impl Drop for Operator {
 }
 
 pub fn start_operator(cluster: &Cluster, namespace: &str, concurrency: usize) -> anyhow::Result<Operator> {
+    let log = cluster.dir().join(format!("bench-operator-{namespace}.log"));
+    let kubeconfig = cluster.kubeconfig();
+    let (child, metrics) = spawn_operator(&kubeconfig, namespace, concurrency, std::fs::File::create(&log)?)?;
+    let operator = Operator { child, metrics, kubeconfig, namespace: namespace.to_string(), concurrency, log };
+    wait_until_ready(operator.metrics)?;
+    Ok(operator)
+}
+
+fn spawn_operator(
+    kubeconfig: &std::path::Path,
+    namespace: &str,
+    concurrency: usize,
+    log: std::fs::File,
+) -> anyhow::Result<(Child, std::net::SocketAddr)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let metrics: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let child = Command::new(operator_binary())
         .args([
-            format!("--kubeconfig={}", cluster.kubeconfig().display()),
+            format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={namespace}"),
             format!("--metrics-bind-address={metrics}"),
             format!("--agent-concurrency={concurrency}"),
             "--leader-elect=false".into(),
         ])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("AGENTS_BENCH_OPERATOR_LOG").as_deref().unwrap_or("warn"))
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(cluster.dir().join(format!("bench-operator-{namespace}.log")))?)
+        .stderr(log)
         .spawn()?;
-    let operator = Operator { child, metrics };
+    Ok((child, metrics))
+}
+
+fn wait_until_ready(metrics: std::net::SocketAddr) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !http::get(metrics, "/readyz").is_ok_and(|b| b.trim() == "ok") {
         if Instant::now() > deadline {
@@ -92,7 +139,22 @@ pub fn start_operator(cluster: &Cluster, namespace: &str, concurrency: usize) ->
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(operator)
+    Ok(())
+}
+
+/// The Agent the agents benchmark and the soak create: their figures compare because it is one shape.
+pub fn agent_manifest(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "agents.dev/v1alpha1",
+        "kind": "Agent",
+        "metadata": {"name": name},
+        "spec": {
+            "image": "ghcr.io/example/bench-agent:v1",
+            "model": {"provider": "openai", "name": "gpt-4o", "apiKeySecretRef": {"name": "openai", "key": "api-key"}},
+            "instructions": "You are a benchmark agent.",
+            "replicas": 1,
+        },
+    })
 }
 
 pub async fn poll_until(

@@ -133,6 +133,26 @@ async fn seed_002s_autoscaler_owns_the_replicas(ctx: Ctx) -> anyhow::Result<()> 
     .await?;
     ctx.wait_for(&deployments, "elastic", "2 replicas", move |d: Option<&Deployment>| replicas(d) == Some(2)).await?;
 
+    // With no metrics API here, the HPA controller says it cannot scale, and the Agent says so
+    // in the HPA's words.
+    let agents: Api<Agent> = ctx.api();
+    let agent = ctx
+        .wait_for(&agents, "elastic", "FeaturesAvailable False from the HPA", |a: Option<&Agent>| {
+            let conditions = a.and_then(|a| a.status.as_ref()).map(|s| s.conditions.as_slice()).unwrap_or_default();
+            agents_api::conditions::find(conditions, "FeaturesAvailable")
+                .is_some_and(|c| c.status == "False" && c.reason == "AutoscalingInactive")
+        })
+        .await?;
+    let status = agent.status.context("no status")?;
+    let features = agents_api::conditions::find(&status.conditions, "FeaturesAvailable").context("no condition")?;
+    ensure!(
+        features.message.starts_with("the HorizontalPodAutoscaler cannot scale (FailedGetResourceMetric): ")
+            && features.message.contains("pods.metrics.k8s.io")
+            && features.message.ends_with("is the metrics API served? (metrics-server for CPU and memory, the Prometheus Adapter for requests per second)"),
+        "FeaturesAvailable: {}",
+        features.message
+    );
+
     // A metrics-driven scale-up, as the HPA writes it: its status, then the target's scale. The
     // operator watches its HPAs, so it reconciles on the status change.
     let before = operator.settled_reconciles("Agent").await?;

@@ -9,7 +9,7 @@ pub mod types {
     pub const READY: &str = "Ready";
     /// Every referenced object (build, model API, tool server, peer) exists and can be used.
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";
-    /// Optional features the spec asks for are in place (e.g. the ServiceMonitor).
+    /// Optional features the spec asks for work (the ServiceMonitor, the autoscaler).
     pub const FEATURES_AVAILABLE: &str = "FeaturesAvailable";
     /// An MCPServer's tools were listed by asking the running server (`status.tools`).
     pub const TOOLS_LISTED: &str = "ToolsListed";
@@ -38,6 +38,8 @@ pub mod reasons {
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";
     pub const ALL_AVAILABLE: &str = "AllAvailable";
     pub const SERVICE_MONITOR_CRD_MISSING: &str = "ServiceMonitorCRDMissing";
+    /// The HorizontalPodAutoscaler says it cannot scale (e.g. a CPU target without a CPU request).
+    pub const AUTOSCALING_INACTIVE: &str = "AutoscalingInactive";
     pub const TOOLS_LISTED: &str = "ToolsListed";
     pub const TOOLS_NOT_LISTED: &str = "ToolsNotListed";
     // AgentBuild

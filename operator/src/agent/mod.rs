@@ -34,7 +34,8 @@ pub struct ChildStores {
     pub config_maps: Store<Stamped<ConfigMap>>,
     pub services: Store<Stamped<PartialObjectMeta<Service>>>,
     pub deployments: Store<Stamped<CachedDeployment>>,
-    pub autoscalers: Store<Stamped<PartialObjectMeta<HorizontalPodAutoscaler>>>,
+    /// Only what says whether they can scale (see `agents_render::agent::features`).
+    pub autoscalers: Store<Stamped<HorizontalPodAutoscaler>>,
     pub disruption_budgets: Store<Stamped<PartialObjectMeta<PodDisruptionBudget>>>,
     pub network_policies: Store<Stamped<PartialObjectMeta<NetworkPolicy>>>,
     pub service_monitors: ServiceMonitors,
@@ -69,7 +70,7 @@ pub fn run(
     let (deployments, deployments_filled, deployment_changes) =
         cache::children(ctx.api::<CachedDeployment>(), AGENT, cache::prune_deployment);
     let (autoscalers, autoscalers_filled, autoscaler_changes) =
-        cache::children(ctx.api(), AGENT, cache::prune_metadata);
+        cache::children(ctx.api(), AGENT, cache::prune_autoscaler);
     let (disruption_budgets, disruption_budgets_filled, disruption_budget_changes) =
         cache::children(ctx.api(), AGENT, cache::prune_metadata);
     let (network_policies, network_policies_filled, network_policy_changes) =

@@ -149,6 +149,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     let conflicts = children::sentences(&conflicts);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let pod_problem = stores.pod_problems.of(&namespace, &name);
+    let autoscaler = cached(&stores.autoscalers, &namespace, &name);
     let observed = Observed {
         agent: &agent,
         dependencies: &dependencies,
@@ -158,6 +159,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         conflicts: &conflicts,
         failure: failure.as_deref(),
         service_monitor_served: served,
+        autoscaler: autoscaler.as_ref().map(|a| &a.object),
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let new_status = status::status(observed, &now);

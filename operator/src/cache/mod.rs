@@ -289,6 +289,12 @@ pub fn prune_metadata<K: Resource>(object: &mut K) {
     }
 }
 
+/// An HPA as the Agent controller reads it: whether it can scale, nothing else.
+pub fn prune_autoscaler(autoscaler: &mut k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler) {
+    prune_metadata(autoscaler);
+    agents_render::agent::features::keep_problem_conditions(autoscaler);
+}
+
 /// A Deployment as the controllers read it (see [`CachedDeployment`]).
 pub fn prune_deployment(deployment: &mut CachedDeployment) {
     prune_metadata(deployment);

@@ -16,6 +16,7 @@ pub mod dependencies;
 mod deployment;
 pub mod drift;
 mod env;
+pub mod features;
 mod monitoring;
 mod policy;
 pub mod resolve;

@@ -4,9 +4,10 @@
 use agents_api::conditions::{self, Desired, reasons, types};
 use agents_api::{Agent, AgentPhase, AgentStatus, ChildRef};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::{Dependencies, deployment};
+use super::{Dependencies, deployment, features};
 use crate::labels;
 use crate::pods::PodProblem;
 use crate::rollout::{self, RolloutState};
@@ -28,6 +29,8 @@ pub struct Observed<'a> {
     /// Why writing the children failed, if it did.
     pub failure: Option<&'a str>,
     pub service_monitor_served: bool,
+    /// The live HorizontalPodAutoscaler, if the Agent has one (see [`features`]).
+    pub autoscaler: Option<&'a HorizontalPodAutoscaler>,
 }
 
 /// The phase and the reason behind it.
@@ -63,18 +66,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
             Desired::new(types::DEPENDENCIES_READY, false, reasons::DEPENDENCIES_NOT_READY, blockers.join("; "))
         },
     ];
-    if agent.spec.monitoring.is_some() {
-        desired.push(if observed.service_monitor_served {
-            Desired::new(types::FEATURES_AVAILABLE, true, reasons::ALL_AVAILABLE, "the ServiceMonitor is in place")
-        } else {
-            Desired::new(
-                types::FEATURES_AVAILABLE,
-                false,
-                reasons::SERVICE_MONITOR_CRD_MISSING,
-                "spec.monitoring asks for a ServiceMonitor, but the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor: install the Prometheus Operator's CRDs",
-            )
-        });
-    }
+    desired.extend(features::condition(agent, observed.service_monitor_served, observed.autoscaler));
     desired.extend(assessment.phase.progress(assessment.reason).condition(assessment.reason, &assessment.message));
     let existing = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let deployment_status = observed.deployment.and_then(|d| d.status.as_ref());
@@ -194,6 +186,7 @@ mod tests {
             conflicts: &[],
             failure: None,
             service_monitor_served: false,
+            autoscaler: None,
         })
     }
 
@@ -238,6 +231,7 @@ mod tests {
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
+                autoscaler: None,
             });
             assert_eq!((a.phase, a.reason), (previous, reasons::ROLLOUT_IN_PROGRESS));
         }
@@ -296,6 +290,7 @@ mod tests {
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
+                autoscaler: None,
             }
         }
         let first = status(observe(&agent, &deps, &live), &Time(Timestamp::from_second(100).unwrap()));
@@ -329,6 +324,7 @@ mod tests {
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
+                autoscaler: None,
             };
             let next = status(observed, &at(second));
             agent.status = Some(next.clone());
@@ -362,6 +358,7 @@ mod tests {
             conflicts: &[],
             failure: None,
             service_monitor_served: false,
+            autoscaler: None,
         };
         let s = status(observed, &Time(Timestamp::from_second(100).unwrap()));
         assert_eq!(s.children, children);
@@ -391,6 +388,7 @@ mod tests {
                 conflicts,
                 failure: None,
                 service_monitor_served: false,
+                autoscaler: None,
             };
             let s = status(observed, &Time(Timestamp::from_second(100).unwrap()));
             let ready = conditions::find(&s.conditions, types::READY).unwrap().status.clone();
@@ -429,6 +427,7 @@ mod tests {
             conflicts: &[],
             failure: Some("could not apply PodDisruptionBudget research: invalid"),
             service_monitor_served: false,
+            autoscaler: None,
         });
         assert_eq!((a.phase, a.reason), (AgentPhase::Failed, reasons::RECONCILE_FAILED));
         assert!(a.message.contains("PodDisruptionBudget"));
@@ -447,6 +446,7 @@ mod tests {
             conflicts: &conflicts,
             failure: None,
             service_monitor_served: false,
+            autoscaler: None,
         });
         assert_eq!((a.phase, a.reason), (AgentPhase::Failed, reasons::CHILD_CONFLICT));
     }

@@ -3,7 +3,7 @@
 //! that ask; when the CRD appears or goes, every Agent is reconciled again.
 
 use agents_api::Agent;
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
@@ -25,7 +25,10 @@ impl ServiceMonitors {
 
 /// Follows the CRD until the operator stops. Returns the shared view, a stream that fires when
 /// every Agent must be reconciled (the CRD came or went), and one of Agents whose ServiceMonitor changed.
+/// The Agent controller's gate waits until the operator knows whether the CRD is served (at most
+/// [`optional::KNOWN_LIMIT`]).
 pub fn follow(
+    reads: &mut cache::Reads,
     client: kube::Client,
     namespace: Option<String>,
 ) -> (ServiceMonitors, impl Stream<Item = ()> + Send + 'static, impl Stream<Item = ObjectRef<Agent>> + Send + 'static) {
@@ -34,7 +37,7 @@ pub fn follow(
         served: "the cluster serves ServiceMonitors: Agents with spec.monitoring get one",
         not_served: "the cluster does not serve ServiceMonitors",
     };
-    optional::follow(client, crd, move |client| {
+    let followed = optional::follow(client, crd, move |client| {
         let (store, cached) = optional::cache(
             client,
             namespace.as_deref(),
@@ -44,7 +47,10 @@ pub fn follow(
             owning_agent,
         );
         (store, vec![cached])
-    })
+    });
+    let monitors = followed.0.clone();
+    reads.wait_until(async move { monitors.known(optional::KNOWN_LIMIT).await }.boxed());
+    followed
 }
 
 fn owning_agent(monitor: &PartialObjectMeta<DynamicObject>) -> Option<ObjectRef<Agent>> {

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cache::fanout::Fanout;
 use crate::cache::inputs::Inputs;
-use crate::cache::{self, Filled};
+use crate::cache::{self, Filled, Reads};
 use crate::context::Context;
 use crate::metrics::Phased;
 
@@ -41,16 +41,17 @@ impl Watches {
             mcp_servers: Shared::new(ctx),
             inputs: Inputs::new(ctx),
         };
-        ctx.metrics.observe(watches.agents.store());
-        ctx.metrics.observe(watches.builds.store());
-        ctx.metrics.observe(watches.workflows.store());
-        ctx.metrics.observe(watches.model_apis.store());
-        ctx.metrics.observe(watches.mcp_servers.store());
+        ctx.metrics.observe(watches.agents.store.clone());
+        ctx.metrics.observe(watches.builds.store.clone());
+        ctx.metrics.observe(watches.workflows.store.clone());
+        ctx.metrics.observe(watches.model_apis.store.clone());
+        ctx.metrics.observe(watches.mcp_servers.store.clone());
         watches
     }
 
-    /// Starts every watch: call once every controller follows what it reads.
-    pub fn start(&self) {
+    /// Starts every watch, once every controller follows what it reads: taken by value, so no
+    /// controller can follow a watch after its first list went by.
+    pub fn start(self) {
         self.agents.start();
         self.builds.start();
         self.workflows.start();
@@ -85,21 +86,18 @@ where
         Shared { store, filled, changes: Fanout::new(changes) }
     }
 
-    pub fn store(&self) -> Store<K> {
-        self.store.clone()
+    /// The cache and every change the watch delivers, once the cache holds it (a list's objects
+    /// once the list is complete, as `cache::after_lists` says), for a controller that waits for
+    /// the cache in its gate.
+    pub fn read(
+        &self,
+        reads: &mut Reads,
+    ) -> (Store<K>, impl Stream<Item = Result<K, watcher::Error>> + Send + 'static) {
+        reads.wait_for(&self.filled);
+        (self.store.clone(), self.changes.follow().map(Ok))
     }
 
-    pub fn filled(&self) -> &Filled {
-        &self.filled
-    }
-
-    /// Every change the watch delivers, once the cache holds it (a list's objects once the list is
-    /// complete, as `cache::after_lists` says). Follow before the watch starts.
-    pub fn follow(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-        self.changes.follow().map(Ok)
-    }
-
-    fn start(&self) {
+    fn start(self) {
         self.changes.start();
     }
 }

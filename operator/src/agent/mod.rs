@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -23,7 +23,6 @@ use crate::cache::inputs::{Digests, Readers};
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
-use crate::optional;
 use crate::service_monitor::{self, ServiceMonitors};
 use crate::watches::Watches;
 use crate::written::Written;
@@ -57,33 +56,29 @@ pub struct State {
 }
 
 /// Sets the controller up (following what it reads in `watches`); the future runs it.
-pub fn run(
-    ctx: Arc<Context>,
-    watches: &Watches,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> impl Future<Output = ()> {
-    let (service_accounts, service_accounts_filled, service_account_changes) =
-        cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (config_maps, config_maps_filled, config_map_changes) =
-        cache::children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
-    let (services, services_filled, service_changes) = cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (deployments, deployments_filled, deployment_changes) =
-        cache::children(ctx.api::<CachedDeployment>(), AGENT, cache::prune_deployment);
-    let (autoscalers, autoscalers_filled, autoscaler_changes) =
-        cache::children(ctx.api(), AGENT, cache::prune_autoscaler);
-    let (disruption_budgets, disruption_budgets_filled, disruption_budget_changes) =
-        cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (network_policies, network_policies_filled, network_policy_changes) =
-        cache::children(ctx.api(), AGENT, cache::prune_metadata);
-    let (pod_problems, pods_filled, pod_problem_changes) = cache::pods::follow::<Agent>(ctx.api(), AGENT);
-    let readers = Readers::default();
-    let input_changes = readers.to_reconcile(watches.inputs.follow(), watches.agents.store());
+pub fn run<S>(ctx: Arc<Context>, watches: &Watches, shutdown: S) -> impl Future<Output = ()> + use<S>
+where
+    S: Future<Output = ()> + Send + Sync + 'static,
+{
+    let mut reads = cache::Reads::default();
+    let (service_accounts, service_account_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
+    let (config_maps, config_map_changes) = reads.children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
+    let (services, service_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
+    let (deployments, deployment_changes) =
+        reads.children(ctx.api::<CachedDeployment>(), AGENT, cache::prune_deployment);
+    let (autoscalers, autoscaler_changes) = reads.children(ctx.api(), AGENT, cache::prune_autoscaler);
+    let (disruption_budgets, disruption_budget_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
+    let (network_policies, network_policy_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
+    let (pod_problems, pod_problem_changes) = cache::pods::follow::<Agent>(&mut reads, ctx.api(), AGENT);
     let (service_monitors, monitors_came_or_went, monitor_changes) =
-        service_monitor::follow(ctx.client.clone(), ctx.namespace.clone());
+        service_monitor::follow(&mut reads, ctx.client.clone(), ctx.namespace.clone());
 
     // One watch on Agents feeds the cache, re-resolves the Agents that list a changed one as a
     // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
-    let (agents, agent_changes) = (watches.agents.store(), watches.agents.follow());
+    let (agents, agent_changes) = watches.agents.read(&mut reads);
+    let (inputs, input_changes) = watches.inputs.read(&mut reads);
+    let readers = Readers::default();
+    let input_changes = readers.to_reconcile(input_changes, agents.clone());
     let written = Arc::new(Written::new(agents.clone()));
     let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
     let peers_of = agents.clone();
@@ -95,29 +90,10 @@ pub fn run(
         }
     }));
     // What Agents reference: a change to one reconciles the Agents that name it (no polling).
-    let (builds, build_changes) = (watches.builds.store(), watches.builds.follow());
-    let (model_apis, model_api_changes) = (watches.model_apis.store(), watches.model_apis.follow());
-    let (mcp_servers, mcp_server_changes) = (watches.mcp_servers.store(), watches.mcp_servers.follow());
-    let monitors_known = {
-        let monitors = service_monitors.clone();
-        async move { monitors.known(optional::KNOWN_LIMIT).await }.boxed()
-    };
-    let gate = cache::Gate::new(vec![
-        watches.agents.filled().wait(),
-        service_accounts_filled.wait(),
-        config_maps_filled.wait(),
-        services_filled.wait(),
-        deployments_filled.wait(),
-        autoscalers_filled.wait(),
-        disruption_budgets_filled.wait(),
-        network_policies_filled.wait(),
-        pods_filled.wait(),
-        watches.inputs.filled(),
-        watches.builds.filled().wait(),
-        watches.model_apis.filled().wait(),
-        watches.mcp_servers.filled().wait(),
-        monitors_known,
-    ]);
+    let (builds, build_changes) = watches.builds.read(&mut reads);
+    let (model_apis, model_api_changes) = watches.model_apis.read(&mut reads);
+    let (mcp_servers, mcp_server_changes) = watches.mcp_servers.read(&mut reads);
+    let gate = reads.gate();
     let users_of_build = {
         let agents = agents.clone();
         move |changed: AgentBuild| dependencies::users_of_build(&changed, &agents)
@@ -149,7 +125,7 @@ pub fn run(
             network_policies,
             service_monitors,
             pod_problems,
-            inputs: watches.inputs.digests(),
+            inputs,
             readers,
         },
         written,

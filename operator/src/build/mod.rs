@@ -26,21 +26,22 @@ pub struct State {
 }
 
 /// Sets the controller up (following AgentBuilds in `watches`); the future runs it.
-pub fn run(
-    ctx: Arc<Context>,
-    watches: &Watches,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> impl Future<Output = ()> {
+pub fn run<S>(ctx: Arc<Context>, watches: &Watches, shutdown: S) -> impl Future<Output = ()> + use<S>
+where
+    S: Future<Output = ()> + Send + Sync + 'static,
+{
     let (tekton, tekton_came_or_went, run_changes) = tekton::follow(ctx.client.clone(), ctx.namespace.clone());
     // A new rebuild annotation is a change; the operator's own status writes are not.
-    let (builds, build_changes) = (watches.builds.store(), watches.builds.follow());
+    let mut reads = cache::Reads::default();
+    let (builds, build_changes) = watches.builds.read(&mut reads);
+    let gate = reads.gate();
     let written = Arc::new(Written::new(builds.clone()));
     let build_changes = cache::not_status_only(written.follow(build_changes));
     let state = Arc::new(State { ctx: ctx.clone(), tekton, written });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
-    let controller = Controller::for_stream(build_changes, builds)
-        .reconcile_all_on(tekton_came_or_went)
-        .reconcile_on(run_changes)
+    let controller = Controller::for_stream(gate.hold(build_changes), builds)
+        .reconcile_all_on(gate.hold(tekton_came_or_went))
+        .reconcile_on(gate.hold(run_changes))
         .with_config(controller::Config::default().concurrency(ctx.build_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);

@@ -11,17 +11,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use agents_render::inputs::{self, Input};
-use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
-use super::Filled;
 use super::fanout::Fanout;
 use super::reduced::{self, Change, Reduced};
+use super::{Filled, Reads};
 use crate::context::Context;
 
 /// A changed input: its namespace and what it is.
@@ -63,21 +62,14 @@ impl Inputs {
         Inputs { digests: Digests { config_maps, secrets }, filled, changes: Fanout::new(changes) }
     }
 
-    pub fn digests(&self) -> Digests {
-        self.digests.clone()
+    /// The digests and the inputs that change, from the start, for a controller whose gate
+    /// waits for them.
+    pub fn read(&self, reads: &mut Reads) -> (Digests, impl Stream<Item = Changed> + Send + 'static) {
+        self.filled.iter().for_each(|filled| reads.wait_for(filled));
+        (self.digests.clone(), self.changes.follow())
     }
 
-    /// Resolves once every watch holds its first list.
-    pub fn filled(&self) -> BoxFuture<'static, ()> {
-        futures::future::join_all(self.filled.iter().map(Filled::wait)).map(|_| ()).boxed()
-    }
-
-    /// The inputs that change, from the start. Follow before [`Inputs::start`].
-    pub fn follow(&self) -> impl Stream<Item = Changed> + Send + 'static {
-        self.changes.follow()
-    }
-
-    pub fn start(&self) {
+    pub fn start(self) {
         self.changes.start();
     }
 }

@@ -6,7 +6,8 @@
 //! - a (re)list's objects are announced only once the list is complete ([`after_lists`]), when
 //!   the cache holds them;
 //! - a controller's streams pass nothing on until the caches its reconciles read are filled
-//!   ([`Gate`]).
+//!   (the gate of [`Reads::gate`]); a controller reaches each cache through its [`Reads`], which
+//!   builds the gate, so it cannot read one it does not wait for.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -59,10 +60,12 @@ mod deployment;
 pub mod fanout;
 pub mod inputs;
 pub mod pods;
+mod reads;
 pub mod reduced;
 mod stamped;
 
 pub use deployment::CachedDeployment;
+pub use reads::Reads;
 pub use stamped::Stamped;
 
 /// Watches only what the operator created for one kind of owner (by label, e.g.
@@ -74,10 +77,10 @@ pub fn watch_config(owner_label: &str) -> watcher::Config {
 }
 
 /// A cache of the children of one kind of owner and the stream of their changes (for
-/// `Controller::owns_stream`). `prune` drops what the operator never reads before an object is
+/// `Controller::owns_stream`); controllers reach it through [`Reads::children`]. `prune` drops what the operator never reads before an object is
 /// cached; labels go too (the watch selected by them, on the API server), and annotations, but
 /// for the content hash ([`Stamped`]).
-pub fn children<K>(
+fn children<K>(
     api: Api<K>,
     owner_label: &str,
     prune: fn(&mut K),
@@ -232,51 +235,6 @@ impl Filled {
             }
         }
         .boxed()
-    }
-}
-
-/// Keeps a controller from reconciling until each cache its reconciles read holds its first full
-/// list. kube's Controller holds reconciles until its own kind's cache is filled, but not those
-/// of children and references: a reconcile triggered by one child's list that read another
-/// cache still empty would report a child as missing ("creating the Deployment"), and nothing
-/// would change afterwards to correct it (at 5,000 Agents, a restart did so for 130 of them).
-///
-/// The controller's own kind is held back ([`Gate::hold`]): all of it comes through once the gate
-/// opens, and each object is reconciled then. What its children's watches say before that is
-/// dropped ([`Gate::discard_until_open`]): those watches must run to fill their caches, and those
-/// reconciles will read what they said.
-#[derive(Clone)]
-pub struct Gate(futures::future::Shared<BoxFuture<'static, ()>>);
-
-impl Gate {
-    /// Opens once every one of `filled` has resolved.
-    pub fn new(filled: Vec<BoxFuture<'static, ()>>) -> Self {
-        Gate(futures::future::join_all(filled).map(|_| ()).boxed().shared())
-    }
-
-    /// `stream`, not polled until the gate opens: for a stream fed elsewhere (a follower of a
-    /// shared watch), whose items wait for it.
-    pub fn hold<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
-    where
-        S: Stream + Send + 'static,
-    {
-        let open = self.0.clone();
-        futures::stream::once(async move {
-            open.await;
-            stream
-        })
-        .flatten()
-    }
-
-    /// `stream`, polled all along (it fills a cache the gate waits for), its items dropped until
-    /// the gate opens.
-    pub fn discard_until_open<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
-    where
-        S: Stream + Send + 'static,
-        S::Item: Send,
-    {
-        let open = self.0.clone();
-        stream.filter(move |_| std::future::ready(open.peek().is_some()))
     }
 }
 

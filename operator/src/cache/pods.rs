@@ -16,7 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde::Deserialize;
 
 use super::reduced::{self, Change, Reduced};
-use super::{Filled, watch_config};
+use super::{Reads, watch_config};
 
 /// A pod as the watch decodes it: what names it and its owner, and its status (its spec, the
 /// bulk of it, is skipped while decoding).
@@ -72,19 +72,21 @@ fn owner_of(change: Change<Owned>) -> Option<(String, String)> {
 }
 
 /// Watches the pods labelled `owner_label` (the operator's own, by its managed-by label), keeps
-/// their problems, and yields the owners of `K` to reconcile when those change. The first
-/// complete list fills it ([`Filled`]).
+/// their problems, and yields the owners of `K` to reconcile when those change. The controller's
+/// gate waits for the first complete list.
 pub fn follow<K>(
+    reads: &mut Reads,
     api: Api<WatchedPod>,
     owner_label: &'static str,
-) -> (PodProblems, Filled, impl Stream<Item = ObjectRef<K>> + Send + 'static)
+) -> (PodProblems, impl Stream<Item = ObjectRef<K>> + Send + 'static)
 where
     K: Resource<DynamicType = ()> + 'static,
 {
     let (problems, filled, changes) =
         reduced::watch(api, watch_config(owner_label), move |pod| reduce(pod, owner_label));
+    reads.wait_for(&filled);
     let owners = changes.filter_map(|change| std::future::ready(owner_of(change)));
-    (PodProblems(problems), filled, owners.map(|(namespace, name)| ObjectRef::new(&name).within(&namespace)))
+    (PodProblems(problems), owners.map(|(namespace, name)| ObjectRef::new(&name).within(&namespace)))
 }
 
 super::decoded_as!(WatchedPod, Pod);

@@ -89,36 +89,31 @@ pub struct State<K: ServerKind> {
 }
 
 /// Sets the controller of `K` up (following `servers`, the watch of `K`); the future runs it.
-pub fn run<K: ServerKind>(
+pub fn run<K: ServerKind, S>(
     ctx: Arc<Context>,
     servers: &Shared<K>,
     inputs: &Inputs,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> impl Future<Output = ()> {
+    shutdown: S,
+) -> impl Future<Output = ()> + use<K, S>
+where
+    S: Future<Output = ()> + Send + Sync + 'static,
+{
     let label = K::OWNER_LABEL;
-    let (config_maps, config_maps_filled, config_map_changes) =
-        cache::children(ctx.api(), label, cache::prune_metadata);
-    let (deployments, deployments_filled, deployment_changes) =
-        cache::children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);
-    let (services, services_filled, service_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
-    let (claims, claims_filled, claim_changes) = cache::children(ctx.api(), label, cache::prune_metadata);
-    let (pod_problems, pods_filled, pod_problem_changes) = cache::pods::follow::<K>(ctx.api(), label);
+    let mut reads = cache::Reads::default();
+    let (config_maps, config_map_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
+    let (deployments, deployment_changes) =
+        reads.children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);
+    let (services, service_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
+    let (claims, claim_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
+    let (pod_problems, pod_problem_changes) = cache::pods::follow::<K>(&mut reads, ctx.api(), label);
+    let (servers, changes) = servers.read(&mut reads);
+    let (inputs, input_changes) = inputs.read(&mut reads);
     let readers = Readers::default();
-    let input_changes = readers.to_reconcile(inputs.follow(), servers.store());
-    let gate = cache::Gate::new(vec![
-        servers.filled().wait(),
-        config_maps_filled.wait(),
-        deployments_filled.wait(),
-        services_filled.wait(),
-        claims_filled.wait(),
-        pods_filled.wait(),
-        inputs.filled(),
-    ]);
-    let (servers, changes) = (servers.store(), servers.follow());
+    let input_changes = readers.to_reconcile(input_changes, servers.clone());
+    let gate = reads.gate();
     let written = Arc::new(Written::new(servers.clone()));
     let changes = cache::not_status_only(written.follow(changes));
-    let children =
-        ChildStores { config_maps, deployments, services, claims, pod_problems, inputs: inputs.digests(), readers };
+    let children = ChildStores { config_maps, deployments, services, claims, pod_problems, inputs, readers };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
     let controller = Controller::for_stream(gate.hold(changes), servers)

@@ -29,22 +29,22 @@ pub struct State {
 }
 
 /// Sets the controller up (following AgentWorkflows and Agents in `watches`); the future runs it.
-pub fn run(
-    ctx: Arc<Context>,
-    watches: &Watches,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> impl Future<Output = ()> {
+pub fn run<S>(ctx: Arc<Context>, watches: &Watches, shutdown: S) -> impl Future<Output = ()> + use<S>
+where
+    S: Future<Output = ()> + Send + Sync + 'static,
+{
     let (argo, argo_came_or_went, run_changes) = argo::follow(ctx.client.clone(), ctx.namespace.clone());
 
     // A run request (an annotation) is a change; the operator's own status writes are not.
-    let (workflows, workflow_changes) = (watches.workflows.store(), watches.workflows.follow());
+    let mut reads = cache::Reads::default();
+    let (workflows, workflow_changes) = watches.workflows.read(&mut reads);
     let written = Arc::new(Written::new(workflows.clone()));
     let workflow_changes = cache::not_status_only(written.follow(workflow_changes));
 
     // The Agents the steps call: a change of one (it became Ready, its endpoint moved) maps to
     // the AgentWorkflows of its namespace that call it.
-    let (agents, agent_changes) = (watches.agents.store(), watches.agents.follow());
-    let gate = cache::Gate::new(vec![watches.workflows.filled().wait(), watches.agents.filled().wait()]);
+    let (agents, agent_changes) = watches.agents.read(&mut reads);
+    let gate = reads.gate();
     let callers_of = workflows.clone();
     let dependents = move |agent: Agent| {
         let namespace = agent.namespace();

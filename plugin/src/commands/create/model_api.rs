@@ -28,13 +28,18 @@ pub struct ModelApiArgs {
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
     /// A model to serve (repeatable). Proxy: NAME or NAME=PROVIDER/MODEL (e.g.
-    /// gpt-4o=openai/gpt-4o; `*` passes any model through). Hosted: an Ollama model (llama3.2).
+    /// gpt-4o=openai/gpt-4o; `openai/*` passes any of OpenAI's models through, `*` any model,
+    /// without a key). Hosted: an Ollama model (llama3.2).
     #[arg(long = "model", value_name = "MODEL")]
     pub models: Vec<String>,
     /// Proxy: the Secret key with the provider's API key for every --model, as SECRET:KEY.
     /// External: the key Agents send to the endpoint.
     #[arg(long, value_name = "SECRET:KEY", value_parser = parse_secret_key)]
     pub api_key_secret: Option<(String, String)>,
+    /// Proxy: the Secret key with the proxy's master key, as SECRET:KEY. The proxy then answers
+    /// only requests that carry it, and Agents using the ModelAPI are given it.
+    #[arg(long, value_name = "SECRET:KEY", value_parser = parse_secret_key)]
+    pub master_key_secret: Option<(String, String)>,
     /// Proxy: your own LiteLLM config, as CONFIGMAP or CONFIGMAP:KEY (instead of --model).
     #[arg(long, value_name = "CONFIGMAP[:KEY]", conflicts_with = "models")]
     pub config_map: Option<String>,
@@ -81,6 +86,14 @@ pub fn manifest(args: &ModelApiArgs) -> anyhow::Result<Value> {
     let mode = args.mode.unwrap_or(Mode::Proxy);
     let mut spec = Map::new();
     let key = args.api_key_secret.as_ref().map(|(name, key)| json!({"name": name, "key": key}));
+    if args.master_key_secret.is_some() && mode != Mode::Proxy {
+        // Dropping it silently would leave the user believing the endpoint is guarded.
+        return Err(Explained(
+            "--master-key-secret guards a LiteLLM proxy: use it with --mode proxy (an external endpoint's key is --api-key-secret)"
+                .into(),
+        )
+        .into());
+    }
     match mode {
         Mode::Proxy => {
             spec.insert("mode".into(), "Proxy".into());
@@ -97,6 +110,9 @@ pub fn manifest(args: &ModelApiArgs) -> anyhow::Result<Value> {
                     .into());
                 }
                 None => {
+                    if key.is_some() {
+                        refuse_key_on_wildcard(&args.models)?;
+                    }
                     let models: Vec<Value> = args
                         .models
                         .iter()
@@ -114,6 +130,10 @@ pub fn manifest(args: &ModelApiArgs) -> anyhow::Result<Value> {
                     json!({"models": models})
                 }
             };
+            let mut proxy = proxy;
+            if let Some((name, key)) = &args.master_key_secret {
+                proxy["masterKeySecretRef"] = json!({"name": name, "key": key});
+            }
             spec.insert("proxy".into(), proxy);
         }
         Mode::Hosted => {
@@ -162,6 +182,22 @@ pub fn manifest(args: &ModelApiArgs) -> anyhow::Result<Value> {
     }))
 }
 
+/// LiteLLM takes the provider from the start of the model; where a `*` stands there, the request
+/// names the provider and a key would go to whichever it names. The API server refuses such a
+/// spec too (the same test as the schema's rule); here the user is told in the flags' words.
+fn refuse_key_on_wildcard(models: &[String]) -> Result<(), Explained> {
+    let provider_is_open = |model: &str| model.split('/').next().is_some_and(|provider| provider.contains('*'));
+    match models.iter().find(|m| provider_is_open(m.split_once('=').map_or(m.as_str(), |(_, model)| model))) {
+        Some(model) => Err(Explained(format!(
+            "--model {model:?} with --api-key-secret would send the key to whatever provider a request names \
+             (deepseek/..., anthropic/...): name the provider the key belongs to, e.g. --model 'openai/*' \
+             (any openai/... model), or leave out --api-key-secret and give each provider its own key in \
+             spec.env from a Secret (OPENAI_API_KEY, ...) with `kubectl agents apply -f`"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Asks for what the flags did not say. Every question has a flag, so scripts never see it.
 fn wizard(args: &mut ModelApiArgs) -> anyhow::Result<()> {
     eprintln!(
@@ -190,7 +226,10 @@ fn wizard(args: &mut ModelApiArgs) -> anyhow::Result<()> {
     };
     match mode {
         Mode::Proxy if args.models.is_empty() && args.config_map.is_none() => {
-            args.models = list("Models, comma-separated NAME=PROVIDER/MODEL ('*' for any)", "gpt-4o=openai/gpt-4o")?;
+            args.models = list(
+                "Models, comma-separated NAME=PROVIDER/MODEL ('openai/*' for any of a provider's)",
+                "gpt-4o=openai/gpt-4o",
+            )?;
             if args.api_key_secret.is_none() {
                 args.api_key_secret = key("Secret holding the provider's API key, as SECRET:KEY (empty for none)")?;
             }
@@ -218,20 +257,75 @@ mod tests {
     #[test]
     fn a_proxy_lists_its_models_each_with_the_key() {
         let manifest = manifest(&ModelApiArgs {
-            models: vec!["gpt-4o=openai/gpt-4o".into(), "*".into()],
+            models: vec!["gpt-4o=openai/gpt-4o".into(), "openai/*".into()],
             api_key_secret: Some(("openai".into(), "api-key".into())),
+            master_key_secret: Some(("gateway-master".into(), "key".into())),
             ..args(Mode::Proxy)
         })
         .unwrap();
         let key = json!({"name": "openai", "key": "api-key"});
         assert_eq!(
             manifest["spec"],
-            json!({"mode": "Proxy", "proxy": {"models": [
-                {"name": "gpt-4o", "model": "openai/gpt-4o", "apiKeySecretRef": key},
-                {"name": "*", "apiKeySecretRef": key},
-            ]}})
+            json!({"mode": "Proxy", "proxy": {
+                "models": [
+                    {"name": "gpt-4o", "model": "openai/gpt-4o", "apiKeySecretRef": key},
+                    {"name": "openai/*", "apiKeySecretRef": key},
+                ],
+                "masterKeySecretRef": {"name": "gateway-master", "key": "key"},
+            }})
         );
         let _: ModelAPI = serde_json::from_value(manifest).expect("a valid ModelAPI");
+    }
+
+    #[test]
+    fn a_key_on_a_wildcard_provider_is_refused_before_sending() {
+        for model in ["*", "any=*", "*/gpt-4o", "x=op*/gpt-4o"] {
+            let error = manifest(&ModelApiArgs {
+                models: vec!["gpt-4o=openai/gpt-4o".into(), model.into()],
+                api_key_secret: Some(("openai".into(), "api-key".into())),
+                ..args(Mode::Proxy)
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(error.starts_with(&format!("--model {model:?} with --api-key-secret")), "{model}: {error}");
+            assert!(error.contains("--model 'openai/*'"), "{error}");
+        }
+        // Without a key the wildcard is what it was: any model, to its provider's own key.
+        let open = manifest(&ModelApiArgs { models: vec!["*".into()], ..args(Mode::Proxy) }).unwrap();
+        assert_eq!(open["spec"]["proxy"], json!({"models": [{"name": "*"}]}));
+        // A `*` past the provider names no provider: `openai/*` and a model of it keep their key.
+        let scoped = manifest(&ModelApiArgs {
+            models: vec!["all=openai/*".into(), "openai/gpt-*".into()],
+            api_key_secret: Some(("openai".into(), "api-key".into())),
+            ..args(Mode::Proxy)
+        });
+        assert!(scoped.is_ok(), "{scoped:?}");
+    }
+
+    #[test]
+    fn a_master_key_is_for_a_proxy_only() {
+        let master = || Some(("gateway-master".to_string(), "key".to_string()));
+        let own = manifest(&ModelApiArgs {
+            config_map: Some("litellm:own.yaml".into()),
+            master_key_secret: master(),
+            ..args(Mode::Proxy)
+        })
+        .unwrap();
+        assert_eq!(
+            own["spec"]["proxy"],
+            json!({"configMapRef": {"name": "litellm", "key": "own.yaml"},
+                   "masterKeySecretRef": {"name": "gateway-master", "key": "key"}})
+        );
+        let external = ModelApiArgs {
+            url: Some("https://llm.example".into()),
+            master_key_secret: master(),
+            ..args(Mode::External)
+        };
+        let error = manifest(&external).unwrap_err().to_string();
+        assert!(error.contains("use it with --mode proxy"), "{error}");
+        let hosted =
+            ModelApiArgs { models: vec!["llama3.2".into()], master_key_secret: master(), ..args(Mode::Hosted) };
+        assert!(manifest(&hosted).is_err());
     }
 
     #[test]

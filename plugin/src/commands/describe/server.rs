@@ -155,6 +155,7 @@ impl Described for ModelAPI {
                         .unwrap_or_default();
                     lines.push(("Model", format!("{} -> {target}{key}", model.name)));
                 }
+                lines.push(("Master key", master_key(proxy.and_then(|p| p.master_key_secret_ref.as_ref()))));
             }
             ModelAPIMode::Hosted => {
                 lines.push(("Image", spec.image.clone().unwrap_or_else(|| model_api::OLLAMA_IMAGE.into())));
@@ -189,6 +190,18 @@ impl Described for ModelAPI {
     fn used_by(&self, agent: &Agent) -> bool {
         let name = self.name_any();
         agent.spec.model.as_ref().and_then(|m| m.model_api_ref.as_ref()).is_some_and(|r| r.name == name)
+    }
+}
+
+/// Who may call a proxy: the Secret holding its master key (never the value), or that it is open.
+fn master_key(reference: Option<&agents_api::SecretKeyRef>) -> String {
+    match reference {
+        Some(key) => format!(
+            "Secret {}/{} (callers must send it; Agents using this ModelAPI get it as MODEL_API_KEY)",
+            key.name, key.key
+        ),
+        None => "none: any pod that reaches the Service may use the models (set spec.proxy.masterKeySecretRef to guard them)"
+            .into(),
     }
 }
 
@@ -238,5 +251,34 @@ impl Described for MCPServer {
     fn used_by(&self, agent: &Agent) -> bool {
         let name = self.name_any();
         agent.spec.mcp_servers.iter().any(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(proxy: serde_json::Value) -> ModelAPI {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "agents.dev/v1alpha1", "kind": "ModelAPI", "metadata": {"name": "gateway"},
+            "spec": {"mode": "Proxy", "proxy": proxy},
+        }))
+        .unwrap()
+    }
+
+    fn master_key_line(model_api: &ModelAPI) -> String {
+        let lines = model_api.spec_lines();
+        lines.into_iter().find(|(label, _)| *label == "Master key").map(|(_, value)| value).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_proxy_says_who_may_call_it() {
+        let open = proxy(serde_json::json!({"models": [{"name": "*"}]}));
+        assert!(master_key_line(&open).starts_with("none: any pod that reaches the Service"), "{open:?}");
+        let guarded = proxy(serde_json::json!({
+            "configMapRef": {"name": "own", "key": "config.yaml"},
+            "masterKeySecretRef": {"name": "gateway-master", "key": "key"},
+        }));
+        assert!(master_key_line(&guarded).starts_with("Secret gateway-master/key (callers must send it"));
     }
 }

@@ -431,6 +431,25 @@ const SERVER_CASES: &[(&str, &str, &str, &str)] = &[
         "metadata: {name: t}\nspec: {package: {runtime: uvx, name: x}, transport: sse}",
         "a package server is bridged from stdio to streamable HTTP",
     ),
+    (
+        "ModelAPI",
+        "a provider key on the wildcard '*'",
+        "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: '*', apiKeySecretRef: {name: k, key: openai}}]}}",
+        "a key on the wildcard '*' would go to whatever provider a request names",
+    ),
+    (
+        "ModelAPI",
+        "a provider key on a model routed to the wildcard '*'",
+        "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: x, model: '*', apiKeySecretRef: {name: k, key: openai}}]}}",
+        "name the provider the key belongs to, e.g. {name: 'openai/*'",
+    ),
+    (
+        "ModelAPI",
+        "the proxy's master key set twice",
+        "metadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: x}], masterKeySecretRef: {name: mk, key: k}}, \
+         env: [{name: LITELLM_MASTER_KEY, value: x}]}",
+        "spec.proxy.masterKeySecretRef sets LITELLM_MASTER_KEY",
+    ),
 ];
 
 async fn invalid_servers_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
@@ -454,7 +473,9 @@ async fn invalid_servers_are_rejected(ctx: Ctx) -> anyhow::Result<()> {
         bail!("{} of {} cases went wrong:\n{}", failures.len(), SERVER_CASES.len(), failures.join("\n"));
     }
     ctx.apply_yaml(
-        "apiVersion: agents.dev/v1alpha1\nkind: ModelAPI\nmetadata: {name: m}\nspec: {mode: Proxy, proxy: {models: [{name: '*'}]}}\n\
+        "apiVersion: agents.dev/v1alpha1\nkind: ModelAPI\nmetadata: {name: m}\n\
+         spec: {mode: Proxy, proxy: {models: [{name: '*'}, {name: 'openai/*', apiKeySecretRef: {name: k, key: openai}}], \
+         masterKeySecretRef: {name: mk, key: k}}}\n\
          ---\napiVersion: agents.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: t}\n\
          spec: {package: {runtime: uvx, name: mcp-server-fetch, version: '2025.4.7'}}\n",
     )

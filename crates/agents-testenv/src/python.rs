@@ -2,9 +2,10 @@
 //! server behind the operator's stdio-to-HTTP bridge, the A2A SDK's client) on this machine.
 //!
 //! Like the Go tools, each environment is built once into the cache and reused:
-//! `python/<name>-<key>/` holds `requirements.txt`, `venv/`, `build.log` (every attempt's
-//! output, each after a header line) and `installed.txt` (`pip freeze` of the finished environment). `key` is a hash of
-//! the pinned requirements, so changing a pin builds a new environment beside the old one.
+//! `python/<name>-<key>/` holds `requirements.txt`, `constraints.txt` (for a set that pins its
+//! dependencies too), `venv/`, `build.log` (every attempt's output, each after a header line)
+//! and `installed.txt` (`pip freeze` of the finished environment). `key` is a hash of the pinned
+//! requirements and constraints, so changing a pin builds a new environment beside the old one.
 //!
 //! A venv cannot be built elsewhere and moved into place (its scripts' `#!` lines name its
 //! absolute path), so it is built where it stays and `installed.txt`, written last, is what
@@ -25,12 +26,15 @@ pub struct PinnedSet {
     pub name: &'static str,
     /// `NAME==VERSION` each; pip resolves their dependencies when the environment is built.
     pub requirements: &'static [&'static str],
+    /// A pip constraints file (`NAME==VERSION` lines, `#` comments) fixing the version pip
+    /// chooses for each dependency, or empty to let pip resolve them when the environment is built.
+    pub constraints: &'static str,
 }
 
 impl PinnedSet {
     /// The environment of this set, built first if it is missing (see [`ensure`]).
     pub fn ensure(&self) -> Result<Venv, Error> {
-        ensure(self.name, self.requirements)
+        ensure_in(&cache_dir(), self.name, self.requirements, self.constraints)
     }
 }
 
@@ -43,26 +47,32 @@ impl PinnedSet {
 /// `mcp` is pinned to its last 1.x: mcp-proxy 0.10.0 asks for `mcp>=1.17.0` with no upper bound,
 /// and fails at import with mcp 2 (`streamablehttp_client` is gone, httpx became httpx2). Later
 /// mcp-proxy releases bound it themselves (0.13.0: `mcp<2`).
-pub const MCP_PROXY: PinnedSet = PinnedSet { name: "mcp-proxy", requirements: &["mcp-proxy==0.10.0", "mcp==1.30.0"] };
+pub const MCP_PROXY: PinnedSet =
+    PinnedSet { name: "mcp-proxy", requirements: &["mcp-proxy==0.10.0", "mcp==1.30.0"], constraints: "" };
 
 /// `mcp-server-time`, a small published stdio MCP server (tools `get_current_time` and
 /// `convert_time`), to run behind [`MCP_PROXY`]. An environment of its own, as `uvx` gives each
 /// tool: it needs `mcp>=2.3`, which mcp-proxy 0.10.0 cannot run with.
 pub const MCP_SERVER_TIME: PinnedSet =
-    PinnedSet { name: "mcp-server-time", requirements: &["mcp-server-time==2026.10.19"] };
+    PinnedSet { name: "mcp-server-time", requirements: &["mcp-server-time==2026.10.19"], constraints: "" };
 
 /// The published A2A Python SDK, whose client speaks A2A protocol 1.0: a reference peer for
 /// the runtime's A2A server. Its client needs no extra (httpx, protobuf and json-rpc are core
 /// dependencies); a Python A2A *server* would need the `http-server` extra and an ASGI server.
-pub const A2A_SDK: PinnedSet = PinnedSet { name: "a2a-sdk", requirements: &["a2a-sdk==1.3.0"] };
+pub const A2A_SDK: PinnedSet = PinnedSet { name: "a2a-sdk", requirements: &["a2a-sdk==1.3.0"], constraints: "" };
 
 /// The LiteLLM proxy (`litellm --config FILE --port PORT`, the program a Proxy ModelAPI's pod
 /// runs), at the version of the image the operator renders by default (`agents-render`'s
-/// `model_api/litellm.rs`: `ghcr.io/berriai/litellm:main-v1.74.9-stable`). It installs and
-/// serves on Python 3.11 with nothing else pinned, so pip resolves the rest (`installed.txt`
-/// keeps what it chose; its `openai>=1.68.2` has no upper bound and resolved to 3.63.0). Large:
-/// 480 MB (polars, a `proxy` extra, is 180 MB of it) and a minute to build from PyPI.
-pub const LITELLM_PROXY: PinnedSet = PinnedSet { name: "litellm-proxy", requirements: &["litellm[proxy]==1.74.9"] };
+/// `model_api/litellm.rs`: `ghcr.io/berriai/litellm:main-v1.74.9-stable`). Its dependencies are
+/// pinned too, to what pip resolved once (`python/litellm-proxy.txt`, 97 packages): LiteLLM asks
+/// for ranges without upper bounds (`openai>=1.68.2`), so a new release of any of them would
+/// otherwise change the environment a fresh machine builds. Large: 480 MB (polars, a `proxy`
+/// extra, is 180 MB of it) and one to two minutes to build from PyPI.
+pub const LITELLM_PROXY: PinnedSet = PinnedSet {
+    name: "litellm-proxy",
+    requirements: &["litellm[proxy]==1.74.9"],
+    constraints: include_str!("../python/litellm-proxy.txt"),
+};
 
 /// A finished virtual environment.
 #[derive(Debug, Clone)]
@@ -92,15 +102,17 @@ impl Venv {
 /// `tokio::task::spawn_blocking` in async code. Concurrent callers (two test binaries) wait on a
 /// lock instead of building twice.
 pub fn ensure(name: &str, requirements: &[&str]) -> Result<Venv, Error> {
-    ensure_in(&cache_dir(), name, requirements)
+    ensure_in(&cache_dir(), name, requirements, "")
 }
 
-/// [`ensure`] with an explicit cache root.
-pub fn ensure_in(cache: &Path, name: &str, requirements: &[&str]) -> Result<Venv, Error> {
-    if let Some(requirement) = requirements.iter().find(|r| !is_pinned(r)) {
+/// [`ensure`] with an explicit cache root, and `constraints` (a pip constraints file, or empty)
+/// fixing the versions of the requirements' dependencies.
+pub fn ensure_in(cache: &Path, name: &str, requirements: &[&str], constraints: &str) -> Result<Venv, Error> {
+    if let Some(requirement) = requirements.iter().copied().chain(constraint_lines(constraints)).find(|r| !is_pinned(r))
+    {
         return Err(Error::Unpinned { venv: name.into(), requirement: requirement.to_string() });
     }
-    let id = format!("{name}-{}", key(requirements));
+    let id = format!("{name}-{}", key(requirements, constraints));
     let home = cache.join("python").join(&id);
     let venv = Venv { dir: home.join("venv") };
     let installed = home.join("installed.txt");
@@ -131,13 +143,18 @@ pub fn ensure_in(cache: &Path, name: &str, requirements: &[&str]) -> Result<Venv
     let text: String = requirements.iter().map(|r| format!("{r}\n")).collect();
     fs::write(&requirements_txt, text).map_err(|e| Error::io("write", &requirements_txt, e))?;
 
+    let mut pip_install = Command::new(venv.python());
+    pip_install
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
+        .arg(&requirements_txt);
+    if !constraints.is_empty() {
+        let constraints_txt = home.join("constraints.txt");
+        fs::write(&constraints_txt, constraints).map_err(|e| Error::io("write", &constraints_txt, e))?;
+        pip_install.arg("-c").arg(&constraints_txt);
+    }
+
     build.run("python3 -m venv", Command::new("python3").args(["-m", "venv"]).arg(&venv.dir))?;
-    build.run(
-        "pip install",
-        Command::new(venv.python())
-            .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
-            .arg(&requirements_txt),
-    )?;
+    build.run("pip install", &mut pip_install)?;
     let freeze = Command::new(venv.python())
         .args(["-m", "pip", "freeze", "--disable-pip-version-check"])
         .stdin(Stdio::null())
@@ -169,13 +186,24 @@ fn is_pinned(requirement: &str) -> bool {
     })
 }
 
-/// 16 hex digits of FNV-1a over the sorted requirements: stable across Rust releases and
-/// machines (std's hasher promises neither), and independent of the order they are listed in.
-fn key(requirements: &[&str]) -> String {
+/// The pins of a constraints file: its lines but blank ones and `#` comments.
+fn constraint_lines(constraints: &str) -> impl Iterator<Item = &str> {
+    constraints.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'))
+}
+
+/// 16 hex digits of FNV-1a over the sorted requirements, then the constraints file as it is:
+/// stable across Rust releases and machines (std's hasher promises neither), and independent of
+/// the order the requirements are listed in. Without constraints, the key of the requirements
+/// alone, as before constraints existed (so those environments are not rebuilt).
+fn key(requirements: &[&str], constraints: &str) -> String {
     let mut sorted = requirements.to_vec();
     sorted.sort_unstable();
+    let mut text = sorted.join("\n");
+    if !constraints.is_empty() {
+        text = format!("{text}\n--constraints\n{constraints}");
+    }
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in sorted.join("\n").bytes() {
+    for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -236,10 +264,13 @@ mod tests {
 
     #[test]
     fn the_key_depends_on_the_pins_not_their_order() {
-        assert_eq!(key(&["b==1", "a==2"]), key(&["a==2", "b==1"]));
-        assert_ne!(key(&["a==2"]), key(&["a==3"]));
+        assert_eq!(key(&["b==1", "a==2"], ""), key(&["a==2", "b==1"], ""));
+        assert_ne!(key(&["a==2"], ""), key(&["a==3"], ""));
+        // A changed constraint is a new environment.
+        assert_ne!(key(&["a==2"], "b==1\n"), key(&["a==2"], "b==2\n"));
+        assert_ne!(key(&["a==2"], "b==1\n"), key(&["a==2"], ""));
         // FNV-1a of the empty string: the key never changes with the Rust release.
-        assert_eq!(key(&[]), "cbf29ce484222325");
+        assert_eq!(key(&[], ""), "cbf29ce484222325");
     }
 
     #[test]
@@ -251,8 +282,10 @@ mod tests {
             assert!(!is_pinned(loose), "{loose}");
         }
         let cache = std::env::temp_dir().join(format!("agents-testenv-unpinned-{}", std::process::id()));
-        let err = ensure_in(&cache, "loose", &["mcp-proxy"]).unwrap_err();
+        let err = ensure_in(&cache, "loose", &["mcp-proxy"], "").unwrap_err();
         assert!(matches!(err, Error::Unpinned { .. }), "{err}");
+        let err = ensure_in(&cache, "loose", &["mcp-proxy==0.10.0"], "# pins\nmcp==1.30.0\nhttpx>=0.27\n").unwrap_err();
+        assert!(matches!(&err, Error::Unpinned { requirement, .. } if requirement == "httpx>=0.27"), "{err}");
         assert!(!cache.exists(), "nothing is built for a loose pin");
     }
 
@@ -260,8 +293,21 @@ mod tests {
     fn the_sets_are_pinned() {
         for set in [MCP_PROXY, MCP_SERVER_TIME, A2A_SDK, LITELLM_PROXY] {
             assert!(set.requirements.iter().all(|r| is_pinned(r)), "{set:?}");
+            assert!(constraint_lines(set.constraints).all(is_pinned), "{}", set.name);
         }
     }
+
+    /// LiteLLM's dependencies are pinned, and the pins hold the LiteLLM the set asks for.
+    #[test]
+    fn the_litellm_proxy_pins_all_it_installs() {
+        let pins: Vec<&str> = constraint_lines(LITELLM_PROXY.constraints).collect();
+        assert!(pins.contains(&"litellm==1.74.9"), "{pins:?}");
+        assert_eq!(LITELLM_PROXY.requirements, ["litellm[proxy]==1.74.9"]);
+        for dependency in ["openai==", "fastapi==", "pydantic==", "uvicorn=="] {
+            assert!(pins.iter().any(|p| p.starts_with(dependency)), "{dependency} is not pinned");
+        }
+    }
+
 
     /// Two first callers at once: one builds, the other waits and gets the same environment.
     /// No requirements, so nothing is downloaded (~5 s: `python3 -m venv` installs pip).
@@ -271,7 +317,7 @@ mod tests {
         let _ = fs::remove_dir_all(&cache);
         let build = || {
             let cache = cache.clone();
-            std::thread::spawn(move || ensure_in(&cache, "empty", &[]))
+            std::thread::spawn(move || ensure_in(&cache, "empty", &[], ""))
         };
         let (a, b) = (build(), build());
         let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
@@ -281,7 +327,7 @@ mod tests {
         let log = fs::read_to_string(a.dir().with_file_name("build.log")).unwrap();
         assert_eq!(log.matches(ATTEMPT_HEADER).count(), 1, "{log}");
         let again = Instant::now();
-        assert_eq!(ensure_in(&cache, "empty", &[]).unwrap().dir(), a.dir());
+        assert_eq!(ensure_in(&cache, "empty", &[], "").unwrap().dir(), a.dir());
         assert!(again.elapsed().as_millis() < 100, "a cached environment is not rebuilt");
         fs::remove_dir_all(&cache).unwrap();
     }

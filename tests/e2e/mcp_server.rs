@@ -135,6 +135,10 @@ async fn its_tools_are_what_the_running_server_lists(ctx: Ctx) -> anyhow::Result
 /// supergateway 3.4.0 has no option for the address it listens on: it listens on every address
 /// (Node's `listen(port)`), the pod's IP among them, as in a pod. So the port is one free on
 /// every address, and the test sends to the pod's address only.
+///
+/// A tool's arguments may carry secrets: the bridge's log (both its streams, as a pod's log
+/// holds them) shows neither the argument of a call nor its echo. At supergateway's default
+/// level it would show both, on stdout.
 async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Result<()> {
     let restricted = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
     Api::<Namespace>::all(ctx.client.clone())
@@ -177,7 +181,7 @@ async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Res
     ensure!(fetches == [("fetch", vec!["sh".into(), "-c".into(), fetch])], "{fetches:?}");
     ensure!(init[0].env == container.env && init[0].image == container.image, "{init:?}");
     let address = SocketAddr::new(ip, port);
-    let mut gateway = in_pod::start_program(command, address, dir.join("everything.log"))?;
+    let mut gateway = in_pod::start_program(both_streams_logged(&command), address, dir.join("everything.log"))?;
     tokio::task::block_in_place(|| gateway.wait_listening())?;
 
     // The operator may have asked before the bridge listened; a touch makes it ask again now.
@@ -208,10 +212,10 @@ async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Res
     let session = session.context("initialize opened no MCP session")?;
     rpc(&http, &url, Some(&session), &json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await?;
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-        "params": {"name": "echo", "arguments": {"message": "carried by supergateway"}}});
+        "params": {"name": "echo", "arguments": {"message": TOOL_ARGUMENT}}});
     let (_, called) = rpc(&http, &url, Some(&session), &call).await?;
     ensure!(
-        called["result"]["content"][0]["text"] == "Echo: carried by supergateway",
+        called["result"]["content"][0]["text"] == format!("Echo: {TOOL_ARGUMENT}"),
         "{called}\nthe bridge's log:\n{}",
         gateway.log_text()
     );
@@ -222,7 +226,24 @@ async fn an_npm_package_runs_behind_the_rendered_bridge(ctx: Ctx) -> anyhow::Res
     let client = McpServer::new("everything".into(), url, http);
     let sum = client.call("get-sum", json!({"a": 2, "b": 40}).as_object().cloned().unwrap_or_default()).await?;
     ensure!(sum.text.contains("42") && !sum.is_error, "{sum:?}\nthe bridge's log:\n{}", gateway.log_text());
+    gateway.check_running()?;
+    ensure!(
+        !gateway.log_text().contains(TOOL_ARGUMENT),
+        "the bridge logged a tool's argument:\n{}",
+        gateway.log_text()
+    );
     Ok(())
+}
+
+/// A tool call's argument, as a secret would look.
+const TOOL_ARGUMENT: &str = "sk-e2e-tool-argument-3f8a";
+
+/// `command` with its stdout written where its stderr goes: a pod's log holds both, and the
+/// pod process keeps only stderr.
+fn both_streams_logged(command: &std::process::Command) -> std::process::Command {
+    let mut shell = std::process::Command::new("sh");
+    shell.args(["-c", "exec \"$0\" \"$@\" >&2"]).arg(command.get_program()).args(command.get_args());
+    shell
 }
 
 /// One JSON-RPC message POSTed to a streamable-HTTP MCP endpoint: the session the server named

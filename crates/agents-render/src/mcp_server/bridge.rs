@@ -111,6 +111,14 @@ pub fn container(package: &McpPackage, port: i32) -> Container {
                 port.to_string(),
                 "--streamableHttpPath".into(),
                 "/mcp".into(),
+                // At its default level (`info`) supergateway logs every JSON-RPC message both
+                // ways, a tool call's arguments and its result among them, and those may carry
+                // secrets. 3.4.0's levels are `debug`, `info` and `none`; `none` also drops the
+                // server's stderr and the bridge's own errors, which it logs through the same
+                // logger: the pod's log stays empty. A package that cannot be fetched still
+                // shows in the log of the init container `fetch`.
+                "--logLevel".into(),
+                "none".into(),
             ];
             (NODE_IMAGE, command, npm_env())
         }
@@ -217,7 +225,9 @@ mod tests {
                 "--port",
                 "8000",
                 "--streamableHttpPath",
-                "/mcp"
+                "/mcp",
+                "--logLevel",
+                "none"
             ]
         );
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use agents_api::MCPServer;
 use agents_runtime::tools::mcp::McpServer;
-use agents_testenv::node;
+use agents_testenv::{node, python};
 use anyhow::{Context, ensure};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,14 +20,19 @@ use libtest_mimic::Trial;
 use serde_json::{Value, json};
 
 use crate::in_pod;
-use crate::support::{Ctx, DEADLINE, Env, trials};
+use crate::support::{Ctx, DEADLINE, Env, output_within, text, trials};
 
 pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
-    trials!(
+    let mut tests = trials!(
         env,
         "mcp_server",
         [its_tools_are_what_the_running_server_lists, an_npm_package_runs_behind_the_rendered_bridge]
-    )
+    );
+    // No control plane: the pod's command is the operator's own render.
+    tests.push(Trial::test("mcp_server::a_pypi_package_that_cannot_be_fetched_stops_its_pod_naming_it", || {
+        a_pypi_package_that_cannot_be_fetched_stops_its_pod_naming_it().map_err(|e| format!("{e:#}").into())
+    }));
+    tests
 }
 
 const SESSION: &str = "session-42";
@@ -280,4 +285,67 @@ async fn rpc(
         .find(|m| m["id"] == message["id"])
         .with_context(|| format!("no answer to {} in {body:?}", message["method"]))?;
     Ok((session, answer))
+}
+
+/// A package that cannot be fetched (here a name the index does not know) stops the pod with
+/// uv's reason in its log: the container of a `uvx` package MCPServer, as the operator renders
+/// it, exits non-zero with the message naming the package, so the kubelet restarts it with
+/// back-off and the MCPServer is `Failed`, reason `CrashLoopBackOff`, pointing at
+/// `kubectl logs … --previous` (that status is `agents-render`'s unit test of a server
+/// container that keeps exiting). The bridge never listens, so the pod is never Ready.
+///
+/// Run here: mcp-proxy from the cached environment where the image's `uvx` would fetch it, and
+/// the package's `uvx` as rendered, the real uv of the image (`python::UV`). The index is an
+/// empty one on loopback, named by `UV_INDEX_URL` in the spec's `env` as a mirror would be (it
+/// answers 404 to everything, as PyPI does for a name it does not know), and uv is kept from
+/// downloading a Python (this machine's serves).
+fn a_pypi_package_that_cannot_be_fetched_stops_its_pod_naming_it() -> anyhow::Result<()> {
+    let (bridge, uv) = (python::MCP_PROXY.ensure()?, python::UV.ensure()?);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let index = listener.local_addr()?;
+    runtime.spawn(async move { axum::serve(listener, axum::Router::new()).await });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let package = "no-such-mcp-server-e2e";
+    let mcp: MCPServer = serde_json::from_value(json!({
+        "apiVersion": "agents.dev/v1alpha1", "kind": "MCPServer",
+        "metadata": {"name": "missing", "namespace": "e2e", "uid": "1"},
+        "spec": {"package": {"runtime": "uvx", "name": package, "version": "1.0.0"}, "port": port,
+            "env": [{"name": "UV_INDEX_URL", "value": format!("http://{index}/simple")},
+                    {"name": "UV_PYTHON_DOWNLOADS", "value": "never"}]},
+    }))?;
+    let deployment = agents_render::mcp_server::children(&mcp)?.deployment.context("no Deployment")?;
+    let pod = deployment.spec.template.spec.context("no pod template")?;
+    let container = pod.containers.first().context("no container")?;
+    let rendered = container.command.as_deref().unwrap_or_default();
+    // `uvx … mcp-proxy@… -- uvx PACKAGE@VERSION`: the bridge, then the server it starts.
+    let split = rendered.iter().position(|w| w == "--").context("no server after the bridge")?;
+    let (bridge_words, server_words) = rendered.split_at(split + 1);
+    ensure!(server_words == ["uvx", &format!("{package}@1.0.0")], "{rendered:?}");
+    let mut command = in_pod::as_rendered(bridge_words, "127.0.0.1".parse()?, |tool| bridge.bin(tool))?;
+    command.args(server_words);
+
+    // The rendered environment, with its `/tmp` (the pod's writable directory) in a directory
+    // of this run, and this machine's PATH after uv's for the server's `uvx`.
+    let tmp = std::env::temp_dir().join(format!("e2e-uvx-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    command.env_clear();
+    for variable in container.env.iter().flatten() {
+        let value = variable.value.as_deref().context("a variable from a source")?;
+        let value = value.strip_prefix("/tmp").map_or(value.to_string(), |rest| format!("{}{rest}", tmp.display()));
+        command.env(&variable.name, value);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(std::iter::once(uv.dir().join("bin")).chain(std::env::split_paths(&path)))?;
+    command.env("PATH", path);
+
+    let output = output_within(&mut command)?;
+    let stderr = text(&output.stderr);
+    std::fs::remove_dir_all(&tmp)?;
+    ensure!(!output.status.success(), "the pod's program went on: {:?}\n{stderr}", output.status);
+    // uv wraps its message at 80 columns.
+    let words = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reason = format!("Because {package} was not found in the package registry");
+    ensure!(words.contains(&reason), "its log does not say {reason:?}:\n{stderr}");
+    Ok(())
 }

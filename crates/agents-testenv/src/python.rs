@@ -50,6 +50,11 @@ impl PinnedSet {
 pub const MCP_PROXY: PinnedSet =
     PinnedSet { name: "mcp-proxy", requirements: &["mcp-proxy==0.10.0", "mcp==1.30.0"], constraints: "" };
 
+/// uv, whose `uvx` fetches and runs a `uvx` package server in its pod, at the version of the
+/// image the operator renders (`agents-render`'s `UV_IMAGE`, `ghcr.io/astral-sh/uv:0.9.5-…`; a
+/// unit test below holds the two together). PyPI publishes the same binary as a wheel.
+pub const UV: PinnedSet = PinnedSet { name: "uv", requirements: &["uv==0.9.5"], constraints: "" };
+
 /// `mcp-server-time`, a small published stdio MCP server (tools `get_current_time` and
 /// `convert_time`), to run behind [`MCP_PROXY`]. An environment of its own, as `uvx` gives each
 /// tool: it needs `mcp>=2.3`, which mcp-proxy 0.10.0 cannot run with.
@@ -291,7 +296,7 @@ mod tests {
 
     #[test]
     fn the_sets_are_pinned() {
-        for set in [MCP_PROXY, MCP_SERVER_TIME, A2A_SDK, LITELLM_PROXY] {
+        for set in [MCP_PROXY, MCP_SERVER_TIME, A2A_SDK, LITELLM_PROXY, UV] {
             assert!(set.requirements.iter().all(|r| is_pinned(r)), "{set:?}");
             assert!(constraint_lines(set.constraints).all(is_pinned), "{}", set.name);
         }
@@ -308,6 +313,13 @@ mod tests {
         }
     }
 
+    /// The uv cached here is the one in the image of a `uvx` package server's pod.
+    #[test]
+    fn the_uv_cached_is_the_uv_of_the_image() {
+        let tag = agents_render::mcp_server::UV_IMAGE.rsplit(':').next().unwrap();
+        let version = UV.requirements[0].strip_prefix("uv==").unwrap();
+        assert!(tag.starts_with(&format!("{version}-")), "{tag} is not uv {version}");
+    }
 
     /// Two first callers at once: one builds, the other waits and gets the same environment.
     /// No requirements, so nothing is downloaded (~5 s: `python3 -m venv` installs pip).

@@ -13,6 +13,7 @@ mod events;
 mod leader;
 mod metrics;
 mod optional;
+mod report;
 mod server;
 mod servers;
 mod service_monitor;

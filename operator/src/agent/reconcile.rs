@@ -4,25 +4,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agents_api::{Agent, AgentPhase};
+use agents_api::{Agent, AgentPhase, AgentStatus};
 use agents_render::agent::status::{self, Observed};
 use agents_render::agent::{self as render, Inputs, drift};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::{State, dependencies};
-use crate::cache;
 use crate::children::{self, Live, Outcome, Plan, cached, cached_live, execute, plan};
-use crate::context::Context;
 use crate::error::Error;
+use crate::report::{self, Reported};
 
 /// Agents are reconciled again this often even when nothing happens: a safety net, which
 /// writes nothing when everything is as rendered.
@@ -163,25 +161,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let new_status = status::status(observed, &now);
-    if agent.status.as_ref() != Some(&new_status) {
-        let patch = json!({
-            "apiVersion": agents_api::API_VERSION,
-            "kind": "Agent",
-            "status": new_status,
-        });
-        let mut answer = Api::<Agent>::namespaced(ctx.client.clone(), &namespace)
-            .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(|source| Error::Status { name: name.clone(), source })?;
-        ctx.metrics.write("Agent", "status");
-        cache::prune_metadata(&mut answer);
-        state.written.wrote(&agent, answer);
-        let previous = agent.status.as_ref().and_then(|s| s.phase);
-        tracing::debug!(%namespace, %name, ?previous, next = ?new_status.phase, "status written");
-        if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
-            publish_transition(ctx, &agent, &new_status, type_);
-        }
-    }
+    report::status(ctx, &state.written, &agent, &new_status).await?;
     synced?;
     ctx.succeeded(ObjectRef::from_obj(agent.as_ref()));
     if !conflicts.is_empty() {
@@ -213,18 +193,19 @@ fn event_for(previous: Option<AgentPhase>, next: AgentPhase) -> Option<EventType
     }
 }
 
-/// One Event for a phase change that is worth one.
-fn publish_transition(ctx: &Arc<Context>, agent: &Agent, status: &agents_api::AgentStatus, type_: EventType) {
-    let Some(phase) = status.phase else { return };
-    let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
-    let event = Event {
-        type_,
-        reason: phase.to_string(),
-        note: ready.map(|c| format!("{}: {}", c.reason, c.message)),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    ctx.publish(event, agent.object_ref(&()));
+impl Reported for Agent {
+    const KIND: &'static str = "Agent";
+    type Status = AgentStatus;
+
+    fn current_status(&self) -> Option<&AgentStatus> {
+        self.status.as_ref()
+    }
+
+    fn event(before: Option<&AgentStatus>, after: &AgentStatus) -> Option<Event> {
+        let next = after.phase?;
+        let type_ = event_for(before.and_then(|s| s.phase), next)?;
+        Some(report::phase_event(type_, next, &after.conditions))
+    }
 }
 
 pub fn error_policy(agent: Arc<Agent>, error: &Error, state: Arc<State>) -> Action {

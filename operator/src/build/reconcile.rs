@@ -16,10 +16,10 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::State;
-use crate::cache;
 use crate::context::Context;
 use crate::error::Error;
 use crate::optional;
+use crate::report::{self, Reported};
 
 /// A safety net: a settled build is looked at again this often, and costs no write.
 const RESYNC: Duration = Duration::from_secs(30 * 60);
@@ -95,20 +95,7 @@ pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Acti
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let new_status = status::status(observed, &now);
-    if build.status.as_ref() != Some(&new_status) {
-        let patch = json!({"apiVersion": agents_api::API_VERSION, "kind": "AgentBuild", "status": new_status});
-        let mut answer = Api::<AgentBuild>::namespaced(ctx.client.clone(), &namespace)
-            .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(|source| Error::Status { name: name.clone(), source })?;
-        ctx.metrics.write("AgentBuild", "status");
-        cache::prune_metadata(&mut answer);
-        state.written.wrote(&build, answer);
-        let previous = build.status.as_ref().and_then(|s| s.phase);
-        if let Some(type_) = new_status.phase.and_then(|next| event_for(previous, next)) {
-            publish(ctx, &build, &new_status, type_);
-        }
-    }
+    report::status(ctx, &state.written, &build, &new_status).await?;
     synced?;
     ctx.succeeded(ObjectRef::from_obj(build.as_ref()));
     Ok(Action::requeue(RESYNC))
@@ -244,16 +231,20 @@ fn event_for(previous: Option<BuildPhase>, next: BuildPhase) -> Option<EventType
     }
 }
 
-fn publish(ctx: &Context, build: &AgentBuild, status: &AgentBuildStatus, type_: EventType) {
-    let Some(phase) = status.phase else { return };
-    let event = Event {
-        type_,
-        reason: phase.to_string(),
-        note: status.message.clone(),
-        action: "Build".into(),
-        secondary: None,
-    };
-    ctx.publish(event, build.object_ref(&()));
+impl Reported for AgentBuild {
+    const KIND: &'static str = "AgentBuild";
+    type Status = AgentBuildStatus;
+
+    fn current_status(&self) -> Option<&AgentBuildStatus> {
+        self.status.as_ref()
+    }
+
+    fn event(before: Option<&AgentBuildStatus>, after: &AgentBuildStatus) -> Option<Event> {
+        let next = after.phase?;
+        let type_ = event_for(before.and_then(|s| s.phase), next)?;
+        let note = after.message.clone();
+        Some(Event { type_, reason: next.to_string(), note, action: "Build".into(), secondary: None })
+    }
 }
 
 pub fn error_policy(build: Arc<AgentBuild>, error: &Error, state: Arc<State>) -> Action {

@@ -6,14 +6,27 @@ use agents_render::server::{Children, Observed};
 use agents_render::{labels, mcp_server, model_api};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::{Answer, ServerKind};
-use crate::context::Context;
+use kube::runtime::events::Event;
 
-impl ServerKind for ModelAPI {
+use super::{Answer, ServerKind, reconcile};
+use crate::context::Context;
+use crate::report::Reported;
+
+impl Reported for ModelAPI {
     const KIND: &'static str = "ModelAPI";
-    const OWNER_LABEL: &'static str = labels::MODEL_API;
     type Status = ModelAPIStatus;
 
+    fn current_status(&self) -> Option<&ModelAPIStatus> {
+        self.status.as_ref()
+    }
+
+    fn event(before: Option<&ModelAPIStatus>, after: &ModelAPIStatus) -> Option<Event> {
+        reconcile::phase_event(before.and_then(|s| s.phase), after.phase)
+    }
+}
+
+impl ServerKind for ModelAPI {
+    const OWNER_LABEL: &'static str = labels::MODEL_API;
     fn children(&self) -> Result<Children, Incomplete> {
         model_api::children(self)
     }
@@ -30,20 +43,26 @@ impl ServerKind for ModelAPI {
         model_api::status(self, observed, now)
     }
 
-    fn current_status(&self) -> Option<&ModelAPIStatus> {
-        self.status.as_ref()
-    }
-
     fn phase(status: &ModelAPIStatus) -> Option<ServerPhase> {
         status.phase
     }
 }
 
-impl ServerKind for MCPServer {
+impl Reported for MCPServer {
     const KIND: &'static str = "MCPServer";
-    const OWNER_LABEL: &'static str = labels::MCP_SERVER;
     type Status = MCPServerStatus;
 
+    fn current_status(&self) -> Option<&MCPServerStatus> {
+        self.status.as_ref()
+    }
+
+    fn event(before: Option<&MCPServerStatus>, after: &MCPServerStatus) -> Option<Event> {
+        reconcile::phase_event(before.and_then(|s| s.phase), after.phase)
+    }
+}
+
+impl ServerKind for MCPServer {
+    const OWNER_LABEL: &'static str = labels::MCP_SERVER;
     fn children(&self) -> Result<Children, Incomplete> {
         mcp_server::children(self)
     }
@@ -66,10 +85,6 @@ impl ServerKind for MCPServer {
 
     fn status(&self, observed: Observed<'_>, answer: Option<&Answer>, now: &Time) -> MCPServerStatus {
         mcp_server::status(self, observed, answer, now)
-    }
-
-    fn current_status(&self) -> Option<&MCPServerStatus> {
-        self.status.as_ref()
     }
 
     fn phase(status: &MCPServerStatus) -> Option<ServerPhase> {

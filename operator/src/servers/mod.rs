@@ -9,7 +9,6 @@ mod tools;
 
 pub use tools::ToolLister;
 
-use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,31 +21,19 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::cache::inputs::{Digests, Inputs, Readers};
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
+use crate::report::Reported;
 use crate::watches::Shared;
 use crate::written::Written;
 
 /// What differs between the server kinds.
-pub trait ServerKind:
-    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + crate::metrics::Phased
-    + 'static
-{
-    const KIND: &'static str;
+pub trait ServerKind: Reported + Serialize + crate::metrics::Phased {
     /// The label that selects this kind's children (e.g. `agents.dev/modelapi`).
     const OWNER_LABEL: &'static str;
-    type Status: Serialize + PartialEq + Debug + Send + Sync;
 
     fn children(&self) -> Result<Children, agents_render::agent::Incomplete>;
     /// Whether it runs pods at all (an External ModelAPI does not).
@@ -61,7 +48,6 @@ pub trait ServerKind:
         std::future::ready(None)
     }
     fn status(&self, observed: Observed<'_>, answer: Option<&Answer>, now: &Time) -> Self::Status;
-    fn current_status(&self) -> Option<&Self::Status>;
     fn phase(status: &Self::Status) -> Option<ServerPhase>;
 }
 

@@ -11,17 +11,16 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
-use serde_json::json;
 
 use super::{ServerKind, State};
-use crate::cache;
 use crate::children::{self, Live, Outcome, cached, cached_live, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
+use crate::report;
 
 /// A safety net: reconciled this often even when nothing happens (writing nothing then).
 const RESYNC: Duration = Duration::from_secs(30 * 60);
@@ -89,24 +88,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     let phase = agents_render::server::assess(observed).0;
     let answer = if synced.is_ok() { server.ask(ctx, phase).await } else { None };
     let status = server.status(observed, answer.as_ref(), &now);
-    if server.current_status() != Some(&status) {
-        let patch = json!({
-            "apiVersion": agents_api::API_VERSION,
-            "kind": K::KIND,
-            "status": status,
-        });
-        let mut answer = Api::<K>::namespaced(ctx.client.clone(), &namespace)
-            .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(|source| Error::Status { name: name.clone(), source })?;
-        ctx.metrics.write(K::KIND, "status");
-        cache::prune_metadata(&mut answer);
-        state.written.wrote(&server, answer);
-        let previous = server.current_status().and_then(K::phase);
-        if let Some(next) = K::phase(&status).filter(|next| previous.is_some_and(|p| p != *next)) {
-            publish_transition(&state, server.as_ref(), next);
-        }
-    }
+    report::status(ctx, &state.written, server.as_ref(), &status).await?;
     synced?;
     ctx.succeeded(ObjectRef::from_obj(server.as_ref()));
     // A conflict's owner, a ConfigMap of the user's, or a server that did not answer changes
@@ -128,16 +110,38 @@ async fn missing_config<K: ServerKind>(ctx: &Context, server: &K, namespace: &st
 }
 
 /// An Event when an existing server changes phase (its first phase is not news).
-fn publish_transition<K: ServerKind>(state: &State<K>, server: &K, phase: ServerPhase) {
-    let type_ = if matches!(phase, ServerPhase::Failed | ServerPhase::Degraded) {
+/// The Event of a server's phase change: every change once it has a phase, a warning when it
+/// fails or loses pods.
+pub fn phase_event(before: Option<ServerPhase>, after: Option<ServerPhase>) -> Option<Event> {
+    let next = after.filter(|next| before.is_some_and(|p| p != *next))?;
+    let type_ = if matches!(next, ServerPhase::Failed | ServerPhase::Degraded) {
         EventType::Warning
     } else {
         EventType::Normal
     };
-    let event = Event { type_, reason: phase.to_string(), note: None, action: "Reconcile".into(), secondary: None };
-    state.ctx.publish(event, server.object_ref(&()));
+    Some(Event { type_, reason: next.to_string(), note: None, action: "Reconcile".into(), secondary: None })
 }
 
 pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State<K>>) -> Action {
     state.ctx.retry_after_failure(K::KIND, server.as_ref(), error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServerPhase::*;
+
+    fn event(before: Option<ServerPhase>, after: Option<ServerPhase>) -> Option<(EventType, String)> {
+        phase_event(before, after).map(|e| (e.type_, e.reason))
+    }
+
+    #[test]
+    fn a_phase_change_is_news_once_there_was_a_phase() {
+        assert_eq!(event(None, Some(Pending)), None, "a new server's first phase");
+        assert_eq!(event(Some(Ready), Some(Ready)), None);
+        assert_eq!(event(Some(Pending), Some(Ready)), Some((EventType::Normal, "Ready".into())));
+        assert_eq!(event(Some(Ready), Some(Degraded)), Some((EventType::Warning, "Degraded".into())));
+        assert_eq!(event(Some(Ready), Some(Failed)), Some((EventType::Warning, "Failed".into())));
+        assert_eq!(event(Some(Ready), None), None);
+    }
 }

@@ -13,20 +13,19 @@ use agents_render::workflow::decide::{self, Decision};
 use agents_render::workflow::status::{self, Observed};
 use agents_render::workflow::{self as render, Dag, Run, RunRequest};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::State;
 use crate::argo::Caches;
-use crate::cache;
 use crate::children::{Live, Outcome, Plan, execute, plan};
 use crate::context::Context;
 use crate::error::Error;
 use crate::optional;
+use crate::report::{self, Reported};
 
 /// Reconciled again this often even when nothing happens (writes nothing when all is as rendered).
 const RESYNC: Duration = Duration::from_secs(30 * 60);
@@ -108,14 +107,7 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
         next_scheduled_time,
     };
     let new_status = status::status(observed, &now);
-    if workflow.status.as_ref() != Some(&new_status) {
-        let answer = write_status(ctx, &workflow, &new_status).await?;
-        state.written.wrote(&workflow, answer);
-        let before = previous.phase;
-        if let Some(type_) = new_status.phase.and_then(|next| event_for(before, next)) {
-            publish_transition(ctx, &workflow, &new_status, type_);
-        }
-    }
+    report::status(ctx, &state.written, &workflow, &new_status).await?;
     synced?;
     ctx.succeeded(ObjectRef::from_obj(workflow.as_ref()));
     Ok(Action::requeue(requeue))
@@ -277,22 +269,6 @@ async fn prune_history(ctx: &Context, workflow: &AgentWorkflow, runs: &[Run]) ->
 }
 
 /// Writes the status; returns the API server's answer, pruned as the cache prunes.
-async fn write_status(
-    ctx: &Context,
-    workflow: &AgentWorkflow,
-    status: &AgentWorkflowStatus,
-) -> Result<AgentWorkflow, Error> {
-    let name = workflow.name_any();
-    let patch = json!({"apiVersion": agents_api::API_VERSION, "kind": "AgentWorkflow", "status": status});
-    let mut answer = Api::<AgentWorkflow>::namespaced(ctx.client.clone(), &workflow.namespace().unwrap_or_default())
-        .patch_status(&name, &PatchParams::apply(agents_render::FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map_err(|source| Error::Status { name, source })?;
-    ctx.metrics.write("AgentWorkflow", "status");
-    cache::prune_metadata(&mut answer);
-    Ok(answer)
-}
-
 /// Events tell the story of runs: a new workflow's first phase is not news, a failure is a warning.
 fn event_for(previous: Option<WorkflowPhase>, next: WorkflowPhase) -> Option<EventType> {
     match (previous, next) {
@@ -303,17 +279,19 @@ fn event_for(previous: Option<WorkflowPhase>, next: WorkflowPhase) -> Option<Eve
     }
 }
 
-fn publish_transition(ctx: &Context, workflow: &AgentWorkflow, status: &AgentWorkflowStatus, type_: EventType) {
-    let Some(phase) = status.phase else { return };
-    let ready = agents_api::conditions::find(&status.conditions, agents_api::conditions::types::READY);
-    let event = Event {
-        type_,
-        reason: phase.to_string(),
-        note: ready.map(|c| format!("{}: {}", c.reason, c.message)),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    ctx.publish(event, workflow.object_ref(&()));
+impl Reported for AgentWorkflow {
+    const KIND: &'static str = "AgentWorkflow";
+    type Status = AgentWorkflowStatus;
+
+    fn current_status(&self) -> Option<&AgentWorkflowStatus> {
+        self.status.as_ref()
+    }
+
+    fn event(before: Option<&AgentWorkflowStatus>, after: &AgentWorkflowStatus) -> Option<Event> {
+        let next = after.phase?;
+        let type_ = event_for(before.and_then(|s| s.phase), next)?;
+        Some(report::phase_event(type_, next, &after.conditions))
+    }
 }
 
 pub fn error_policy(workflow: Arc<AgentWorkflow>, error: &Error, state: Arc<State>) -> Action {

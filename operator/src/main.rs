@@ -1,99 +1,19 @@
-//! agents-operator: reconciles the agents.dev/v1alpha1 resources.
-
-mod agent;
-mod argo;
-mod args;
-mod backoff;
-mod build;
-mod cache;
-mod children;
-mod context;
-mod error;
-mod events;
-mod leader;
-mod metrics;
-mod optional;
-mod report;
-mod server;
-mod servers;
-mod service_monitor;
-mod telemetry;
-mod watches;
-mod workflow;
-mod written;
+//! The agents-operator binary: flags and logs; the operator itself is the library.
 
 use std::process::ExitCode;
 
+use agents_operator::{Args, telemetry};
 use clap::Parser;
-use futures::FutureExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = args::Args::parse();
+    let args = Args::parse();
     telemetry::init(args.log_format);
-    match run(args).await {
+    match agents_operator::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(args: args::Args) -> anyhow::Result<()> {
-    let client = args.client().await?;
-    context::check_crds_installed(&client).await?;
-    let metrics = metrics::Metrics::new();
-    let health = server::Health::default();
-    let server = server::serve(args.metrics_bind_address, metrics.clone(), health.clone()).await?;
-    health.set_ready();
-
-    let leadership = if args.leader_elect { Some(leader::acquire(&client, &args).await?) } else { None };
-    metrics.set_leader(true);
-    let ctx = context::Context::new(client, metrics, &args);
-    let lost = async {
-        match &leadership {
-            Some(l) => l.lost().await,
-            None => std::future::pending().await,
-        }
-    };
-    // Every controller stops on the same signal; each drains its in-flight reconciles first.
-    let shutdown = shutdown_signal().boxed().shared();
-    let watches = watches::Watches::new(&ctx);
-    let (agents, builds, workflows, model_apis, mcp_servers) = (
-        agent::run(ctx.clone(), &watches, shutdown.clone()),
-        build::run(ctx.clone(), &watches, shutdown.clone()),
-        workflow::run(ctx.clone(), &watches, shutdown.clone()),
-        servers::run(ctx.clone(), &watches.model_apis, &watches.inputs, shutdown.clone()),
-        servers::run(ctx.clone(), &watches.mcp_servers, &watches.inputs, shutdown.clone()),
-    );
-    // Every controller follows what it reads: the watches can start.
-    watches.start();
-    let controllers = async {
-        tokio::join!(agents, builds, workflows, model_apis, mcp_servers);
-    };
-    tokio::select! {
-        () = controllers => {
-            tracing::info!("controllers stopped");
-        }
-        () = lost => {
-            anyhow::bail!("lost the leader lease; exiting so that a restart rejoins the election");
-        }
-    }
-    if let Some(leadership) = leadership {
-        leadership.release().await;
-    }
-    server.abort();
-    Ok(())
-}
-
-/// Resolves on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler can be installed");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
 }

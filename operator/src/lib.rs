@@ -12,11 +12,11 @@ mod children;
 mod context;
 mod error;
 mod events;
+mod health;
 mod leader;
 mod metrics;
 mod optional;
 mod report;
-mod server;
 mod servers;
 mod service_monitor;
 pub mod telemetry;
@@ -35,8 +35,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let client = args.client().await?;
     context::check_crds_installed(&client).await?;
     let metrics = metrics::Metrics::new();
-    let health = server::Health::default();
-    let server = server::serve(args.metrics_bind_address, metrics.clone(), health.clone()).await?;
+    let health = health::Health::default();
+    let server = health::serve(args.metrics_bind_address, metrics.clone(), health.clone()).await?;
     health.set_ready();
 
     let leadership = if args.leader_elect { Some(leader::acquire(&client, &args).await?) } else { None };

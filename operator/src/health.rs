@@ -1,4 +1,5 @@
-//! `/healthz` (the process serves), `/readyz` (connected and initialised) and `/metrics`.
+//! The operator's own HTTP endpoints, for the kubelet's probes and for Prometheus: `/healthz`
+//! (the process serves), `/readyz` (connected and initialised) and `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

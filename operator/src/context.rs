@@ -15,8 +15,8 @@ use kube::runtime::reflector::ObjectRef;
 use crate::args::{Args, McpTools};
 use crate::backoff::Backoffs;
 use crate::events::{Publisher, SERIES_WINDOW};
+use crate::mcp_tools::ToolLister;
 use crate::metrics::Metrics;
-use crate::servers::ToolLister;
 
 pub struct Context {
     pub client: kube::Client,

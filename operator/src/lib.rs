@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod health;
 mod leader;
+mod mcp_tools;
 mod metrics;
 mod optional;
 mod report;

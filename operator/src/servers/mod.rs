@@ -5,9 +5,6 @@
 
 mod kinds;
 mod reconcile;
-mod tools;
-
-pub use tools::ToolLister;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -43,9 +43,22 @@ pub struct Args {
     #[arg(long, env = "AGENTS_OPERATOR_LEASE_GRACE", default_value_t = 5)]
     pub lease_grace: u64,
 
-    /// Agents reconciled at once.
-    #[arg(long, env = "AGENTS_OPERATOR_AGENT_CONCURRENCY", default_value_t = 16)]
-    pub agent_concurrency: u16,
+    /// Objects reconciled at once, for each kind but AgentBuild: Agents, AgentWorkflows, ModelAPIs
+    /// and MCPServers (AgentBuilds: --build-concurrency).
+    // Read through `Args::concurrency`, which also honours the former name.
+    #[arg(long, env = "AGENTS_OPERATOR_CONCURRENCY", value_name = "N", default_value_t = 16)]
+    concurrency: u16,
+
+    // `--concurrency` by its former name, flag and variable, kept out of `--help`: installs that
+    // set it keep their setting.
+    #[arg(
+        long = "agent-concurrency",
+        env = "AGENTS_OPERATOR_AGENT_CONCURRENCY",
+        value_name = "N",
+        hide = true,
+        conflicts_with = "concurrency"
+    )]
+    former_agent_concurrency: Option<u16>,
 
     /// How MCPServers are asked for their tools: `service` calls their Service by its DNS name
     /// (the operator runs in the cluster), `pod` calls a ready pod by its IP (it runs where pod
@@ -114,11 +127,43 @@ impl Args {
             && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
     }
 
+    /// Objects of each kind but AgentBuild reconciled at once (`--concurrency`).
+    pub fn concurrency(&self) -> u16 {
+        self.former_agent_concurrency.unwrap_or(self.concurrency)
+    }
+
     pub fn lease_namespace(&self) -> String {
         self.leader_election_namespace
             .clone()
             .or_else(|| std::env::var("POD_NAMESPACE").ok())
             .or_else(|| self.namespace.clone())
             .unwrap_or_else(|| "default".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn concurrency(flags: &[&str]) -> Result<u16, clap::Error> {
+        Args::try_parse_from(std::iter::once("agents-operator").chain(flags.iter().copied())).map(|a| a.concurrency())
+    }
+
+    #[test]
+    fn concurrency_is_set_by_its_name_or_its_former_one_never_both() {
+        assert_eq!(concurrency(&[]).unwrap(), 16);
+        assert_eq!(concurrency(&["--concurrency=8"]).unwrap(), 8);
+        assert_eq!(concurrency(&["--agent-concurrency=32"]).unwrap(), 32);
+        let both = concurrency(&["--concurrency=8", "--agent-concurrency=32"]).unwrap_err();
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn help_shows_only_the_current_name() {
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("--concurrency <N>"), "{help}");
+        assert!(!help.contains("agent-concurrency"), "{help}");
     }
 }

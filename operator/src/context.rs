@@ -21,7 +21,8 @@ use crate::metrics::Metrics;
 pub struct Context {
     pub client: kube::Client,
     pub metrics: Arc<Metrics>,
-    pub agent_concurrency: u16,
+    /// Objects of each kind but AgentBuild reconciled at once (`--concurrency`).
+    pub concurrency: u16,
     pub build_concurrency: u16,
     /// The one namespace reconciled, or `None` for all.
     pub namespace: Option<String>,
@@ -68,7 +69,7 @@ impl Context {
             events,
             client,
             metrics,
-            agent_concurrency: args.agent_concurrency,
+            concurrency: args.concurrency(),
             build_concurrency: args.build_concurrency,
             namespace: args.namespace.clone(),
             runtime_image: args.agent_runtime_image.clone(),

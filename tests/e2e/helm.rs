@@ -402,7 +402,7 @@ async fn values_render_what_they_say(ctx: Ctx) -> anyhow::Result<()> {
         "leaderElection": {"enabled": false, "leaseDuration": 30, "leaseGrace": 10},
         "logFormat": "text",
         "agentRuntime": {"image": "mirror.example/agents-runtime:v9"},
-        "extraArgs": ["--agent-concurrency=32"],
+        "extraArgs": ["--concurrency=32"],
         "serviceMonitor": {"enabled": true, "interval": "15s", "labels": {"release": "prom"}},
         "prometheusRule": {"enabled": true, "labels": {"role": "alerts"}},
         "dashboards": {"enabled": true, "annotations": {"grafana_folder": "Agents"}},
@@ -455,7 +455,7 @@ async fn values_render_what_they_say(ctx: Ctx) -> anyhow::Result<()> {
             "--lease-duration=30",
             "--lease-grace=10",
             "--agent-runtime-image=mirror.example/agents-runtime:v9",
-            "--agent-concurrency=32",
+            "--concurrency=32",
         ],
         "the operator's flags: {args:?}"
     );

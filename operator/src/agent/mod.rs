@@ -130,7 +130,7 @@ where
         },
         written,
     });
-    tracing::info!(concurrency = ctx.agent_concurrency, "starting the Agent controller");
+    tracing::info!(concurrency = ctx.concurrency, "starting the Agent controller");
     let controller = Controller::for_stream(gate.hold(agent_changes), agents)
         .owns_stream(gate.discard_until_open(service_account_changes))
         .owns_stream(gate.discard_until_open(config_map_changes))
@@ -147,7 +147,7 @@ where
         .watches_stream(gate.hold(mcp_server_changes), users_of_mcp_server)
         .reconcile_all_on(gate.hold(monitors_came_or_went))
         .reconcile_on(gate.hold(monitor_changes))
-        .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
+        .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);
     controller.for_each(|result| async move {

@@ -98,7 +98,7 @@ where
     let changes = cache::not_status_only(written.follow(changes));
     let children = ChildStores { config_maps, deployments, services, claims, pod_problems, inputs, readers };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
-    tracing::info!(kind = K::KIND, concurrency = ctx.agent_concurrency, "starting the controller");
+    tracing::info!(kind = K::KIND, concurrency = ctx.concurrency, "starting the controller");
     let controller = Controller::for_stream(gate.hold(changes), servers)
         .owns_stream(gate.discard_until_open(config_map_changes))
         .owns_stream(gate.discard_until_open(deployment_changes))
@@ -106,7 +106,7 @@ where
         .owns_stream(gate.discard_until_open(claim_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
         .reconcile_on(gate.hold(input_changes))
-        .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
+        .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);
     controller.for_each(|result| async move {

@@ -66,7 +66,7 @@ where
         .watches_stream(gate.hold(agent_changes), dependents)
         .reconcile_all_on(gate.hold(argo_came_or_went))
         .reconcile_on(gate.hold(run_changes))
-        .with_config(controller::Config::default().concurrency(ctx.agent_concurrency))
+        .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);
     controller.for_each(|result| async move {

@@ -121,7 +121,7 @@ fn spawn_operator(
             format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={namespace}"),
             format!("--metrics-bind-address={metrics}"),
-            format!("--agent-concurrency={concurrency}"),
+            format!("--concurrency={concurrency}"),
             "--leader-elect=false".into(),
         ])
         .env("RUST_LOG", std::env::var("AGENTS_BENCH_OPERATOR_LOG").as_deref().unwrap_or("warn"))

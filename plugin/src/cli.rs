@@ -1,11 +1,17 @@
-//! The command tree and the flags every command shares (kubectl's own).
+//! The command tree: each command's flags (its clap `Args`, in its module under `commands/`) and
+//! the flags every command shares (`flags::Global`), assembled into one `Cli`; and which
+//! command runs.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::commands;
+use crate::commands::{
+    apply, build, check, completion, create, delete, describe, get, install, invoke, logs, render, restart, scale,
+    status, version, workflow,
+};
+use crate::flags::Global;
+use crate::session::Session;
 
 /// Run AI agents on Kubernetes: scaffold, apply, inspect, build and tail them.
 #[derive(Parser, Debug)]
@@ -17,136 +23,89 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// kubectl's connection flags. kubectl refuses flags before a plugin's name, so they go after
-/// the command: `kubectl agents get -n team-a`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct Global {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-    /// The namespace (default: the context's, then "default").
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE", value_parser = parse_namespace)]
-    pub namespace: Option<String>,
-    /// How long to wait for one request to the API server, e.g. 30s or 1m (0 waits forever).
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
-    pub request_timeout: Option<Duration>,
-    /// Debug logs on stderr (-vv: the Kubernetes client's too).
-    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Scaffold a resource: a wizard on a terminal, flags otherwise.
-    Create(Box<commands::create::Args>),
+    Create(Box<create::Args>),
     /// Apply manifests with server-side apply, optionally waiting until they are Ready.
-    Apply(commands::apply::Args),
+    Apply(apply::Args),
     /// Print every object the operator would write for the manifests' resources (no cluster needed).
-    Render(commands::render::Args),
+    Render(render::Args),
     /// List resources, or show one.
     #[command(visible_alias = "list", visible_alias = "ls")]
-    Get(commands::get::Args),
+    Get(get::Args),
     /// Show a resource in detail: spec, conditions, children, dependencies, events.
-    Describe(commands::describe::Args),
+    Describe(describe::Args),
     /// Send an agent a message over A2A and stream its answer (a chat without a message).
-    Invoke(commands::invoke::Args),
+    Invoke(invoke::Args),
     /// Print the logs of every replica of an agent.
-    Logs(commands::logs::Args),
+    Logs(logs::Args),
     /// Build an agent's image in the cluster (Tekton): create or re-run an AgentBuild and follow it.
-    Build(Box<commands::build::Args>),
+    Build(Box<build::Args>),
     /// Delete resources (their children go with them).
-    Delete(commands::delete::Args),
+    Delete(delete::Args),
     /// Set an agent's number of replicas.
-    Scale(commands::scale::Args),
+    Scale(scale::Args),
     /// Restart an agent's pods with a rolling update.
-    Restart(commands::restart::Args),
+    Restart(restart::Args),
     /// Run AgentWorkflows and follow, approve or reject their runs.
     #[command(visible_alias = "wf")]
-    Workflow(commands::workflow::Args),
+    Workflow(workflow::Args),
     /// Install the CRDs and the operator into the cluster.
-    Install(commands::install::InstallArgs),
+    Install(install::InstallArgs),
     /// Remove the operator (and, if asked, the CRDs with every resource of the API).
-    Uninstall(commands::install::UninstallArgs),
+    Uninstall(install::UninstallArgs),
     /// Check that the cluster is ready: CRDs, operator, Tekton, Argo.
-    Check(commands::check::Args),
+    Check(check::Args),
     /// One screen for a namespace: every object's phase and what needs attention, the operator, what the cluster lacks.
-    Status(commands::status::Args),
+    Status(status::Args),
     /// Print the plugin's version and the operator's and CRDs' found in the cluster.
-    Version(commands::version::Args),
+    Version(version::Args),
     /// Print a shell completion script.
-    Completion(commands::completion::Args),
+    Completion(completion::Args),
 }
 
-/// A namespace name: a DNS label, as the API server requires (checked here so a typo is named as
-/// one, not reported as a missing object).
-pub fn parse_namespace(text: &str) -> Result<String, String> {
-    let label = !text.is_empty()
-        && text.len() <= 63
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !text.starts_with('-')
-        && !text.ends_with('-');
-    if label {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "{text:?} is not a namespace name: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
-        ))
+/// Runs the command `cli` names: with no cluster where none is needed, else connected to the one
+/// the global flags name.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
+    // These work without a cluster.
+    match cli.command {
+        Command::Completion(args) => return completion::run(args, &mut Cli::command()),
+        Command::Version(args) if args.client => return version::run(None, args).await,
+        Command::Install(args) if args.dry_run => return install::dry_run(&args),
+        Command::Create(args) if args.client_dry_run() => return create::run(create::Destination::Print, *args).await,
+        Command::Render(args) if !args.cluster => return render::run(&global, None, args).await,
+        _ => {}
     }
-}
-
-/// The longest duration a flag takes: Go's, so every value kubectl accepts is accepted here.
-pub const LONGEST_DURATION: Duration = Duration::from_secs(2_562_047 * 3600);
-
-/// A duration as kubectl's flags take it: `30s`, `1m30s`, `2h`, `500ms`, `0`, or a bare number of
-/// seconds; at most [`LONGEST_DURATION`].
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let example = "such as 30s, 1m30s or 2h";
-    if text.is_empty() {
-        return Err(format!("a duration is needed, {example}"));
-    }
-    if text.starts_with('-') {
-        return Err(format!("{text:?} is negative: give a duration {example}"));
-    }
-    if text.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        let seconds = text.parse().map_err(|_| format!("{text:?} is not a duration {example}"))?;
-        return bounded(text, seconds);
-    }
-    let mut seconds = 0.0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().map_err(|_| format!("{text:?} is not a duration {example}"))?;
-        let unit_end = rest[digits..].find(|c: char| c.is_ascii_digit() || c == '.').map_or(rest.len(), |i| digits + i);
-        let scale = match &rest[digits..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            unit => return Err(format!("{text:?} has an unknown unit {unit:?}: use ms, s, m or h")),
-        };
-        seconds += value * scale;
-        rest = &rest[unit_end..];
-    }
-    bounded(text, seconds)
-}
-
-fn bounded(text: &str, seconds: f64) -> Result<Duration, String> {
-    match Duration::try_from_secs_f64(seconds) {
-        Ok(duration) if duration <= LONGEST_DURATION => Ok(duration),
-        _ => Err(format!("{text:?} is too long: the longest duration is {}h", LONGEST_DURATION.as_secs() / 3600)),
+    let session = Session::connect(&global).await?;
+    match cli.command {
+        Command::Create(args) => create::run(create::Destination::Cluster(&session), *args).await,
+        Command::Apply(args) => apply::run(&session, args).await,
+        Command::Render(args) => render::run(&global, Some(&session), args).await,
+        Command::Get(args) => get::run(&session, args).await,
+        Command::Describe(args) => describe::run(&session, args).await,
+        Command::Invoke(args) => invoke::run(&session, args).await,
+        Command::Logs(args) => logs::run(&session, args).await,
+        Command::Build(args) => build::run(&session, *args).await,
+        Command::Delete(args) => delete::run(&session, args).await,
+        Command::Scale(args) => scale::run(&session, args).await,
+        Command::Restart(args) => restart::run(&session, args).await,
+        Command::Install(args) => install::install(&session, args).await,
+        Command::Uninstall(args) => install::uninstall(&session, args).await,
+        Command::Check(args) => check::run(&session, args).await,
+        Command::Status(args) => status::run(&session, args).await,
+        Command::Version(args) => version::run(Some(&session), args).await,
+        Command::Workflow(args) => workflow::run(&session, args).await,
+        Command::Completion(_) => unreachable!("handled above"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use clap_complete::Shell;
+
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_tree_is_consistent() {
@@ -154,38 +113,13 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_like_kubectl_flags() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
-        assert!(parse_duration("3d").unwrap_err().contains("unknown unit"));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("1m0.5s"), Ok(Duration::from_millis(60_500)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("2562047h"), Ok(LONGEST_DURATION));
-    }
-
-    #[test]
-    fn namespaces_are_dns_labels() {
-        assert_eq!(parse_namespace("team-a1"), Ok("team-a1".into()));
-        for bad in ["Team", "team_a", "-a", "a-", "", "a.b", &"a".repeat(64)] {
-            assert!(parse_namespace(bad).unwrap_err().contains("is not a namespace name"), "{bad}");
+    fn every_shell_gets_a_script_naming_the_commands() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kubectl-agents", &mut script);
+            let script = String::from_utf8(script).unwrap();
+            assert!(script.contains("kubectl-agents"), "{shell:?}");
+            assert!(script.contains("describe") && script.contains("logs"), "{shell:?}");
         }
-    }
-
-    #[test]
-    fn durations_out_of_range_are_refused_not_panicked_on() {
-        for text in ["2562048h", "18446744073709551615s", "9999999999999999h", "1e400", "inf", "NaN"] {
-            let error = parse_duration(text).unwrap_err();
-            assert!(
-                ["too long", "not a duration", "unknown unit"].iter().any(|m| error.contains(m)),
-                "{text}: {error}"
-            );
-        }
-        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
-        assert!(parse_duration("").unwrap_err().contains("a duration is needed"));
-        assert!(parse_duration("5s3").unwrap_err().contains("unknown unit \"\""));
     }
 }

@@ -5,8 +5,9 @@
 use clap::Parser;
 use proptest::prelude::*;
 
-use crate::cli::{Cli, LONGEST_DURATION, parse_duration, parse_namespace};
+use crate::cli::Cli;
 use crate::commands::apply::parse as parse_manifests;
+use crate::flags::{LONGEST_DURATION, parse_duration, parse_namespace};
 use crate::yaml_guard;
 
 /// Words a command line is made of: commands, flags, and values good and bad.

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 #[cfg(test)]
 mod fake_api;
+mod flags;
 #[cfg(test)]
 mod input_properties;
 mod kinds;
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
     // One thread: the plugin waits on the network, and starts in a couple of milliseconds.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let result = match runtime {
-        Ok(runtime) => runtime.block_on(commands::run(cli)),
+        Ok(runtime) => runtime.block_on(cli::run(cli)),
         Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
     };
     match result {

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cli::Global;
+use crate::flags::Global;
 
 /// A client and the namespace commands act on.
 #[derive(Clone)]

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits.
-    #[arg(long, default_value = "60s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::flags::parse_duration)]
     pub timeout: Duration,
 }
 

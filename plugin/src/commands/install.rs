@@ -36,7 +36,7 @@ pub struct InstallArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long to wait for the CRDs to be established, and with --wait for the operator.
-    #[arg(long, default_value = "5m", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::flags::parse_duration)]
     pub timeout: Duration,
 }
 
@@ -52,7 +52,7 @@ pub struct UninstallArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits.
-    #[arg(long, default_value = "5m", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::flags::parse_duration)]
     pub timeout: Duration,
 }
 

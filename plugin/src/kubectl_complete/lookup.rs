@@ -10,7 +10,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
 
 use super::plan::Lookup;
-use crate::cli::Global;
+use crate::flags::Global;
 use crate::session::Session;
 
 pub async fn find(lookup: Lookup, global: &Global) -> anyhow::Result<Vec<String>> {

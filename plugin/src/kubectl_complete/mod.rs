@@ -43,7 +43,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> ExitCode {
 }
 
 /// The names the look-up finds within the deadline; none if it fails or takes longer.
-fn look_up(lookup: plan::Lookup, global: &crate::cli::Global) -> Vec<String> {
+fn look_up(lookup: plan::Lookup, global: &crate::flags::Global) -> Vec<String> {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return Vec::new();
     };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValue;
 use clap::{Arg, Command, ValueHint};
 
-use crate::cli::Global;
+use crate::flags::Global;
 use crate::kinds::Kind;
 
 /// One completion, with its description (cobra's `value\tdescription`).

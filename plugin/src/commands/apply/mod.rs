@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits.
-    #[arg(long, default_value = "5m", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::flags::parse_duration)]
     pub timeout: Duration,
     /// Take over fields another manager owns instead of failing on the conflict.
     #[arg(long)]

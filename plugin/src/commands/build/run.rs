@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use super::logs;
 use super::progress::{self, Display, changes};
-use crate::cli::parse_duration;
 use crate::error::Explained;
+use crate::flags::parse_duration;
 use crate::session::Session;
 use crate::style;
 

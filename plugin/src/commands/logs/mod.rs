@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(short = 'f', long)]
     pub follow: bool,
     /// Only lines newer than this, e.g. 30s, 5m or 2h.
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::flags::parse_duration)]
     pub since: Option<Duration>,
     /// Only the last N lines of each container (-1: all of them).
     #[arg(

@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use kube::config::Kubeconfig;
 
-use crate::cli::Global;
 use crate::commands::apply;
 use crate::error::Explained;
+use crate::flags::Global;
 use crate::kinds::Kind;
 use crate::session::Session;
 use input::Resource;

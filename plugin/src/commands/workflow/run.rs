@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long)]
     pub no_wait: bool,
     /// Give up following after this long, e.g. 10m (the run goes on).
-    #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::flags::parse_duration)]
     pub timeout: Option<Duration>,
 }
 

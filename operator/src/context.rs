@@ -79,6 +79,28 @@ impl Context {
         })
     }
 
+    /// A Context over `client` (a mocked API server) that hands its Events to the test instead of
+    /// publishing them: a scenario asserts the Event itself (`events.rs` tests how one is sent).
+    #[cfg(test)]
+    pub fn for_tests(
+        client: kube::Client,
+    ) -> (Arc<Self>, tokio::sync::mpsc::UnboundedReceiver<(Event, ObjectReference)>) {
+        let (events, published) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = Context {
+            client,
+            metrics: Metrics::new(),
+            agent_concurrency: 1,
+            build_concurrency: 1,
+            namespace: None,
+            tools: None,
+            runtime_image: None,
+            follow_secrets: false,
+            backoffs: Mutex::default(),
+            events,
+        };
+        (Arc::new(ctx), published)
+    }
+
     /// An `Api` over the namespace the operator reconciles, or over all of them.
     pub fn api<K>(&self) -> Api<K>
     where

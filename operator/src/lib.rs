@@ -12,6 +12,8 @@ mod children;
 mod context;
 mod error;
 mod events;
+#[cfg(test)]
+mod fixtures;
 mod health;
 mod leader;
 mod mcp_tools;

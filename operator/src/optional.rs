@@ -47,6 +47,12 @@ impl<C> Clone for Optional<C> {
 }
 
 impl<C: Clone> Optional<C> {
+    /// A kind the cluster is known not to serve.
+    #[cfg(test)]
+    pub fn not_served() -> Self {
+        Optional { caches: Arc::default(), known: watch::channel(true).1 }
+    }
+
     /// The caches, if the cluster serves the kind.
     pub fn caches(&self) -> Option<C> {
         self.caches.read().expect("never poisoned").clone()

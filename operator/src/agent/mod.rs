@@ -3,6 +3,8 @@
 
 mod dependencies;
 mod reconcile;
+#[cfg(test)]
+mod scenarios;
 
 use std::future::Future;
 use std::sync::Arc;

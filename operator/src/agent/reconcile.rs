@@ -24,9 +24,9 @@ use crate::report::{self, Reported};
 
 /// Agents are reconciled again this often even when nothing happens: a safety net, which
 /// writes nothing when everything is as rendered.
-const RESYNC: Duration = Duration::from_secs(30 * 60);
+pub(super) const RESYNC: Duration = Duration::from_secs(30 * 60);
 /// How soon an Agent blocked by an object it does not own looks again.
-const CONFLICT_RECHECK: Duration = Duration::from_secs(15);
+pub(super) const CONFLICT_RECHECK: Duration = Duration::from_secs(15);
 
 pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;

@@ -75,6 +75,12 @@ impl Inputs {
 }
 
 impl Digests {
+    /// No input followed yet: a Deployment is stamped with no digest.
+    #[cfg(test)]
+    pub fn none() -> Self {
+        Digests { config_maps: Reduced::default(), secrets: None }
+    }
+
     /// The digest of `input` in `namespace`, if it exists and is followed.
     pub fn digest(&self, namespace: &str, input: &Input) -> Option<String> {
         match input {

@@ -5,6 +5,8 @@
 
 mod kinds;
 mod reconcile;
+#[cfg(test)]
+mod scenarios;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::report;
 
 /// A safety net: reconciled this often even when nothing happens (writing nothing then).
-const RESYNC: Duration = Duration::from_secs(30 * 60);
+pub(super) const RESYNC: Duration = Duration::from_secs(30 * 60);
 /// How soon a server blocked by an object it does not own, or whose tools could not be listed,
 /// is looked at again.
 const RECHECK: Duration = Duration::from_secs(15);

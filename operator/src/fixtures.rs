@@ -191,3 +191,16 @@ where
     }
     store
 }
+
+/// A cache of objects of a dynamic kind (`resource`) holding `objects`.
+pub fn store_with<K>(resource: K::DynamicType, objects: impl IntoIterator<Item = K>) -> Store<K>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let mut writer = reflector::store::Writer::new(resource);
+    for object in objects {
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+    writer.as_reader()
+}

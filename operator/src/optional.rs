@@ -53,6 +53,12 @@ impl<C: Clone> Optional<C> {
         Optional { caches: Arc::default(), known: watch::channel(true).1 }
     }
 
+    /// A kind the cluster serves, its caches filled.
+    #[cfg(test)]
+    pub fn served_with(caches: C) -> Self {
+        Optional { caches: Arc::new(RwLock::new(Some(caches))), known: watch::channel(true).1 }
+    }
+
     /// The caches, if the cluster serves the kind.
     pub fn caches(&self) -> Option<C> {
         self.caches.read().expect("never poisoned").clone()

@@ -3,6 +3,8 @@
 //! `historyLimit` finished runs.
 
 mod reconcile;
+#[cfg(test)]
+mod scenarios;
 pub mod tekton;
 
 use std::future::Future;

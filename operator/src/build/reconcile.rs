@@ -22,7 +22,7 @@ use crate::optional;
 use crate::report::{self, Reported};
 
 /// A safety net: a settled build is looked at again this often, and costs no write.
-const RESYNC: Duration = Duration::from_secs(30 * 60);
+pub(super) const RESYNC: Duration = Duration::from_secs(30 * 60);
 
 pub async fn reconcile(build: Arc<AgentBuild>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = &state.ctx;

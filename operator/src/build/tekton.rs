@@ -21,6 +21,15 @@ pub struct Caches {
     task_runs: Store<DynamicObject>,
 }
 
+impl Caches {
+    /// No run started yet.
+    #[cfg(test)]
+    pub fn empty() -> Self {
+        let resource = |r| crate::fixtures::store_with(r, []);
+        Caches { runs: resource(pipeline_run_resource()), task_runs: resource(task_run_resource()) }
+    }
+}
+
 /// Shared view of Tekton: whether it is served, and what the operator's runs look like.
 pub type Tekton = Optional<Caches>;
 

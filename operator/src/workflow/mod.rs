@@ -3,6 +3,8 @@
 //! keeps the CronWorkflow as rendered, and mirrors the last run into the status.
 
 mod reconcile;
+#[cfg(test)]
+mod scenarios;
 
 use std::future::Future;
 use std::sync::Arc;

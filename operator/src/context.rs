@@ -89,7 +89,7 @@ impl Context {
         let ctx = Context {
             client,
             metrics: Metrics::new(),
-            agent_concurrency: 1,
+            concurrency: 1,
             build_concurrency: 1,
             namespace: None,
             tools: None,

@@ -42,24 +42,38 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let server = health::serve(args.metrics_bind_address, metrics.clone(), health.clone()).await?;
     health.set_ready();
 
-    let leadership = if args.leader_elect { Some(leader::acquire(&client, &args).await?) } else { None };
-    metrics.set_leader(true);
+    // A standby watches everything its controllers read, so that it leads with its caches
+    // filled; its controllers reconcile nothing before it leads.
+    let candidacy = args.leader_elect.then(|| leader::stand(&client, &args));
+    let leading = {
+        let elected = candidacy.as_ref().map(leader::Candidacy::elected);
+        let metrics = metrics.clone();
+        async move {
+            if let Some(elected) = elected
+                && elected.await.is_err()
+            {
+                // The election ended before this replica led: `lost` stops the operator.
+                return std::future::pending().await;
+            }
+            metrics.set_leader(true);
+        }
+    };
     let ctx = context::Context::new(client, metrics, &args);
     let lost = async {
-        match &leadership {
-            Some(l) => l.lost().await,
+        match &candidacy {
+            Some(c) => c.lost().await,
             None => std::future::pending().await,
         }
     };
     // Every controller stops on the same signal; each drains its in-flight reconciles first.
     let shutdown = shutdown_signal().boxed().shared();
-    let watches = watches::Watches::new(&ctx);
+    let watches = watches::Watches::new(&ctx, leading.boxed());
     let (agents, builds, workflows, model_apis, mcp_servers) = (
         agent::run(ctx.clone(), &watches, shutdown.clone()),
         build::run(ctx.clone(), &watches, shutdown.clone()),
         workflow::run(ctx.clone(), &watches, shutdown.clone()),
-        servers::run(ctx.clone(), &watches.model_apis, &watches.inputs, shutdown.clone()),
-        servers::run(ctx.clone(), &watches.mcp_servers, &watches.inputs, shutdown.clone()),
+        servers::run::<agents_api::ModelAPI, _>(ctx.clone(), &watches, shutdown.clone()),
+        servers::run::<agents_api::MCPServer, _>(ctx.clone(), &watches, shutdown.clone()),
     );
     // Every controller follows what it reads: the watches can start.
     watches.start();
@@ -74,8 +88,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("lost the leader lease; exiting so that a restart rejoins the election");
         }
     }
-    if let Some(leadership) = leadership {
-        leadership.release().await;
+    if let Some(candidacy) = candidacy {
+        candidacy.withdraw().await;
     }
     server.abort();
     Ok(())

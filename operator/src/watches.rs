@@ -4,11 +4,15 @@
 //! Agent cost some 15 MiB) and watched once, however many controllers follow its changes. The
 //! ConfigMaps and Secrets that pods read are watched once too (`Inputs`), for the three controllers
 //! that run pods.
+//!
+//! The watches start before this replica leads: a standby keeps every cache filled, and once it
+//! leads its controllers reconcile at once, from caches that are current (`Reads::gate`).
 
 use std::fmt::Debug;
 
 use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
-use futures::{Stream, StreamExt};
+use futures::future::{BoxFuture, Shared as SharedFuture};
+use futures::{FutureExt, Stream, StreamExt};
 use kube::Resource;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
@@ -28,11 +32,14 @@ pub struct Watches {
     pub mcp_servers: Shared<MCPServer>,
     /// The ConfigMaps and Secrets pods read, as digests.
     pub inputs: Inputs,
+    /// Resolves once this replica leads.
+    leading: SharedFuture<BoxFuture<'static, ()>>,
 }
 
 impl Watches {
     /// The watches of every kind, not started yet; their objects by phase go to the metrics.
-    pub fn new(ctx: &Context) -> Self {
+    /// No controller reconciles before `leading` resolves.
+    pub fn new(ctx: &Context, leading: BoxFuture<'static, ()>) -> Self {
         let watches = Watches {
             agents: Shared::new(ctx),
             builds: Shared::new(ctx),
@@ -40,6 +47,7 @@ impl Watches {
             model_apis: Shared::new(ctx),
             mcp_servers: Shared::new(ctx),
             inputs: Inputs::new(ctx),
+            leading: leading.shared(),
         };
         ctx.metrics.observe(watches.agents.store.clone());
         ctx.metrics.observe(watches.builds.store.clone());
@@ -47,6 +55,12 @@ impl Watches {
         ctx.metrics.observe(watches.model_apis.store.clone());
         ctx.metrics.observe(watches.mcp_servers.store.clone());
         watches
+    }
+
+    /// What a controller's reconciles read, to register as it is set up: its gate waits for
+    /// this replica to lead, then for every cache registered.
+    pub fn reads(&self) -> Reads {
+        Reads::new(self.leading.clone().boxed())
     }
 
     /// Starts every watch, once every controller follows what it reads: taken by value, so no

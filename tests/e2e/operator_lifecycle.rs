@@ -144,6 +144,11 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
     ctx.apply_yaml(&agents_yaml(2)).await?;
     let (leading, standing_by) = if leader == 0 { (&mut a, &mut b) } else { (&mut b, &mut a) };
     all_ready(&ctx, 2, leading).await?;
+    // The standby is warm: its caches follow the Agents as they turn Ready, and it reconciles
+    // and writes nothing.
+    standing_by.wait_for_metrics(&[(r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 2.0)]).await?;
+    let reconciled = standing_by.metric(r#"agents_operator_reconciles_total{kind="Agent"}"#)?;
+    ensure!(reconciled == 0.0, "the standby reconciled {reconciled} Agents");
     ensure!(standing_by.writes()? == 0.0, "the standby wrote to the API server");
 
     // The leader dies without releasing the lease; the standby takes over once it expires.
@@ -158,14 +163,23 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
     all_ready(&ctx, 3, standing_by).await?;
     ensure!(standing_by.writes()? > 0.0, "the new leader did not reconcile");
 
-    // Stopped gracefully, a leader releases the lease: a newcomer leads well before it would expire.
+    // Stopped gracefully, a leader releases the lease: a standby watching it leads at once, not
+    // when the lease would have expired (60 s), and writes nothing for the settled Agents.
     let c = ctx.operator(&["--leader-elect=true", "--lease-duration=60", "--lease-grace=5"])?;
+    c.wait_for_metrics(&[(r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 3.0)]).await?;
     standing_by.stop()?;
     let released = Instant::now();
     while c.metric("agents_operator_leader")? != 1.0 {
         ensure!(released.elapsed() < Duration::from_secs(20), "the lease was not released on SIGTERM");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let deadline = Instant::now() + DEADLINE;
+    while c.settled_reconciles("Agent").await? < 3.0 {
+        ensure!(Instant::now() < deadline, "the new leader did not reconcile every Agent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let writes = c.writes()?;
+    ensure!(writes == 0.0, "taking over settled Agents, the new leader wrote {writes} times:\n{}", c.log_text());
     Ok(())
 }
 

@@ -62,7 +62,7 @@ pub fn run<S>(ctx: Arc<Context>, watches: &Watches, shutdown: S) -> impl Future<
 where
     S: Future<Output = ()> + Send + Sync + 'static,
 {
-    let mut reads = cache::Reads::default();
+    let mut reads = watches.reads();
     let (service_accounts, service_account_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
     let (config_maps, config_map_changes) = reads.children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
     let (services, service_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
@@ -133,7 +133,8 @@ where
         written,
     });
     tracing::info!(concurrency = ctx.concurrency, "starting the Agent controller");
-    let controller = Controller::for_stream(gate.hold(agent_changes), agents)
+    let controller = Controller::for_stream(gate.discard_until_open(agent_changes), agents)
+        .reconcile_all_on(gate.opened())
         .owns_stream(gate.discard_until_open(service_account_changes))
         .owns_stream(gate.discard_until_open(config_map_changes))
         .owns_stream(gate.discard_until_open(service_changes))
@@ -142,13 +143,13 @@ where
         .owns_stream(gate.discard_until_open(disruption_budget_changes))
         .owns_stream(gate.discard_until_open(network_policy_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
-        .reconcile_on(gate.hold(input_changes))
-        .reconcile_on(gate.hold(dependents_rx))
-        .watches_stream(gate.hold(build_changes), users_of_build)
-        .watches_stream(gate.hold(model_api_changes), users_of_model_api)
-        .watches_stream(gate.hold(mcp_server_changes), users_of_mcp_server)
-        .reconcile_all_on(gate.hold(monitors_came_or_went))
-        .reconcile_on(gate.hold(monitor_changes))
+        .reconcile_on(gate.discard_until_open(input_changes))
+        .reconcile_on(gate.discard_until_open(dependents_rx))
+        .watches_stream(gate.discard_until_open(build_changes), users_of_build)
+        .watches_stream(gate.discard_until_open(model_api_changes), users_of_model_api)
+        .watches_stream(gate.discard_until_open(mcp_server_changes), users_of_mcp_server)
+        .reconcile_all_on(gate.discard_until_open(monitors_came_or_went))
+        .reconcile_on(gate.discard_until_open(monitor_changes))
         .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);

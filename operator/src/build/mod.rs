@@ -34,16 +34,17 @@ where
 {
     let (tekton, tekton_came_or_went, run_changes) = tekton::follow(ctx.client.clone(), ctx.namespace.clone());
     // A new rebuild annotation is a change; the operator's own status writes are not.
-    let mut reads = cache::Reads::default();
+    let mut reads = watches.reads();
     let (builds, build_changes) = watches.builds.read(&mut reads);
     let gate = reads.gate();
     let written = Arc::new(Written::new(builds.clone()));
     let build_changes = cache::not_status_only(written.follow(build_changes));
     let state = Arc::new(State { ctx: ctx.clone(), tekton, written });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
-    let controller = Controller::for_stream(gate.hold(build_changes), builds)
-        .reconcile_all_on(gate.hold(tekton_came_or_went))
-        .reconcile_on(gate.hold(run_changes))
+    let controller = Controller::for_stream(gate.discard_until_open(build_changes), builds)
+        .reconcile_all_on(gate.opened())
+        .reconcile_all_on(gate.discard_until_open(tekton_came_or_went))
+        .reconcile_on(gate.discard_until_open(run_changes))
         .with_config(controller::Config::default().concurrency(ctx.build_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);

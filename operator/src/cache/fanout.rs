@@ -3,9 +3,9 @@
 //! takes the fan-out by value, so once it runs no one can follow it any more.
 //!
 //! Each follower's channel is bounded: a follower that lags holds the stream back rather than
-//! queueing without end (kube's shared streams do the same). A stream that is held (a
-//! controller's gate, not open yet) fills its buffer and then waits: a cache is filled upstream
-//! of its fan-out, at the end of its list, so the wait never holds back the gate it waits for.
+//! queueing without end (kube's shared streams do the same). So every follower must be polled
+//! all along, even before its controller reconciles (a gate drains and drops what comes before
+//! it opens): one left unpolled would stop the watch, and the cache with it.
 
 use std::sync::Mutex;
 

@@ -2,7 +2,9 @@
 //! [`Gate`] built from it. Each cache a controller reads is reached through its [`Reads`] (the
 //! children's caches here, the shared watches through `Shared::read`, the pods through
 //! `pods::follow`), and [`Reads::gate`] waits for every one: a controller cannot read a cache it
-//! does not wait for, nor forget one in a list kept by hand.
+//! does not wait for, nor forget one in a list kept by hand. A controller gets its `Reads` from
+//! `Watches::reads`, which first of all waits for this replica to lead: a standby fills its
+//! caches and writes nothing.
 
 use std::fmt::Debug;
 
@@ -17,13 +19,17 @@ use serde::de::DeserializeOwned;
 use super::{Filled, Stamped};
 
 /// The caches of one controller, as it sets them up.
-#[derive(Default)]
 #[must_use = "a controller's reads make its gate"]
 pub struct Reads {
     filled: Vec<BoxFuture<'static, ()>>,
 }
 
 impl Reads {
+    /// Reads that wait for `leading` (this replica leads) before anything else.
+    pub(crate) fn new(leading: BoxFuture<'static, ()>) -> Self {
+        Reads { filled: vec![leading] }
+    }
+
     /// The children of one kind of owner, and the stream of their changes (see
     /// [`super::children`]).
     pub fn children<K>(
@@ -57,16 +63,19 @@ impl Reads {
     }
 }
 
-/// Keeps a controller from reconciling until each cache its reconciles read holds its first full
-/// list. kube's Controller holds reconciles until its own kind's cache is filled, but not those
-/// of children and references: a reconcile triggered by one child's list that read another
-/// cache still empty would report a child as missing ("creating the Deployment"), and nothing
-/// would change afterwards to correct it (at 5,000 Agents, a restart did so for 130 of them).
+/// Keeps a controller from reconciling until this replica leads and each cache its reconciles
+/// read holds its first full list. kube's Controller holds reconciles until its own kind's cache
+/// is filled, but not those of children and references: a reconcile triggered by one child's
+/// list that read another cache still empty would report a child as missing ("creating the
+/// Deployment"), and nothing would change afterwards to correct it (at 5,000 Agents, a restart
+/// did so for 130 of them).
 ///
-/// The controller's own kind is held back ([`Gate::hold`]): all of it comes through once the gate
-/// opens, and each object is reconciled then. What its children's watches say before that is
-/// dropped ([`Gate::discard_until_open`]): those watches must run to fill their caches, and those
-/// reconciles will read what they said.
+/// Every stream that triggers reconciles is polled all along (it fills a cache, or drains a
+/// shared watch that must not wait for a controller that does not lead yet) and its items are
+/// dropped until the gate opens ([`Gate::discard_until_open`]); then [`Gate::opened`] reconciles
+/// every object of the controller's kind once, from its cache, which by then holds all that was
+/// dropped. A standby thus leads with its caches warm: no relist, and the same reconciles as a
+/// start.
 #[derive(Clone)]
 pub struct Gate(futures::future::Shared<BoxFuture<'static, ()>>);
 
@@ -76,22 +85,7 @@ impl Gate {
         Gate(futures::future::join_all(filled).map(|_| ()).boxed().shared())
     }
 
-    /// `stream`, not polled until the gate opens: for a stream fed elsewhere (a follower of a
-    /// shared watch), whose items wait for it.
-    pub fn hold<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
-    where
-        S: Stream + Send + 'static,
-    {
-        let open = self.0.clone();
-        futures::stream::once(async move {
-            open.await;
-            stream
-        })
-        .flatten()
-    }
-
-    /// `stream`, polled all along (it fills a cache the gate waits for), its items dropped until
-    /// the gate opens.
+    /// `stream`, polled all along, its items dropped until the gate opens.
     pub fn discard_until_open<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
     where
         S: Stream + Send + 'static,
@@ -99,5 +93,33 @@ impl Gate {
     {
         let open = self.0.clone();
         stream.filter(move |_| std::future::ready(open.peek().is_some()))
+    }
+
+    /// One item when the gate opens: for `Controller::reconcile_all_on`.
+    pub fn opened(&self) -> impl Stream<Item = ()> + Send + 'static {
+        futures::stream::once(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn what_comes_before_the_gate_opens_is_drained_and_dropped() {
+        let (open, opening) = futures::channel::oneshot::channel::<()>();
+        let gate = Reads::new(opening.map(|_| ()).boxed()).gate();
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let mut items = Box::pin(gate.discard_until_open(rx));
+        let mut opened = Box::pin(gate.opened());
+        tx.unbounded_send(1).unwrap();
+        // Polled before the gate opens, the item is taken off the stream and dropped.
+        assert!(futures::poll!(items.next()).is_pending());
+        assert!(futures::poll!(opened.next()).is_pending());
+        open.send(()).unwrap();
+        assert_eq!(opened.next().await, Some(()));
+        tx.unbounded_send(2).unwrap();
+        drop(tx);
+        assert_eq!(items.collect::<Vec<_>>().await, vec![2]);
     }
 }

@@ -11,6 +11,7 @@ use kube::runtime::events::Event;
 use super::{Answer, ServerKind, reconcile};
 use crate::context::Context;
 use crate::report::Reported;
+use crate::watches::{Shared, Watches};
 
 impl Reported for ModelAPI {
     const KIND: &'static str = "ModelAPI";
@@ -27,6 +28,9 @@ impl Reported for ModelAPI {
 
 impl ServerKind for ModelAPI {
     const OWNER_LABEL: &'static str = labels::MODEL_API;
+    fn watch(watches: &Watches) -> &Shared<Self> {
+        &watches.model_apis
+    }
     fn children(&self) -> Result<Children, Incomplete> {
         model_api::children(self)
     }
@@ -63,6 +67,9 @@ impl Reported for MCPServer {
 
 impl ServerKind for MCPServer {
     const OWNER_LABEL: &'static str = labels::MCP_SERVER;
+    fn watch(watches: &Watches) -> &Shared<Self> {
+        &watches.mcp_servers
+    }
     fn children(&self) -> Result<Children, Incomplete> {
         mcp_server::children(self)
     }

@@ -21,18 +21,21 @@ use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
 use serde::Serialize;
 
-use crate::cache::inputs::{Digests, Inputs, Readers};
+use crate::cache::inputs::{Digests, Readers};
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
 use crate::report::Reported;
-use crate::watches::Shared;
+use crate::watches::{Shared, Watches};
 use crate::written::Written;
 
 /// What differs between the server kinds.
 pub trait ServerKind: Reported + Serialize + crate::metrics::Phased {
     /// The label that selects this kind's children (e.g. `agents.dev/modelapi`).
     const OWNER_LABEL: &'static str;
+
+    /// The shared watch of this kind.
+    fn watch(watches: &Watches) -> &Shared<Self>;
 
     fn children(&self) -> Result<Children, agents_render::agent::Incomplete>;
     /// Whether it runs pods at all (an External ModelAPI does not).
@@ -73,26 +76,22 @@ pub struct State<K: ServerKind> {
     pub written: Arc<Written<K>>,
 }
 
-/// Sets the controller of `K` up (following `servers`, the watch of `K`); the future runs it.
-pub fn run<K: ServerKind, S>(
-    ctx: Arc<Context>,
-    servers: &Shared<K>,
-    inputs: &Inputs,
-    shutdown: S,
-) -> impl Future<Output = ()> + use<K, S>
+/// Sets the controller of `K` up (following `K` and the pods' inputs in `watches`); the future
+/// runs it.
+pub fn run<K: ServerKind, S>(ctx: Arc<Context>, watches: &Watches, shutdown: S) -> impl Future<Output = ()> + use<K, S>
 where
     S: Future<Output = ()> + Send + Sync + 'static,
 {
     let label = K::OWNER_LABEL;
-    let mut reads = cache::Reads::default();
+    let mut reads = watches.reads();
     let (config_maps, config_map_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
     let (deployments, deployment_changes) =
         reads.children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);
     let (services, service_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
     let (claims, claim_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
     let (pod_problems, pod_problem_changes) = cache::pods::follow::<K>(&mut reads, ctx.api(), label);
-    let (servers, changes) = servers.read(&mut reads);
-    let (inputs, input_changes) = inputs.read(&mut reads);
+    let (servers, changes) = K::watch(watches).read(&mut reads);
+    let (inputs, input_changes) = watches.inputs.read(&mut reads);
     let readers = Readers::default();
     let input_changes = readers.to_reconcile(input_changes, servers.clone());
     let gate = reads.gate();
@@ -101,13 +100,14 @@ where
     let children = ChildStores { config_maps, deployments, services, claims, pod_problems, inputs, readers };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.concurrency, "starting the controller");
-    let controller = Controller::for_stream(gate.hold(changes), servers)
+    let controller = Controller::for_stream(gate.discard_until_open(changes), servers)
+        .reconcile_all_on(gate.opened())
         .owns_stream(gate.discard_until_open(config_map_changes))
         .owns_stream(gate.discard_until_open(deployment_changes))
         .owns_stream(gate.discard_until_open(service_changes))
         .owns_stream(gate.discard_until_open(claim_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
-        .reconcile_on(gate.hold(input_changes))
+        .reconcile_on(gate.discard_until_open(input_changes))
         .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);

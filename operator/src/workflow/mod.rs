@@ -38,7 +38,7 @@ where
     let (argo, argo_came_or_went, run_changes) = argo::follow(ctx.client.clone(), ctx.namespace.clone());
 
     // A run request (an annotation) is a change; the operator's own status writes are not.
-    let mut reads = cache::Reads::default();
+    let mut reads = watches.reads();
     let (workflows, workflow_changes) = watches.workflows.read(&mut reads);
     let written = Arc::new(Written::new(workflows.clone()));
     let workflow_changes = cache::not_status_only(written.follow(workflow_changes));
@@ -64,10 +64,11 @@ where
 
     let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo, written });
     tracing::info!("starting the AgentWorkflow controller");
-    let controller = Controller::for_stream(gate.hold(workflow_changes), workflows)
-        .watches_stream(gate.hold(agent_changes), dependents)
-        .reconcile_all_on(gate.hold(argo_came_or_went))
-        .reconcile_on(gate.hold(run_changes))
+    let controller = Controller::for_stream(gate.discard_until_open(workflow_changes), workflows)
+        .reconcile_all_on(gate.opened())
+        .watches_stream(gate.discard_until_open(agent_changes), dependents)
+        .reconcile_all_on(gate.discard_until_open(argo_came_or_went))
+        .reconcile_on(gate.discard_until_open(run_changes))
         .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);

@@ -337,6 +337,8 @@ const ADAPTER_NAMING: GoTool = GoTool {
     main_go: Some(ADAPTER_NAMING_MAIN),
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 const ADAPTER_NAMING_MAIN: &str = r#"package main

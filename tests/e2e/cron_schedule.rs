@@ -44,6 +44,8 @@ const CRON_NEXT: GoTool = GoTool {
     main_go: Some(CRON_NEXT_MAIN),
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// Where both sides read a zone's rules.

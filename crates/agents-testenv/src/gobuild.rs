@@ -2,7 +2,8 @@
 //!
 //! Layout under the cache root:
 //! `tools/<name>-<version>/src` (the throwaway main module), `.../bin` (the binaries, present only
-//! when the whole build succeeded), `.../build.log` (go's output of the last attempt).
+//! when the whole build succeeded), `.../build.log` (go's output of the last attempt), and for a
+//! cgo build `.../include` (the C headers its module's zip leaves out).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::Error;
-use crate::tools::{GoTool, ManifestSource};
+use crate::tools::{Cgo, GoTool, ManifestSource};
 
 /// Returns the directory holding `tool`'s binaries, building them first if they are missing.
 /// Concurrent callers (a demo and a test run) wait on a lock instead of building twice.
@@ -36,9 +37,13 @@ pub fn ensure(tool: &GoTool, cache: &Path) -> Result<PathBuf, Error> {
     let log = home.join("build.log");
     let src = home.join("src");
     write_module(tool, &src, &log)?;
+    let env = match &tool.cgo {
+        Some(cgo) => cgo_env(cgo, &home.join("include"))?,
+        None => vec![("CGO_ENABLED", "0".to_string())],
+    };
     let staging = home.join("bin.partial");
     let _ = fs::remove_dir_all(&staging);
-    run_go(tool, "go mod tidy", &src, &log, &["mod", "tidy"])?;
+    run_go(tool, "go mod tidy", &src, &log, &env, &["mod", "tidy"])?;
     let mut args = vec![
         "build".to_string(),
         "-p".into(),
@@ -55,7 +60,7 @@ pub fn ensure(tool: &GoTool, cache: &Path) -> Result<PathBuf, Error> {
         args.extend(tool.packages.iter().map(|p| p.to_string()));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_go(tool, "go build", &src, &log, &args)?;
+    run_go(tool, "go build", &src, &log, &env, &args)?;
     let _ = fs::remove_dir_all(&bin);
     fs::rename(&staging, &bin).map_err(|e| Error::io("move the built binaries", &bin, e))?;
     if !is_complete(tool, &bin) {
@@ -121,8 +126,29 @@ fn parse_staging_replaces(go_mod: &str) -> Vec<String> {
         .collect()
 }
 
+/// The environment of a cgo build: the headers the module's zip lacks, written into `include`
+/// (a file of another module each), on the C preprocessor's path.
+fn cgo_env(cgo: &Cgo, include: &Path) -> Result<Vec<(&'static str, String)>, Error> {
+    for header in cgo.headers {
+        let info = download(header.module, header.version, include.parent().unwrap_or(Path::new("/")))
+            .map_err(|detail| Error::Download { module: format!("{}@{}", header.module, header.version), detail })?;
+        let from = info.dir.join(header.file);
+        let text = fs::read(&from).map_err(|e| Error::io("read a C header", &from, e))?;
+        let to = include.join(header.include);
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io("create the header directory", dir, e))?;
+        }
+        // Written, not copied: the module cache's files are read-only, and a rebuild rewrites it.
+        fs::write(&to, text).map_err(|e| Error::io("write a C header", &to, e))?;
+    }
+    Ok(vec![("CGO_ENABLED", "1".to_string()), ("CGO_CPPFLAGS", format!("-I{}", include.display()))])
+}
+
 fn ldflags(tool: &GoTool) -> String {
     let mut flags = vec!["-s".to_string(), "-w".to_string()];
+    for (variable, value) in tool.link_variables {
+        flags.push(format!("-X {variable}={value}"));
+    }
     let minor = tool.version.split('.').nth(1).unwrap_or("0");
     for package in tool.version_packages {
         for (key, value) in
@@ -134,14 +160,21 @@ fn ldflags(tool: &GoTool) -> String {
     flags.join(" ")
 }
 
-fn run_go(tool: &GoTool, step: &'static str, dir: &Path, log: &Path, args: &[&str]) -> Result<(), Error> {
+fn run_go(
+    tool: &GoTool,
+    step: &'static str,
+    dir: &Path,
+    log: &Path,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> Result<(), Error> {
     let output =
         File::options().create(true).append(true).open(log).map_err(|e| Error::io("open the build log", log, e))?;
     let stderr = output.try_clone().map_err(|e| Error::io("open the build log", log, e))?;
     let status = Command::new("go")
         .args(args)
         .current_dir(dir)
-        .env("CGO_ENABLED", "0")
+        .envs(env.iter().cloned())
         .stdin(Stdio::null())
         .stdout(output)
         .stderr(stderr)
@@ -153,7 +186,11 @@ fn run_go(tool: &GoTool, step: &'static str, dir: &Path, log: &Path, args: &[&st
     if status.success() {
         return Ok(());
     }
-    Err(Error::Build { tool: tool.id(), step, log: log.to_path_buf(), detail: crate::fsutil::tail(log, 15) })
+    let mut detail = crate::fsutil::tail(log, 15);
+    if let Some(cgo) = &tool.cgo {
+        detail.push_str(&format!("\n{} compiles C and C++ (cgo): it needs {}", tool.name, cgo.needs));
+    }
+    Err(Error::Build { tool: tool.id(), step, log: log.to_path_buf(), detail })
 }
 
 /// What `go mod download -json` reports about one module version.
@@ -196,7 +233,7 @@ pub fn module_dir(source: &ManifestSource, cache: &Path) -> Result<PathBuf, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::KUBERNETES;
+    use crate::tools::{KUBERNETES, OLLAMA};
 
     #[test]
     fn staging_replaces_are_read_from_kubernetes_go_mod() {
@@ -210,5 +247,12 @@ mod tests {
         let flags = ldflags(&KUBERNETES);
         assert!(flags.contains("-X k8s.io/component-base/version.gitVersion=v1.37.2"));
         assert!(flags.contains("-X k8s.io/client-go/pkg/version.gitMinor=37"));
+    }
+
+    #[test]
+    fn ollama_is_stamped_as_its_release_stamps_it() {
+        let flags = ldflags(&OLLAMA);
+        assert!(flags.contains("-X github.com/ollama/ollama/version.Version=0.12.6"), "{flags}");
+        assert!(flags.contains("-X github.com/ollama/ollama/server.mode=release"), "{flags}");
     }
 }

@@ -24,6 +24,31 @@ pub struct GoTool {
     pub replaces_staging: bool,
     /// Packages whose `gitVersion` & co. are stamped, so binaries report their real version.
     pub version_packages: &'static [&'static str],
+    /// Package variables the upstream release sets at link time (`-X package.variable=value`),
+    /// so the binary reports what the released one does.
+    pub link_variables: &'static [(&'static str, &'static str)],
+    /// For programs with C or C++ compiled in: what their cgo build needs. `None` builds with
+    /// `CGO_ENABLED=0`.
+    pub cgo: Option<Cgo>,
+}
+
+/// What a cgo build needs besides the module.
+#[derive(Debug)]
+pub struct Cgo {
+    /// Headers the sources include that the module's zip leaves out: the Go command drops every
+    /// subdirectory of a `vendor/` directory from module zips, where C projects keep theirs.
+    pub headers: &'static [CHeader],
+    /// What the machine must provide (compilers, system headers), said when the build fails.
+    pub needs: &'static str,
+}
+
+/// A C header the build includes as `include`, copied from `file` of the module `module@version`.
+#[derive(Debug)]
+pub struct CHeader {
+    pub include: &'static str,
+    pub module: &'static str,
+    pub version: &'static str,
+    pub file: &'static str,
 }
 
 impl GoTool {
@@ -54,6 +79,8 @@ pub const KUBERNETES: GoTool = GoTool {
     main_go: None,
     replaces_staging: true,
     version_packages: &["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// The version Kubernetes 1.37 pins in `hack/lib/etcd.sh`.
@@ -68,6 +95,8 @@ pub const ETCD: GoTool = GoTool {
     ),
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 pub const KWOK: GoTool = GoTool {
@@ -78,6 +107,8 @@ pub const KWOK: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// krew, the kubectl plugin manager, and krew's own manifest validator: the distribution tests
@@ -91,6 +122,8 @@ pub const KREW: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// Helm, the package manager: the chart tests lint, template, install, upgrade and uninstall
@@ -104,6 +137,8 @@ pub const HELM: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// Prometheus' `promtool`: the monitoring tests check and unit-test the PrometheusRule's rules
@@ -116,6 +151,8 @@ pub const PROMTOOL: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// Prometheus' own PromQL parser as a filter: a JSON array of expressions on stdin, for each the
@@ -148,6 +185,8 @@ pub const PROMQL_SELECTORS: GoTool = GoTool {
     ),
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// Argo Workflows' controller, run out of cluster by the tests that need DAGs, approvals and cron
@@ -160,6 +199,8 @@ pub const ARGO_WORKFLOW_CONTROLLER: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// Tekton Pipelines' controller, run out of cluster by the tests that need real PipelineRuns
@@ -172,6 +213,8 @@ pub const TEKTON_CONTROLLER: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 /// crane, go-containerregistry's registry tool: the image tests push the release's OCI layouts to
@@ -185,6 +228,44 @@ pub const CRANE: GoTool = GoTool {
     main_go: None,
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
+};
+
+/// Ollama, the server a Hosted ModelAPI's pod runs, at the release of the image the operator
+/// renders (`agents-render`'s `ollama/ollama:0.12.6`; a test below holds the two together),
+/// stamped as the release stamps it. CPU only: the GPU backends (and the tuned CPU ones) are
+/// CMake builds the image adds beside the binary.
+///
+/// llama.cpp's vendored headers are not in the module's zip, so neighbouring releases stand in:
+/// nlohmann/json 3.11.2 (the release vendors 3.12.0) and stb_image 2.27 from the system (Debian's
+/// `nlohmann-json3-dev` and `libstb-dev`), miniaudio 0.11.23 (it vendors 0.11.22) from malgo, a
+/// Go module that ships it. Their code runs only with a model loaded (JSON-schema grammars, image
+/// and audio input), which no test here does.
+///
+/// 6.5 min cold on 2 cores shared with other builds, most of it compiling llama.cpp and ggml.
+pub const OLLAMA: GoTool = GoTool {
+    name: "ollama",
+    module: "github.com/ollama/ollama",
+    version: "v0.12.6",
+    packages: &["github.com/ollama/ollama"],
+    main_go: None,
+    replaces_staging: false,
+    version_packages: &[],
+    link_variables: &[
+        ("github.com/ollama/ollama/version.Version", "0.12.6"),
+        ("github.com/ollama/ollama/server.mode", "release"),
+    ],
+    cgo: Some(Cgo {
+        headers: &[CHeader {
+            include: "miniaudio/miniaudio.h",
+            module: "github.com/gen2brain/malgo",
+            version: "v0.11.24",
+            file: "miniaudio.h",
+        }],
+        needs: "gcc and g++, and the headers of nlohmann/json and stb_image \
+                (Debian: `apt-get install g++ nlohmann-json3-dev libstb-dev`; `bash .ci/run` installs them)",
+    }),
 };
 
 /// `health-check`, the GitOps tests' reader of health: runs an Argo CD `health.lua` against an
@@ -201,6 +282,8 @@ pub const HEALTH_CHECK: GoTool = GoTool {
     main_go: Some(HEALTH_CHECK_MAIN),
     replaces_staging: false,
     version_packages: &[],
+    link_variables: &[],
+    cgo: None,
 };
 
 const HEALTH_CHECK_MAIN: &str = r#"// health-check: the two GitOps readings of a Kubernetes object. It runs an Argo CD health.lua
@@ -411,5 +494,14 @@ mod tests {
         assert_eq!(TEKTON_CONTROLLER.binaries(), ["controller"]);
         assert_eq!(TEKTON_CONTROLLER.version, TEKTON.version);
         assert_eq!(HEALTH_CHECK.binaries(), ["health-check"]);
+        assert_eq!(OLLAMA.binaries(), ["ollama"]);
+    }
+
+    /// The Ollama built here is the one in the image of a Hosted ModelAPI's pod, and says so.
+    #[test]
+    fn the_ollama_built_is_the_ollama_of_the_image() {
+        let tag = agents_render::model_api::OLLAMA_IMAGE.rsplit(':').next().unwrap();
+        assert_eq!(format!("v{tag}"), OLLAMA.version);
+        assert!(OLLAMA.link_variables.contains(&("github.com/ollama/ollama/version.Version", tag)));
     }
 }

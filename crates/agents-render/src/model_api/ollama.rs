@@ -17,13 +17,15 @@ use crate::{hash, server};
 pub const DEFAULT_IMAGE: &str = "ollama/ollama:0.12.6";
 pub const PORT: i32 = 11434;
 const MODELS_DIR: &str = "/models";
-/// Written once every model is pulled; the readiness probe looks for it.
+/// Written once every model is pulled; the readiness probe looks for it. The script reads the
+/// path from `MODELS_PULLED_MARKER` and names none itself, so it also runs as rendered outside a
+/// pod (the end-to-end test runs it); the probe runs no shell, so it names the path.
 const PULLED_MARKER: &str = "/tmp/models-pulled";
 
 /// Serves, pulls each model (a failed pull fails the container, so Kubernetes retries and the
 /// events say why), then marks itself ready.
 const START: &str = r#"set -e
-rm -f /tmp/models-pulled
+rm -f "$MODELS_PULLED_MARKER"
 ollama serve &
 server=$!
 until ollama list >/dev/null 2>&1; do
@@ -34,7 +36,7 @@ for model in $OLLAMA_PULL_MODELS; do
   echo "pulling $model"
   ollama pull "$model"
 done
-touch /tmp/models-pulled
+touch "$MODELS_PULLED_MARKER"
 echo "all models pulled: $OLLAMA_PULL_MODELS"
 wait "$server"
 "#;
@@ -75,6 +77,7 @@ pub fn render(model_api: &ModelAPI, port: i32, meta: &ObjectMeta) -> (Option<Per
         var("OLLAMA_HOST", format!("0.0.0.0:{port}")),
         var("OLLAMA_MODELS", MODELS_DIR.into()),
         var("OLLAMA_PULL_MODELS", models.clone()),
+        var("MODELS_PULLED_MARKER", PULLED_MARKER.into()),
         var("HOME", "/tmp".into()),
     ];
     env.extend(spec.env.iter().cloned());
@@ -133,6 +136,10 @@ mod tests {
         assert!(container.command.as_ref().unwrap()[2].contains("ollama pull"));
         let readiness = container.readiness_probe.as_ref().unwrap().exec.as_ref().unwrap();
         assert_eq!(readiness.command.as_ref().unwrap().last().map(String::as_str), Some(PULLED_MARKER));
+        // The script writes the marker where the probe looks, and names no other path for it.
+        let marker = env.iter().find(|e| e.name == "MODELS_PULLED_MARKER").unwrap();
+        assert_eq!(marker.value.as_deref(), Some(PULLED_MARKER));
+        assert!(!container.command.as_ref().unwrap()[2].contains(PULLED_MARKER));
         assert_eq!(rendered.service.unwrap().spec.unwrap().ports.unwrap()[0].port, PORT);
         let volumes = pod.volumes.unwrap();
         assert!(volumes.iter().any(|v| v.name == "models" && v.empty_dir.is_some()));

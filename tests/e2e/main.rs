@@ -20,6 +20,7 @@ mod mcp_inline_tools;
 mod mcp_server;
 mod model_gateway;
 mod monitoring;
+mod ollama;
 mod operator;
 mod operator_lifecycle;
 mod plugin;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         follow_inputs::tests(&env),
         mcp_server::tests(&env),
         model_gateway::tests(&env),
+        ollama::tests(&env),
         mcp_inline_tools::tests(&env),
         build::tests(&env),
         validation::tests(&env),

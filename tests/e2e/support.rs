@@ -328,12 +328,14 @@ pub fn binaries_dir() -> PathBuf {
 }
 
 /// Builds (once; a no-op when cached) the Go tools only some tests use: Argo's and Tekton's
-/// controllers, krew, helm, promtool and the PromQL selector lister. Built lazily by their first
-/// test instead, a first build (minutes on two cores) would starve the tests running beside it
-/// past their deadlines.
+/// controllers, krew, helm, promtool, the PromQL selector lister and Ollama. Built lazily by their
+/// first test instead, a first build (minutes on two cores) would starve the tests running beside
+/// it past their deadlines.
 async fn build_test_tools() -> anyhow::Result<()> {
-    use agents_testenv::tools::{ARGO_WORKFLOW_CONTROLLER, HELM, KREW, PROMQL_SELECTORS, PROMTOOL, TEKTON_CONTROLLER};
-    for tool in [&ARGO_WORKFLOW_CONTROLLER, &TEKTON_CONTROLLER, &KREW, &HELM, &PROMTOOL, &PROMQL_SELECTORS] {
+    use agents_testenv::tools::{
+        ARGO_WORKFLOW_CONTROLLER, HELM, KREW, OLLAMA, PROMQL_SELECTORS, PROMTOOL, TEKTON_CONTROLLER,
+    };
+    for tool in [&ARGO_WORKFLOW_CONTROLLER, &TEKTON_CONTROLLER, &KREW, &HELM, &PROMTOOL, &PROMQL_SELECTORS, &OLLAMA] {
         tokio::task::spawn_blocking(move || agents_testenv::gobuild::ensure(tool, &agents_testenv::cache_dir()))
             .await?
             .with_context(|| format!("building {}", tool.name))?;

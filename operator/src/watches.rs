@@ -9,6 +9,7 @@
 //! leads its controllers reconcile at once, from caches that are current (`Reads::gate`).
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use agents_api::{Agent, AgentBuild, AgentWorkflow, MCPServer, ModelAPI};
 use futures::future::{BoxFuture, Shared as SharedFuture};
@@ -22,7 +23,8 @@ use crate::cache::fanout::Fanout;
 use crate::cache::inputs::Inputs;
 use crate::cache::{self, Filled, Reads};
 use crate::context::Context;
-use crate::metrics::Phased;
+use crate::metrics::{Metrics, Phased};
+use crate::report::Reported;
 
 pub struct Watches {
     pub agents: Shared<Agent>,
@@ -34,6 +36,7 @@ pub struct Watches {
     pub inputs: Inputs,
     /// Resolves once this replica leads.
     leading: SharedFuture<BoxFuture<'static, ()>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Watches {
@@ -48,6 +51,7 @@ impl Watches {
             mcp_servers: Shared::new(ctx),
             inputs: Inputs::new(ctx),
             leading: leading.shared(),
+            metrics: ctx.metrics.clone(),
         };
         ctx.metrics.observe(watches.agents.store.clone());
         ctx.metrics.observe(watches.builds.store.clone());
@@ -57,10 +61,12 @@ impl Watches {
         watches
     }
 
-    /// What a controller's reconciles read, to register as it is set up: its gate waits for
-    /// this replica to lead, then for every cache registered.
-    pub fn reads(&self) -> Reads {
-        Reads::new(self.leading.clone().boxed())
+    /// What the reconciles of `K`'s controller read, to register as it is set up: its gate
+    /// waits for every cache registered (then `agents_operator_caches_filled` says so) and for
+    /// this replica to lead.
+    pub fn reads<K: Reported>(&self) -> Reads {
+        let metrics = self.metrics.clone();
+        Reads::new(self.leading.clone().boxed(), move || metrics.caches_filled(K::KIND))
     }
 
     /// Starts every watch, once every controller follows what it reads: taken by value, so no

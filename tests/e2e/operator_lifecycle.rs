@@ -146,7 +146,12 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
     all_ready(&ctx, 2, leading).await?;
     // The standby is warm: its caches follow the Agents as they turn Ready, and it reconciles
     // and writes nothing.
-    standing_by.wait_for_metrics(&[(r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 2.0)]).await?;
+    standing_by
+        .wait_for_metrics(&[
+            (r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 2.0),
+            (r#"agents_operator_caches_filled{kind="Agent"}"#, 1.0),
+        ])
+        .await?;
     let reconciled = standing_by.metric(r#"agents_operator_reconciles_total{kind="Agent"}"#)?;
     ensure!(reconciled == 0.0, "the standby reconciled {reconciled} Agents");
     ensure!(standing_by.writes()? == 0.0, "the standby wrote to the API server");

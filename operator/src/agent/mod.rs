@@ -62,7 +62,7 @@ pub fn run<S>(ctx: Arc<Context>, watches: &Watches, shutdown: S) -> impl Future<
 where
     S: Future<Output = ()> + Send + Sync + 'static,
 {
-    let mut reads = watches.reads();
+    let mut reads = watches.reads::<Agent>();
     let (service_accounts, service_account_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
     let (config_maps, config_map_changes) = reads.children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
     let (services, service_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);

@@ -34,7 +34,7 @@ where
 {
     let (tekton, tekton_came_or_went, run_changes) = tekton::follow(ctx.client.clone(), ctx.namespace.clone());
     // A new rebuild annotation is a change; the operator's own status writes are not.
-    let mut reads = watches.reads();
+    let mut reads = watches.reads::<AgentBuild>();
     let (builds, build_changes) = watches.builds.read(&mut reads);
     let gate = reads.gate();
     let written = Arc::new(Written::new(builds.clone()));

@@ -22,12 +22,16 @@ use super::{Filled, Stamped};
 #[must_use = "a controller's reads make its gate"]
 pub struct Reads {
     filled: Vec<BoxFuture<'static, ()>>,
+    /// Told once every cache is filled (a standby's are long before it leads).
+    on_filled: Box<dyn FnOnce() + Send>,
+    leading: BoxFuture<'static, ()>,
 }
 
 impl Reads {
-    /// Reads that wait for `leading` (this replica leads) before anything else.
-    pub(crate) fn new(leading: BoxFuture<'static, ()>) -> Self {
-        Reads { filled: vec![leading] }
+    /// Reads whose gate also waits for `leading` (this replica leads), and calls `on_filled`
+    /// once the caches are filled, leading or not.
+    pub(crate) fn new(leading: BoxFuture<'static, ()>, on_filled: impl FnOnce() + Send + 'static) -> Self {
+        Reads { filled: Vec::new(), on_filled: Box::new(on_filled), leading }
     }
 
     /// The children of one kind of owner, and the stream of their changes (see
@@ -57,9 +61,18 @@ impl Reads {
         self.filled.push(known);
     }
 
-    /// The gate that opens once every cache read is filled.
+    /// The gate that opens once every cache read is filled and this replica leads.
     pub fn gate(self) -> Gate {
-        Gate::new(self.filled)
+        let Reads { filled, on_filled, leading } = self;
+        Gate(
+            async move {
+                futures::future::join_all(filled).await;
+                on_filled();
+                leading.await;
+            }
+            .boxed()
+            .shared(),
+        )
     }
 }
 
@@ -80,11 +93,6 @@ impl Reads {
 pub struct Gate(futures::future::Shared<BoxFuture<'static, ()>>);
 
 impl Gate {
-    /// Opens once every one of `filled` has resolved.
-    fn new(filled: Vec<BoxFuture<'static, ()>>) -> Self {
-        Gate(futures::future::join_all(filled).map(|_| ()).boxed().shared())
-    }
-
     /// `stream`, polled all along, its items dropped until the gate opens.
     pub fn discard_until_open<S>(&self, stream: S) -> impl Stream<Item = S::Item> + Send + 'static
     where
@@ -108,7 +116,8 @@ mod tests {
     #[tokio::test]
     async fn what_comes_before_the_gate_opens_is_drained_and_dropped() {
         let (open, opening) = futures::channel::oneshot::channel::<()>();
-        let gate = Reads::new(opening.map(|_| ()).boxed()).gate();
+        let (told, filled) = futures::channel::oneshot::channel::<()>();
+        let gate = Reads::new(opening.map(|_| ()).boxed(), move || told.send(()).unwrap()).gate();
         let (tx, rx) = futures::channel::mpsc::unbounded();
         let mut items = Box::pin(gate.discard_until_open(rx));
         let mut opened = Box::pin(gate.opened());
@@ -116,6 +125,8 @@ mod tests {
         // Polled before the gate opens, the item is taken off the stream and dropped.
         assert!(futures::poll!(items.next()).is_pending());
         assert!(futures::poll!(opened.next()).is_pending());
+        // No cache to wait for: filled at once, though this replica does not lead yet.
+        filled.await.unwrap();
         open.send(()).unwrap();
         assert_eq!(opened.next().await, Some(()));
         tx.unbounded_send(2).unwrap();

@@ -46,6 +46,7 @@ pub struct Metrics {
     duration: Family<KindLabels, Histogram>,
     writes: Family<WriteLabels, Counter>,
     leader: Gauge,
+    caches_filled: Family<KindLabels, Gauge>,
     objects: ObjectCollector,
 }
 
@@ -60,6 +61,7 @@ impl Metrics {
         });
         let writes = Family::<WriteLabels, Counter>::default();
         let leader = Gauge::default();
+        let caches_filled = Family::<KindLabels, Gauge>::default();
         let objects = ObjectCollector::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register("reconcile_failures", "Reconciles that failed, by error", failures.clone());
@@ -75,8 +77,24 @@ impl Metrics {
             "1 while this replica reconciles (it holds the leader lease, or runs without election)",
             leader.clone(),
         );
+        registry.register(
+            "caches_filled",
+            "1 once every cache the controller of this kind reads holds its first full list: a standby that shows it \
+             for every kind takes over without listing anything",
+            caches_filled.clone(),
+        );
         registry.register_collector(Box::new(objects.clone()));
-        Arc::new(Metrics { registry, reconciles, failures, last_failure, duration, writes, leader, objects })
+        Arc::new(Metrics {
+            registry,
+            reconciles,
+            failures,
+            last_failure,
+            duration,
+            writes,
+            leader,
+            caches_filled,
+            objects,
+        })
     }
 
     /// Starts timing a reconcile of `kind`; the time is recorded when the guard drops.
@@ -98,6 +116,11 @@ impl Metrics {
 
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
+    }
+
+    /// The controller of `kind` has every cache it reads filled.
+    pub fn caches_filled(&self, kind: &'static str) {
+        self.caches_filled.get_or_create(&KindLabels { kind }).set(1);
     }
 
     /// Lets the objects gauge count the phases of the objects in `store` (a controller's cache of its kind).

@@ -83,7 +83,7 @@ where
     S: Future<Output = ()> + Send + Sync + 'static,
 {
     let label = K::OWNER_LABEL;
-    let mut reads = watches.reads();
+    let mut reads = watches.reads::<K>();
     let (config_maps, config_map_changes) = reads.children(ctx.api(), label, cache::prune_metadata);
     let (deployments, deployment_changes) =
         reads.children(ctx.api::<CachedDeployment>(), label, cache::prune_deployment);

@@ -38,7 +38,7 @@ where
     let (argo, argo_came_or_went, run_changes) = argo::follow(ctx.client.clone(), ctx.namespace.clone());
 
     // A run request (an annotation) is a change; the operator's own status writes are not.
-    let mut reads = watches.reads();
+    let mut reads = watches.reads::<AgentWorkflow>();
     let (workflows, workflow_changes) = watches.workflows.read(&mut reads);
     let written = Arc::new(Written::new(workflows.clone()));
     let workflow_changes = cache::not_status_only(written.follow(workflow_changes));

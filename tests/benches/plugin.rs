@@ -36,8 +36,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn build_plugin() -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    if !Command::new(cargo).args(["build", "--release", "-p", "kubectl-agents"]).status()?.success() {
+    if !agents_testenv::cargo::command().args(["build", "--release", "-p", "kubectl-agents"]).status()?.success() {
         bail!("building kubectl-agents failed");
     }
     Ok(())

@@ -65,8 +65,7 @@ fn echo(request: &Value) -> Reply {
 }
 
 fn build_runtime() -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    if !Command::new(cargo).args(["build", "--release", "-p", "agents-runtime"]).status()?.success() {
+    if !agents_testenv::cargo::command().args(["build", "--release", "-p", "agents-runtime"]).status()?.success() {
         bail!("building agents-runtime failed");
     }
     Ok(())

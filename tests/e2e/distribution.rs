@@ -52,8 +52,7 @@ fn host_target() -> &'static str {
 
 /// `cargo xtask release ARGS`, the way a maintainer runs it.
 fn xtask(args: &[&str]) -> anyhow::Result<Output> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = agents_testenv::cargo::command();
     command.arg("xtask").arg("release").args(args).current_dir(workspace_root());
     output_before(&mut command, BUILD)
 }

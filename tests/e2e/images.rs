@@ -74,9 +74,13 @@ impl Drop for Registry {
 
 /// `cargo xtask release ARGS --out OUT`.
 fn release(args: &[String], out: &Path) -> anyhow::Result<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = output_before(
-        Command::new(cargo).args(["xtask", "release"]).args(args).arg("--out").arg(out).current_dir(workspace_root()),
+        agents_testenv::cargo::command()
+            .args(["xtask", "release"])
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .current_dir(workspace_root()),
         SLOW,
     )?;
     ensure!(output.status.success(), "cargo xtask release: exit {:?}\n{}", output.status.code(), text(&output.stderr));

@@ -362,8 +362,7 @@ fn link_plugin(cluster: &Cluster) -> anyhow::Result<()> {
 /// package's own integration tests, so the suite builds the others itself (a no-op when fresh):
 /// a test never runs a stale `kubectl-agents` or operator.
 fn build_binaries() -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = agents_testenv::cargo::command();
     command.args([
         "build",
         "--bins",

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod argo;
+pub mod cargo;
 mod cluster;
 mod components;
 pub mod crds;

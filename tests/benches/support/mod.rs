@@ -29,8 +29,7 @@ pub fn build_operator() -> anyhow::Result<()> {
         println!("measuring the operator at {}", binary.to_string_lossy());
         return Ok(());
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo).args(["build", "--release", "-p", "agents-operator"]).status()?;
+    let status = agents_testenv::cargo::command().args(["build", "--release", "-p", "agents-operator"]).status()?;
     if !status.success() {
         bail!("building agents-operator failed");
     }
@@ -52,6 +51,8 @@ pub struct Operator {
     kubeconfig: PathBuf,
     namespace: String,
     concurrency: usize,
+    /// Flags beyond the common ones (leader election off when there are none).
+    extra: Vec<String>,
     log: PathBuf,
 }
 
@@ -72,9 +73,24 @@ impl Operator {
     /// its container; returns once the new process is ready. Its metrics start again from zero,
     /// on a new port.
     pub fn kill_and_restart(&mut self) -> anyhow::Result<()> {
+        self.kill()?;
+        self.restart()
+    }
+
+    /// SIGKILLs the process and reaps it; nothing restarts it.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
         self.child.kill()?;
         self.child.wait()?;
-        self.restart()
+        Ok(())
+    }
+
+    /// SIGTERMs the process (a graceful stop, as when Kubernetes stops the pod) and waits for it
+    /// to exit.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id())?);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// How the process ended, if it ended by itself.
@@ -85,7 +101,7 @@ impl Operator {
     /// Starts the process again (after it ended) with the same flags; its log is appended to.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         let log = std::fs::File::options().append(true).open(&self.log)?;
-        let (child, metrics) = spawn_operator(&self.kubeconfig, &self.namespace, self.concurrency, log)?;
+        let (child, metrics) = spawn_operator(&self.kubeconfig, &self.namespace, self.concurrency, &self.extra, log)?;
         self.child = child;
         self.metrics = metrics;
         wait_until_ready(metrics)
@@ -100,10 +116,22 @@ impl Drop for Operator {
 }
 
 pub fn start_operator(cluster: &Cluster, namespace: &str, concurrency: usize) -> anyhow::Result<Operator> {
-    let log = cluster.dir().join(format!("bench-operator-{namespace}.log"));
+    start_operator_with(cluster, namespace, concurrency, "", &[])
+}
+
+/// An operator with `extra` flags, logging to `bench-operator-<namespace><suffix>.log`.
+pub fn start_operator_with(
+    cluster: &Cluster,
+    namespace: &str,
+    concurrency: usize,
+    suffix: &str,
+    extra: &[&str],
+) -> anyhow::Result<Operator> {
+    let log = cluster.dir().join(format!("bench-operator-{namespace}{suffix}.log"));
     let kubeconfig = cluster.kubeconfig();
-    let (child, metrics) = spawn_operator(&kubeconfig, namespace, concurrency, std::fs::File::create(&log)?)?;
-    let operator = Operator { child, metrics, kubeconfig, namespace: namespace.to_string(), concurrency, log };
+    let extra: Vec<String> = extra.iter().map(|f| f.to_string()).collect();
+    let (child, metrics) = spawn_operator(&kubeconfig, namespace, concurrency, &extra, std::fs::File::create(&log)?)?;
+    let operator = Operator { child, metrics, kubeconfig, namespace: namespace.to_string(), concurrency, extra, log };
     wait_until_ready(operator.metrics)?;
     Ok(operator)
 }
@@ -112,18 +140,20 @@ fn spawn_operator(
     kubeconfig: &std::path::Path,
     namespace: &str,
     concurrency: usize,
+    extra: &[String],
     log: std::fs::File,
 ) -> anyhow::Result<(Child, std::net::SocketAddr)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let metrics: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let election = if extra.is_empty() { vec!["--leader-elect=false".to_string()] } else { extra.to_vec() };
     let child = Command::new(operator_binary())
         .args([
             format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={namespace}"),
             format!("--metrics-bind-address={metrics}"),
             format!("--concurrency={concurrency}"),
-            "--leader-elect=false".into(),
         ])
+        .args(election)
         .env("RUST_LOG", std::env::var("AGENTS_BENCH_OPERATOR_LOG").as_deref().unwrap_or("warn"))
         .stdout(Stdio::null())
         .stderr(log)

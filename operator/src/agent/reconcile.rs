@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::{State, dependencies};
@@ -179,32 +179,33 @@ fn conflict_only<K>(plan: Plan<K>) -> Outcome {
     }
 }
 
-/// Whether a phase change is worth an Event, and which: `kubectl agents describe` should tell the
-/// story without noise. A new Agent's first Pending, and passing through Degraded while pods start
-/// one by one, are not news; losing pods after being Ready is a warning, and so is failing.
-fn event_for(previous: Option<AgentPhase>, next: AgentPhase) -> Option<EventType> {
-    match (previous, next) {
-        (previous, next) if previous == Some(next) => None,
-        (None, AgentPhase::Pending) => None,
-        (Some(AgentPhase::Ready), AgentPhase::Degraded) => Some(EventType::Warning),
-        (_, AgentPhase::Degraded) => None,
-        (_, AgentPhase::Failed) => Some(EventType::Warning),
-        _ => Some(EventType::Normal),
-    }
-}
-
 impl Reported for Agent {
     const KIND: &'static str = "Agent";
     type Status = AgentStatus;
+    type Phase = AgentPhase;
 
     fn current_status(&self) -> Option<&AgentStatus> {
         self.status.as_ref()
     }
 
-    fn event(before: Option<&AgentStatus>, after: &AgentStatus) -> Option<Event> {
-        let next = after.phase?;
-        let type_ = event_for(before.and_then(|s| s.phase), next)?;
-        Some(report::phase_event(type_, next, &after.conditions))
+    fn phase(status: &AgentStatus) -> Option<AgentPhase> {
+        status.phase
+    }
+
+    /// A new Agent's first Pending, and passing through Degraded while pods start one by one, are
+    /// not news; losing pods after being Ready is a warning, and so is failing.
+    fn news(before: Option<AgentPhase>, next: AgentPhase) -> Option<EventType> {
+        match (before, next) {
+            (None, AgentPhase::Pending) => None,
+            (Some(AgentPhase::Ready), AgentPhase::Degraded) => Some(EventType::Warning),
+            (_, AgentPhase::Degraded) => None,
+            (_, AgentPhase::Failed) => Some(EventType::Warning),
+            _ => Some(EventType::Normal),
+        }
+    }
+
+    fn why(status: &AgentStatus) -> Option<String> {
+        report::ready_condition(&status.conditions)
     }
 }
 
@@ -219,14 +220,13 @@ mod tests {
 
     #[test]
     fn only_news_makes_an_event() {
-        assert_eq!(event_for(None, Pending), None);
-        assert_eq!(event_for(Some(Pending), Degraded), None);
-        assert_eq!(event_for(Some(Pending), Ready), Some(EventType::Normal));
-        assert_eq!(event_for(Some(Ready), Ready), None);
-        assert_eq!(event_for(Some(Ready), Degraded), Some(EventType::Warning));
-        assert_eq!(event_for(Some(Degraded), Failed), Some(EventType::Warning));
-        assert_eq!(event_for(None, Failed), Some(EventType::Warning));
-        assert_eq!(event_for(Some(Ready), Stopped), Some(EventType::Normal));
-        assert_eq!(event_for(Some(Pending), Waiting), Some(EventType::Normal));
+        assert_eq!(Agent::news(None, Pending), None);
+        assert_eq!(Agent::news(Some(Pending), Degraded), None);
+        assert_eq!(Agent::news(Some(Pending), Ready), Some(EventType::Normal));
+        assert_eq!(Agent::news(Some(Ready), Degraded), Some(EventType::Warning));
+        assert_eq!(Agent::news(Some(Degraded), Failed), Some(EventType::Warning));
+        assert_eq!(Agent::news(None, Failed), Some(EventType::Warning));
+        assert_eq!(Agent::news(Some(Ready), Stopped), Some(EventType::Normal));
+        assert_eq!(Agent::news(Some(Pending), Waiting), Some(EventType::Normal));
     }
 }

@@ -149,7 +149,7 @@ async fn create(
                 type_: EventType::Normal,
                 reason: "Started".into(),
                 note: Some(format!("started PipelineRun {name}")),
-                action: "Build".into(),
+                action: AgentBuild::ACTION.into(),
                 secondary: None,
             };
             ctx.publish(event, build.object_ref(&()));
@@ -221,29 +221,31 @@ async fn prune(
     Ok(())
 }
 
-/// Events for what a user follows: a run finishing, or a build that cannot run.
-fn event_for(previous: Option<BuildPhase>, next: BuildPhase) -> Option<EventType> {
-    match (previous, next) {
-        (previous, next) if previous == Some(next) => None,
-        (_, BuildPhase::Succeeded) => Some(EventType::Normal),
-        (_, BuildPhase::Failed) => Some(EventType::Warning),
-        _ => None,
-    }
-}
-
 impl Reported for AgentBuild {
     const KIND: &'static str = "AgentBuild";
+    const ACTION: &'static str = "Build";
     type Status = AgentBuildStatus;
+    type Phase = BuildPhase;
 
     fn current_status(&self) -> Option<&AgentBuildStatus> {
         self.status.as_ref()
     }
 
-    fn event(before: Option<&AgentBuildStatus>, after: &AgentBuildStatus) -> Option<Event> {
-        let next = after.phase?;
-        let type_ = event_for(before.and_then(|s| s.phase), next)?;
-        let note = after.message.clone();
-        Some(Event { type_, reason: next.to_string(), note, action: "Build".into(), secondary: None })
+    fn phase(status: &AgentBuildStatus) -> Option<BuildPhase> {
+        status.phase
+    }
+
+    /// Events for what a user follows: a run finishing, or a build that cannot run.
+    fn news(_: Option<BuildPhase>, next: BuildPhase) -> Option<EventType> {
+        match next {
+            BuildPhase::Succeeded => Some(EventType::Normal),
+            BuildPhase::Failed => Some(EventType::Warning),
+            _ => None,
+        }
+    }
+
+    fn why(status: &AgentBuildStatus) -> Option<String> {
+        status.message.clone()
     }
 }
 
@@ -258,10 +260,9 @@ mod tests {
 
     #[test]
     fn only_a_finished_run_makes_an_event() {
-        assert_eq!(event_for(None, Pending), None);
-        assert_eq!(event_for(Some(Pending), Running), None);
-        assert_eq!(event_for(Some(Running), Succeeded), Some(EventType::Normal));
-        assert_eq!(event_for(Some(Succeeded), Succeeded), None);
-        assert_eq!(event_for(Some(Running), Failed), Some(EventType::Warning));
+        assert_eq!(AgentBuild::news(None, Pending), None);
+        assert_eq!(AgentBuild::news(Some(Pending), Running), None);
+        assert_eq!(AgentBuild::news(Some(Running), Succeeded), Some(EventType::Normal));
+        assert_eq!(AgentBuild::news(Some(Running), Failed), Some(EventType::Warning));
     }
 }

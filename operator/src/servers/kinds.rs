@@ -6,23 +6,41 @@ use agents_render::server::{Children, Observed};
 use agents_render::{labels, mcp_server, model_api};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use kube::runtime::events::Event;
+use kube::runtime::events::EventType;
 
-use super::{Answer, ServerKind, reconcile};
+use super::{Answer, ServerKind};
 use crate::context::Context;
 use crate::report::Reported;
 use crate::watches::{Shared, Watches};
 
+/// Every change of a server's phase is news once it had one; failing or losing pods is a warning.
+fn news(before: Option<ServerPhase>, next: ServerPhase) -> Option<EventType> {
+    before?;
+    Some(match next {
+        ServerPhase::Failed | ServerPhase::Degraded => EventType::Warning,
+        _ => EventType::Normal,
+    })
+}
+
 impl Reported for ModelAPI {
     const KIND: &'static str = "ModelAPI";
     type Status = ModelAPIStatus;
+    type Phase = ServerPhase;
 
     fn current_status(&self) -> Option<&ModelAPIStatus> {
         self.status.as_ref()
     }
 
-    fn event(before: Option<&ModelAPIStatus>, after: &ModelAPIStatus) -> Option<Event> {
-        reconcile::phase_event(before.and_then(|s| s.phase), after.phase)
+    fn phase(status: &ModelAPIStatus) -> Option<ServerPhase> {
+        status.phase
+    }
+
+    fn news(before: Option<ServerPhase>, next: ServerPhase) -> Option<EventType> {
+        news(before, next)
+    }
+
+    fn why(_: &ModelAPIStatus) -> Option<String> {
+        None
     }
 }
 
@@ -46,22 +64,27 @@ impl ServerKind for ModelAPI {
     fn status(&self, observed: Observed<'_>, _: Option<&Answer>, now: &Time) -> ModelAPIStatus {
         model_api::status(self, observed, now)
     }
-
-    fn phase(status: &ModelAPIStatus) -> Option<ServerPhase> {
-        status.phase
-    }
 }
 
 impl Reported for MCPServer {
     const KIND: &'static str = "MCPServer";
     type Status = MCPServerStatus;
+    type Phase = ServerPhase;
 
     fn current_status(&self) -> Option<&MCPServerStatus> {
         self.status.as_ref()
     }
 
-    fn event(before: Option<&MCPServerStatus>, after: &MCPServerStatus) -> Option<Event> {
-        reconcile::phase_event(before.and_then(|s| s.phase), after.phase)
+    fn phase(status: &MCPServerStatus) -> Option<ServerPhase> {
+        status.phase
+    }
+
+    fn news(before: Option<ServerPhase>, next: ServerPhase) -> Option<EventType> {
+        news(before, next)
+    }
+
+    fn why(_: &MCPServerStatus) -> Option<String> {
+        None
     }
 }
 
@@ -93,8 +116,18 @@ impl ServerKind for MCPServer {
     fn status(&self, observed: Observed<'_>, answer: Option<&Answer>, now: &Time) -> MCPServerStatus {
         mcp_server::status(self, observed, answer, now)
     }
+}
 
-    fn phase(status: &MCPServerStatus) -> Option<ServerPhase> {
-        status.phase
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServerPhase::*;
+
+    #[test]
+    fn a_phase_change_is_news_once_there_was_a_phase() {
+        assert_eq!(news(None, Pending), None, "a new server's first phase");
+        assert_eq!(news(Some(Pending), Ready), Some(EventType::Normal));
+        assert_eq!(news(Some(Ready), Degraded), Some(EventType::Warning));
+        assert_eq!(news(Some(Ready), Failed), Some(EventType::Warning));
     }
 }

@@ -30,7 +30,7 @@ use crate::watches::{Shared, Watches};
 use crate::written::Written;
 
 /// What differs between the server kinds.
-pub trait ServerKind: Reported + Serialize + crate::metrics::Phased {
+pub trait ServerKind: Reported<Phase = ServerPhase> + Serialize + crate::metrics::Phased {
     /// The label that selects this kind's children (e.g. `agents.dev/modelapi`).
     const OWNER_LABEL: &'static str;
 
@@ -50,7 +50,6 @@ pub trait ServerKind: Reported + Serialize + crate::metrics::Phased {
         std::future::ready(None)
     }
     fn status(&self, observed: Observed<'_>, answer: Option<&Answer>, now: &Time) -> Self::Status;
-    fn phase(status: &Self::Status) -> Option<ServerPhase>;
 }
 
 /// What a running server answered (its tools), or why it could not be asked.

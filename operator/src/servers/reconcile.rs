@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agents_api::ServerPhase;
 use agents_render::agent::drift;
 use agents_render::server::Observed;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -13,7 +12,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 
 use super::{ServerKind, State};
@@ -109,39 +107,6 @@ async fn missing_config<K: ServerKind>(ctx: &Context, server: &K, namespace: &st
     Ok(agents_render::model_api::missing_config(reference, found.as_ref()))
 }
 
-/// An Event when an existing server changes phase (its first phase is not news).
-/// The Event of a server's phase change: every change once it has a phase, a warning when it
-/// fails or loses pods.
-pub fn phase_event(before: Option<ServerPhase>, after: Option<ServerPhase>) -> Option<Event> {
-    let next = after.filter(|next| before.is_some_and(|p| p != *next))?;
-    let type_ = if matches!(next, ServerPhase::Failed | ServerPhase::Degraded) {
-        EventType::Warning
-    } else {
-        EventType::Normal
-    };
-    Some(Event { type_, reason: next.to_string(), note: None, action: "Reconcile".into(), secondary: None })
-}
-
 pub fn error_policy<K: ServerKind>(server: Arc<K>, error: &Error, state: Arc<State<K>>) -> Action {
     state.ctx.retry_after_failure(K::KIND, server.as_ref(), error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ServerPhase::*;
-
-    fn event(before: Option<ServerPhase>, after: Option<ServerPhase>) -> Option<(EventType, String)> {
-        phase_event(before, after).map(|e| (e.type_, e.reason))
-    }
-
-    #[test]
-    fn a_phase_change_is_news_once_there_was_a_phase() {
-        assert_eq!(event(None, Some(Pending)), None, "a new server's first phase");
-        assert_eq!(event(Some(Ready), Some(Ready)), None);
-        assert_eq!(event(Some(Pending), Some(Ready)), Some((EventType::Normal, "Ready".into())));
-        assert_eq!(event(Some(Ready), Some(Degraded)), Some((EventType::Warning, "Degraded".into())));
-        assert_eq!(event(Some(Ready), Some(Failed)), Some((EventType::Warning, "Failed".into())));
-        assert_eq!(event(Some(Ready), None), None);
-    }
 }

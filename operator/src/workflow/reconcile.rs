@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
 use super::State;
@@ -268,29 +268,31 @@ async fn prune_history(ctx: &Context, workflow: &AgentWorkflow, runs: &[Run]) ->
     Ok(())
 }
 
-/// Writes the status; returns the API server's answer, pruned as the cache prunes.
-/// Events tell the story of runs: a new workflow's first phase is not news, a failure is a warning.
-fn event_for(previous: Option<WorkflowPhase>, next: WorkflowPhase) -> Option<EventType> {
-    match (previous, next) {
-        (previous, next) if previous == Some(next) => None,
-        (None, WorkflowPhase::Ready) => None,
-        (_, WorkflowPhase::Failed) => Some(EventType::Warning),
-        _ => Some(EventType::Normal),
-    }
-}
-
 impl Reported for AgentWorkflow {
     const KIND: &'static str = "AgentWorkflow";
     type Status = AgentWorkflowStatus;
+    type Phase = WorkflowPhase;
 
     fn current_status(&self) -> Option<&AgentWorkflowStatus> {
         self.status.as_ref()
     }
 
-    fn event(before: Option<&AgentWorkflowStatus>, after: &AgentWorkflowStatus) -> Option<Event> {
-        let next = after.phase?;
-        let type_ = event_for(before.and_then(|s| s.phase), next)?;
-        Some(report::phase_event(type_, next, &after.conditions))
+    fn phase(status: &AgentWorkflowStatus) -> Option<WorkflowPhase> {
+        status.phase
+    }
+
+    /// Events tell the story of runs: a new workflow's first phase is not news, a failure is a
+    /// warning.
+    fn news(before: Option<WorkflowPhase>, next: WorkflowPhase) -> Option<EventType> {
+        match (before, next) {
+            (None, WorkflowPhase::Ready) => None,
+            (_, WorkflowPhase::Failed) => Some(EventType::Warning),
+            _ => Some(EventType::Normal),
+        }
+    }
+
+    fn why(status: &AgentWorkflowStatus) -> Option<String> {
+        report::ready_condition(&status.conditions)
     }
 }
 
@@ -305,11 +307,10 @@ mod tests {
 
     #[test]
     fn only_news_makes_an_event() {
-        assert_eq!(event_for(None, Ready), None);
-        assert_eq!(event_for(Some(Ready), Running), Some(EventType::Normal));
-        assert_eq!(event_for(Some(Running), AwaitingApproval), Some(EventType::Normal));
-        assert_eq!(event_for(Some(Running), Running), None);
-        assert_eq!(event_for(Some(AwaitingApproval), Failed), Some(EventType::Warning));
-        assert_eq!(event_for(None, Waiting), Some(EventType::Normal));
+        assert_eq!(AgentWorkflow::news(None, Ready), None);
+        assert_eq!(AgentWorkflow::news(Some(Ready), Running), Some(EventType::Normal));
+        assert_eq!(AgentWorkflow::news(Some(Running), AwaitingApproval), Some(EventType::Normal));
+        assert_eq!(AgentWorkflow::news(Some(AwaitingApproval), Failed), Some(EventType::Warning));
+        assert_eq!(AgentWorkflow::news(None, Waiting), Some(EventType::Normal));
     }
 }

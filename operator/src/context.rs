@@ -82,9 +82,7 @@ impl Context {
     /// A Context over `client` (a mocked API server) that hands its Events to the test instead of
     /// publishing them: a scenario asserts the Event itself (`events.rs` tests how one is sent).
     #[cfg(test)]
-    pub fn for_tests(
-        client: kube::Client,
-    ) -> (Arc<Self>, tokio::sync::mpsc::UnboundedReceiver<(Event, ObjectReference)>) {
+    pub fn for_tests(client: kube::Client) -> (Self, tokio::sync::mpsc::UnboundedReceiver<(Event, ObjectReference)>) {
         let (events, published) = tokio::sync::mpsc::unbounded_channel();
         let ctx = Context {
             client,
@@ -98,7 +96,7 @@ impl Context {
             backoffs: Mutex::default(),
             events,
         };
-        (Arc::new(ctx), published)
+        (ctx, published)
     }
 
     /// An `Api` over the namespace the operator reconciles, or over all of them.

@@ -1,35 +1,208 @@
 //! A mocked API server for reconcile scenarios, as kube-rs's controller-rs tests its reconciler:
-//! a real `kube::Client` over tower-test's `mock::pair`. A scenario lists the requests a reconcile
-//! must make, in the order it makes them, and what the API server answers each; a request of
-//! another method or path, one more, or one fewer fails it. No control plane: a scenario runs in
-//! milliseconds under `cargo test`.
+//! a real `kube::Client` over tower-test's `mock::pair`. A [`Scenario`] reads as given, when,
+//! then: given a controller's caches, when one object is reconciled, these requests in this order
+//! (each with the API server's answer), then what the reconcile returned, wrote and published. A
+//! request of another method or path, one more, or one fewer fails it. No control plane: a
+//! scenario runs in milliseconds under `cargo test`.
 //!
 //! The order is the reconcile's own: requests made together (`tokio::try_join!`) reach the API
 //! server in the order their futures are polled, which is the order they are written in.
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::client::Body;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tower_test::mock::{self, Handle};
+
+use crate::cache::Stamped;
+use crate::context::Context;
+use crate::error::Error;
+use crate::report::Reported;
 
 /// How long a scenario waits for a request or for the reconcile to return before it fails. A
 /// scenario takes milliseconds; this only bounds a broken one on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(5);
 
-/// A client whose every request goes to the returned [`ApiServer`].
-pub fn client() -> (kube::Client, ApiServer) {
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    (kube::Client::new(service, "default"), ApiServer { handle })
+/// A controller as the scenarios drive it: its state (caches and Context), its reconcile and its
+/// error policy.
+pub trait Reconciler: Send + Sync + Sized + 'static {
+    type Object: Reported;
+
+    fn reconcile(object: Arc<Self::Object>, state: Arc<Self>) -> impl Future<Output = Result<Action, Error>>;
+    fn error_policy(object: Arc<Self::Object>, error: &Error, state: Arc<Self>) -> Action;
 }
 
-/// The other end of a [`client`]: it sees each request and answers it.
-pub struct ApiServer {
+/// One controller over a mocked API server.
+pub struct Scenario<S: Reconciler> {
+    pub state: Arc<S>,
+    server: ApiServer,
+    events: UnboundedReceiver<(Event, ObjectReference)>,
+}
+
+/// What one reconcile did.
+#[derive(Debug)]
+pub struct Reconciled<K> {
+    pub result: Result<Action, Error>,
+    /// The requests it made, in order.
+    pub sent: Vec<Sent>,
+    /// The Events it published: type and reason.
+    pub events: Vec<(EventType, String)>,
+    kind: PhantomData<K>,
+}
+
+impl<S: Reconciler> Scenario<S> {
+    /// Given the controller's state that `state` builds (its caches) over a Context whose client
+    /// is the mocked API server.
+    pub fn given(state: impl FnOnce(Arc<Context>) -> S) -> Self {
+        Self::given_context(|_| {}, state)
+    }
+
+    /// As [`Scenario::given`], the Context first set up by `set_up` (e.g. how MCP tools are
+    /// listed).
+    pub fn given_context(set_up: impl FnOnce(&mut Context), state: impl FnOnce(Arc<Context>) -> S) -> Self {
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let (mut ctx, events) = Context::for_tests(kube::Client::new(service, "default"));
+        set_up(&mut ctx);
+        Scenario { state: Arc::new(state(Arc::new(ctx))), server: ApiServer { handle }, events }
+    }
+
+    /// When `object` is reconciled, the API server expects `script`: these requests in this
+    /// order, each answered as it says. Panics, naming the request, when the reconcile asks for
+    /// anything but the next request of the script, or returns before it asked for all of them.
+    pub async fn reconcile(
+        &mut self,
+        object: S::Object,
+        script: impl IntoIterator<Item = Exchange>,
+    ) -> Reconciled<S::Object> {
+        let reconcile = S::reconcile(Arc::new(object), self.state.clone());
+        let (result, sent) = self.server.expect(script, reconcile).await;
+        let events = std::iter::from_fn(|| self.events.try_recv().ok()).map(|(e, _)| (e.type_, e.reason)).collect();
+        Reconciled { result, sent, events, kind: PhantomData }
+    }
+
+    /// What the error policy makes of `error`, returned by the reconcile of `object`.
+    pub fn error_policy(&self, object: &S::Object, error: &Error) -> Action {
+        S::error_policy(Arc::new(object.clone()), error, self.state.clone())
+    }
+}
+
+impl<K> Reconciled<K> {
+    /// When the reconcile asked to be run again; panics, saying why, when it failed.
+    pub fn requeue(&self) -> Action {
+        match &self.result {
+            Ok(action) => action.clone(),
+            Err(error) => panic!("the reconcile failed: {error}"),
+        }
+    }
+
+    /// Why the reconcile failed; panics when it did not.
+    pub fn error(&self) -> &Error {
+        self.result.as_ref().expect_err("the reconcile did not fail")
+    }
+
+    /// The writes of children: every request that is neither a look-up nor a status write.
+    pub fn child_writes(&self) -> Vec<&Sent> {
+        self.sent.iter().filter(|s| s.method != "GET" && !s.path.ends_with("/status")).collect()
+    }
+}
+
+impl<K: Reported> Reconciled<K>
+where
+    K::Status: DeserializeOwned,
+{
+    /// The status the reconcile wrote: its last request, which writes the status subresource.
+    pub fn status(&self) -> K::Status {
+        let last = self.sent.last().expect("the reconcile made a request");
+        assert!(
+            last.method == "PATCH" && last.path.ends_with("/status"),
+            "the last request writes no status: {} {}",
+            last.method,
+            last.path
+        );
+        serde_json::from_value(last.body["status"].clone()).expect("a status of the kind")
+    }
+}
+
+/// A look-up of `path`, answered with `answer`.
+pub fn get(path: &str, answer: Answer) -> Exchange {
+    ("GET", path.into(), answer)
+}
+
+/// A server-side apply of `path`, answered with what it sent.
+pub fn apply(path: &str) -> Exchange {
+    ("PATCH", path.into(), Answer::Echo)
+}
+
+/// A creation in the collection `path`, answered with what it sent.
+pub fn create(path: &str) -> Exchange {
+    ("POST", path.into(), Answer::Echo)
+}
+
+/// A request the API server refuses with `code` and `message`.
+pub fn refuse(method: &'static str, path: &str, code: u16, message: &'static str) -> Exchange {
+    (method, path.into(), Answer::Refuse(code, message))
+}
+
+/// A write of `object`'s status, answered as the API server does: `object` with the status sent.
+pub fn write_status<K: Resource<DynamicType = ()> + Serialize>(object: &K) -> Exchange {
+    ("PATCH", status_path(object), Answer::Over(serde_json::to_value(object).expect("an object serialises")))
+}
+
+/// The path of `object`'s status subresource.
+pub fn status_path<K: Resource<DynamicType = ()>>(object: &K) -> String {
+    format!("{}/{}/status", K::url_path(&(), object.namespace().as_deref()), object.name_any())
+}
+
+/// Whether a Deployment the operator applied has rolled out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollout {
+    Started,
+    Done,
+}
+
+/// The children a reconcile applied, as the API server then holds them: a newer version, and
+/// the Deployment's rollout at `rollout`.
+pub fn as_stored<K>(reconciled: &Reconciled<K>, rollout: Rollout) -> Vec<Value> {
+    let applied = reconciled.child_writes().into_iter().filter(|s| s.method == "PATCH");
+    let mut children: Vec<Value> = applied.map(|s| s.body.clone()).collect();
+    for child in &mut children {
+        child["metadata"]["resourceVersion"] = json!("2");
+        if child["kind"] == "Deployment" {
+            child["metadata"]["generation"] = json!(1);
+            if rollout == Rollout::Done {
+                child["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                    "readyReplicas": 1, "availableReplicas": 1});
+            }
+        }
+    }
+    children
+}
+
+/// A cache of the `kind` objects among `children`, as its watch keeps them.
+pub fn cached<K>(children: &[Value], kind: &str) -> Store<Stamped<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + 'static,
+{
+    let of_kind = children.iter().filter(|child| child["kind"] == kind);
+    store(of_kind.map(|child| Stamped::new(serde_json::from_value(child.clone()).expect(kind))))
+}
+
+/// The other end of the scenario's client: it sees each request and answers it.
+struct ApiServer {
     handle: Handle<Request<Body>, Response<Body>>,
 }
 
@@ -74,9 +247,8 @@ impl Sent {
 
 impl ApiServer {
     /// Runs `reconcile` while answering `script`; returns what the reconcile returned and what
-    /// it sent. Panics, naming the request, when the reconcile asks for anything but the next
-    /// request of the script, or returns before it asked for all of them.
-    pub async fn expect<T: Debug>(
+    /// it sent.
+    async fn expect<T: Debug>(
         &mut self,
         script: impl IntoIterator<Item = Exchange>,
         reconcile: impl Future<Output = T>,

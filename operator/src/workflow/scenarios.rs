@@ -3,21 +3,19 @@
 
 use std::sync::Arc;
 
-use agents_api::{Agent, AgentWorkflow, AgentWorkflowStatus};
+use agents_api::{Agent, AgentWorkflow};
 use agents_render::workflow::argo::{cron_workflow_resource, workflow_resource};
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
 use super::State;
-use super::reconcile::reconcile;
+use super::reconcile::{error_policy, reconcile};
 use crate::argo::{Argo, Caches};
-use crate::context::Context;
 use crate::error::Error;
-use crate::fixtures::{self, Answer, Exchange, Sent};
+use crate::fixtures::{self, Reconciler, Scenario, create, write_status};
 use crate::written::Written;
 
 const RUNS: &str = "/apis/argoproj.io/v1alpha1/namespaces/team-a/workflows";
-const STATUS: &str = "/apis/agents.dev/v1alpha1/namespaces/team-a/agentworkflows/pipeline/status";
 
 /// An AgentWorkflow of one step calling the Agent `research`, asked to run once (`a1`).
 fn workflow_json() -> Value {
@@ -41,47 +39,46 @@ fn ready_agent() -> Agent {
     .expect("a valid Agent")
 }
 
-/// Reconciles the workflow, Argo served and no run cached, `agents` in the Agent cache, while
-/// the API server answers `script`.
-async fn reconcile_with(agents: Vec<Agent>, script: Vec<Exchange>) -> (Result<Action, Error>, Vec<Sent>) {
-    let (client, mut server) = fixtures::client();
-    let (ctx, _events) = Context::for_tests(client);
-    let caches = Caches {
-        workflows: fixtures::store_with(workflow_resource(), []),
-        cron_workflows: fixtures::store_with(cron_workflow_resource(), []),
-    };
-    let state = State {
+fn workflow() -> AgentWorkflow {
+    serde_json::from_value(workflow_json()).expect("a valid AgentWorkflow")
+}
+
+impl Reconciler for State {
+    type Object = AgentWorkflow;
+
+    fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> impl Future<Output = Result<Action, Error>> {
+        reconcile(workflow, state)
+    }
+
+    fn error_policy(workflow: Arc<AgentWorkflow>, error: &Error, state: Arc<State>) -> Action {
+        error_policy(workflow, error, state)
+    }
+}
+
+/// The AgentWorkflow controller, Argo served and no run cached, `agents` in the Agent cache.
+fn given_agents(agents: Vec<Agent>) -> Scenario<State> {
+    Scenario::given(|ctx| State {
         ctx,
         agents: fixtures::store(agents),
-        argo: Argo::served_with(caches),
+        argo: Argo::served_with(Caches {
+            workflows: fixtures::store_with(workflow_resource(), []),
+            cron_workflows: fixtures::store_with(cron_workflow_resource(), []),
+        }),
         written: Arc::new(Written::new(fixtures::store([]))),
-    };
-    let workflow: AgentWorkflow = serde_json::from_value(workflow_json()).expect("a valid AgentWorkflow");
-    server.expect(script, reconcile(Arc::new(workflow), Arc::new(state))).await
-}
-
-fn written_status(sent: &[Sent]) -> AgentWorkflowStatus {
-    let last = sent.last().expect("a request");
-    assert_eq!(last.path, STATUS);
-    serde_json::from_value(last.body["status"].clone()).expect("an AgentWorkflow status")
-}
-
-fn write_status() -> Exchange {
-    ("PATCH", STATUS.into(), Answer::Over(workflow_json()))
+    })
 }
 
 #[tokio::test]
 async fn a_run_request_starts_one_argo_workflow_once_its_agents_are_ready() {
-    let script = vec![("POST", RUNS.into(), Answer::Echo), write_status()];
-    let (result, sent) = reconcile_with(vec![ready_agent()], script).await;
-    assert!(result.is_ok(), "{result:?}");
-    assert_eq!(sent[0].body["metadata"]["name"], "pipeline-a1");
-    assert_eq!(written_status(&sent).last_run_request.as_deref(), Some("a1"), "the request is handled");
+    let then = given_agents(vec![ready_agent()]).reconcile(workflow(), [create(RUNS), write_status(&workflow())]).await;
+    assert!(then.result.is_ok(), "{:?}", then.result);
+    assert_eq!(then.sent[0].body["metadata"]["name"], "pipeline-a1");
+    assert_eq!(then.status().last_run_request.as_deref(), Some("a1"), "the request is handled");
 }
 
 #[tokio::test]
 async fn a_run_request_waits_while_an_agent_is_missing() {
-    let (result, sent) = reconcile_with(vec![], vec![write_status()]).await;
-    assert!(result.is_ok(), "{result:?}");
-    assert_eq!(written_status(&sent).last_run_request, None, "the request is still to be handled");
+    let then = given_agents(vec![]).reconcile(workflow(), [write_status(&workflow())]).await;
+    assert!(then.result.is_ok(), "{:?}", then.result);
+    assert_eq!(then.status().last_run_request, None, "the request is still to be handled");
 }

@@ -197,6 +197,27 @@ async fn a_refused_apply_is_reported_in_the_status_and_handed_to_the_error_polic
 }
 
 #[tokio::test]
+async fn a_status_write_the_api_server_fails_is_retried_ever_later_and_its_event_waits_for_it() {
+    let pending = with_status(first_reconcile().await.status());
+    let mut scenario = given(&children_applied(Rollout::Done).await);
+    let unavailable = "the server is currently unable to handle the request";
+    let failing_write = refuse("PATCH", &fixtures::status_path(&pending), 503, unavailable);
+    let secs = |s: u64| Action::requeue(Duration::from_secs(s));
+    for delay in [secs(1), secs(2)] {
+        let then = scenario.reconcile(pending.clone(), [failing_write.clone()]).await;
+        assert_eq!(then.error().metric_label(), "status");
+        assert!(then.error().to_string().contains(unavailable), "{}", then.error());
+        assert_eq!(then.events, [], "no Event tells of a phase the status does not show");
+        assert_eq!(scenario.error_policy(&pending, then.error()), delay);
+    }
+    let then = scenario.reconcile(pending.clone(), [write_status(&pending)]).await;
+    assert_eq!(then.requeue(), Action::requeue(RESYNC));
+    assert_eq!(then.events, [(EventType::Normal, "Ready".to_string())]);
+    let error = Error::Status { name: "research".into(), source: kube::Error::Api(Box::default()) };
+    assert_eq!(scenario.error_policy(&pending, &error), secs(1), "the success started the backoff over");
+}
+
+#[tokio::test]
 async fn an_unchanged_child_is_kept_and_one_the_spec_dropped_is_deleted() {
     let mut children = children_applied(Rollout::Started).await;
     children.push(json!({

@@ -24,7 +24,7 @@ use crate::report;
 pub(super) const RESYNC: Duration = Duration::from_secs(30 * 60);
 /// How soon a server blocked by an object it does not own, or whose tools could not be listed,
 /// is looked at again.
-const RECHECK: Duration = Duration::from_secs(15);
+pub(super) const RECHECK: Duration = Duration::from_secs(15);
 
 pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> Result<Action, Error> {
     let ctx = &state.ctx;

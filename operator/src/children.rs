@@ -211,6 +211,15 @@ pub async fn execute<K: Child>(ctx: &Context, plan: Plan<K>, dyntype: &K::Dynami
     }
 }
 
+/// The outcome of a plan that is not carried out (what the pods need belongs to someone else):
+/// only a conflict found while planning is reported.
+pub fn conflict_only<K>(plan: Plan<K>) -> Outcome {
+    match plan {
+        Plan::Conflict(conflict) => Outcome::Conflict(conflict),
+        _ => Outcome::Unchanged,
+    }
+}
+
 /// What the status reports of carrying out the plans: the children that belong to something
 /// else, or why writing failed.
 pub fn conflicts_and_failure(synced: &Result<Vec<Outcome>, Error>) -> (Vec<Conflict>, Option<String>) {

@@ -130,12 +130,12 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
             outcomes.extend([rest.0, rest.1, rest.2, rest.3, rest.4, rest.5]);
         } else {
             outcomes.extend([
-                conflict_only(service),
-                conflict_only(deployment),
-                conflict_only(autoscaler),
-                conflict_only(budget),
-                conflict_only(policy),
-                conflict_only(monitor),
+                children::conflict_only(service),
+                children::conflict_only(deployment),
+                children::conflict_only(autoscaler),
+                children::conflict_only(budget),
+                children::conflict_only(policy),
+                children::conflict_only(monitor),
             ]);
         }
         Ok(outcomes)
@@ -169,14 +169,6 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         return Ok(Action::requeue(CONFLICT_RECHECK));
     }
     Ok(Action::requeue(RESYNC))
-}
-
-/// A conflict found while planning a child that is not written.
-fn conflict_only<K>(plan: Plan<K>) -> Outcome {
-    match plan {
-        Plan::Conflict(conflict) => Outcome::Conflict(conflict),
-        _ => Outcome::Unchanged,
-    }
 }
 
 impl Reported for Agent {

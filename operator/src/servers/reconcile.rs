@@ -60,9 +60,16 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
             ),
             plan::<Deployment>(ctx, desired.deployment, deployment_live, &uid, &()),
         )?;
-        // What the pods mount comes before the pods.
+        // What the pods mount comes first; if either belongs to someone else, nothing else is
+        // written: pods must never run with a foreign configuration (a proxy's routes, an
+        // MCPServer's inline code) or volume.
         let (config, claim) = tokio::try_join!(execute(ctx, config, &()), execute(ctx, claim, &()))?;
-        let (service, deployment) = tokio::try_join!(execute(ctx, service, &()), execute(ctx, deployment, &()))?;
+        let mounts_ours = !matches!(config, Outcome::Conflict(_)) && !matches!(claim, Outcome::Conflict(_));
+        let (service, deployment) = if mounts_ours {
+            tokio::try_join!(execute(ctx, service, &()), execute(ctx, deployment, &()))?
+        } else {
+            (children::conflict_only(service), children::conflict_only(deployment))
+        };
         Ok(vec![config, claim, service, deployment])
     }
     .await;

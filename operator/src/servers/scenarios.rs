@@ -128,6 +128,33 @@ async fn a_refused_apply_fails_the_server_and_goes_to_the_error_policy() {
     }
 }
 
+#[tokio::test]
+async fn a_config_map_owned_by_someone_else_stops_every_write_and_fails_the_server() {
+    let foreign = json!({
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": {"name": "gateway", "namespace": "team-a", "uid": "other", "resourceVersion": "9"},
+    });
+    let script = [
+        get(CONFIG_MAP, Answer::Object(foreign)),
+        get(SERVICE, Answer::NotFound),
+        get(DEPLOYMENT, Answer::NotFound),
+        // Nor the Service nor the Deployment whose pods would mount the other owner's ConfigMap.
+        write_status(&proxy()),
+    ];
+    let then = given::<ModelAPI>(&[]).reconcile(proxy(), script).await;
+    assert_eq!(then.requeue(), Action::requeue(RECHECK), "the other owner's changes trigger nothing");
+    let status = then.status();
+    assert_eq!(status.phase, Some(ServerPhase::Failed));
+    let ready = find(&status.conditions, types::READY).expect("a Ready condition");
+    assert!(
+        ready.message.contains("ConfigMap gateway already exists and it was not created by the operator"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(then.events, [], "a new server's first phase is not news");
+}
+
 /// An MCPServer serving streamable HTTP from an image, on `port`.
 fn mcp_server(port: u16) -> MCPServer {
     serde_json::from_value(json!({

@@ -75,22 +75,20 @@ where
     let (service_monitors, monitors_came_or_went, monitor_changes) =
         service_monitor::follow(&mut reads, ctx.client.clone(), ctx.namespace.clone());
 
-    // One watch on Agents feeds the cache, re-resolves the Agents that list a changed one as a
-    // peer, and triggers reconciles, but not for status-only changes (the operator's own writes).
+    // One watch on Agents feeds the cache and triggers reconciles, but not for status-only changes
+    // (the operator's own writes).
     let (agents, agent_changes) = watches.agents.read(&mut reads);
+    // Every change of an Agent, status too (a peer turning Ready), reconciles the Agents that list
+    // it as a peer. A second follower of the same watch: bounded as every follower is (`Fanout`),
+    // and that bound cannot deadlock: this controller drains all its trigger streams whenever it
+    // runs (kube's scheduler takes every pending trigger even with every reconcile slot busy), so
+    // a full follower waits only for reconciles to end, and no reconcile waits for the watch.
+    let (_, peer_changes) = watches.agents.read(&mut reads);
     let (inputs, input_changes) = watches.inputs.read(&mut reads);
     let readers = Readers::default();
     let input_changes = readers.to_reconcile(input_changes, agents.clone());
     let written = Arc::new(Written::new(agents.clone()));
-    let (dependents_tx, dependents_rx) = futures::channel::mpsc::unbounded();
-    let peers_of = agents.clone();
-    let agent_changes = cache::not_status_only(written.follow(agent_changes).inspect(move |changed| {
-        if let Ok(changed) = changed {
-            for dependent in dependencies::dependents_of(changed, &peers_of) {
-                let _ = dependents_tx.unbounded_send(dependent);
-            }
-        }
-    }));
+    let agent_changes = cache::not_status_only(written.follow(agent_changes));
     // What Agents reference: a change to one reconciles the Agents that name it (no polling).
     let (builds, build_changes) = watches.builds.read(&mut reads);
     let (model_apis, model_api_changes) = watches.model_apis.read(&mut reads);
@@ -107,6 +105,10 @@ where
     let users_of_mcp_server = {
         let agents = agents.clone();
         move |changed: MCPServer| dependencies::users_of_mcp_server(&changed, &agents)
+    };
+    let users_of_peer = {
+        let agents = agents.clone();
+        move |changed: Agent| dependencies::dependents_of(&changed, &agents)
     };
     let state = Arc::new(State {
         ctx: ctx.clone(),
@@ -144,7 +146,7 @@ where
         .owns_stream(gate.discard_until_open(network_policy_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
         .reconcile_on(gate.discard_until_open(input_changes))
-        .reconcile_on(gate.discard_until_open(dependents_rx))
+        .watches_stream(gate.discard_until_open(peer_changes), users_of_peer)
         .watches_stream(gate.discard_until_open(build_changes), users_of_build)
         .watches_stream(gate.discard_until_open(model_api_changes), users_of_model_api)
         .watches_stream(gate.discard_until_open(mcp_server_changes), users_of_mcp_server)

@@ -2,11 +2,10 @@
 //! leader renews the Lease `agents-operator` every few seconds and labels it with its version
 //! (operator/src/leader.rs), so a Lease renewed within its duration says an operator is alive.
 
+use agents_render::labels;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
-
-use crate::commands::version::VERSION_LABEL;
 
 pub const LEASE_NAME: &str = "agents-operator";
 /// How far the plugin's clock may run ahead of the operator's before a live leader looks gone.
@@ -42,7 +41,7 @@ impl Leader {
             holder,
             renewed_ago,
             alive,
-            version: lease.metadata.labels.as_ref().and_then(|l| l.get(VERSION_LABEL)).cloned(),
+            version: lease.metadata.labels.as_ref().and_then(|l| l.get(labels::VERSION)).cloned(),
         }
     }
 
@@ -63,7 +62,7 @@ mod tests {
     use serde_json::json;
 
     fn lease(holder: Option<&str>, renewed: &str, version: Option<&str>) -> Lease {
-        let labels = version.map(|v| json!({VERSION_LABEL: v}));
+        let labels = version.map(|v| json!({labels::VERSION: v}));
         serde_json::from_value(json!({
             "metadata": {"name": LEASE_NAME, "namespace": "default", "labels": labels},
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15, "renewTime": renewed},

@@ -8,6 +8,9 @@ pub const AGENT: &str = "agents.dev/agent";
 /// Names the AgentBuild a PipelineRun (and, through Tekton, its TaskRun and pod) belongs to.
 pub const BUILD: &str = "agents.dev/build";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The release of kubectl-agents an object belongs to: on the CRDs, the operator's Deployment and
+/// its leader Lease, where the plugin reads it (`kubectl agents version`, `check`, `status`).
+pub const VERSION: &str = "app.kubernetes.io/version";
 pub const MANAGER: &str = "agents-operator";
 
 /// `MANAGED_BY=MANAGER`: the label selector of the operator's watches on children.

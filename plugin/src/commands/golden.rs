@@ -109,7 +109,7 @@ fn installed_cluster() -> Vec<Value> {
         .into_iter()
         .map(|crd| {
             let mut crd = serde_json::to_value(crd).unwrap();
-            crd["metadata"]["labels"] = json!({super::version::VERSION_LABEL: env!("CARGO_PKG_VERSION")});
+            crd["metadata"]["labels"] = json!({agents_render::labels::VERSION: env!("CARGO_PKG_VERSION")});
             crd["status"] = json!({"conditions": [{"type": "Established", "status": "True"}]});
             crd
         })
@@ -118,7 +118,7 @@ fn installed_cluster() -> Vec<Value> {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "agents-operator", "namespace": "agents-system",
                      "labels": {"app.kubernetes.io/name": "agents-operator",
-                                super::version::VERSION_LABEL: env!("CARGO_PKG_VERSION")}},
+                                agents_render::labels::VERSION: env!("CARGO_PKG_VERSION")}},
         "spec": {"replicas": 2, "selector": {}, "template": {}},
         "status": {"replicas": 2, "readyReplicas": 2},
     }));

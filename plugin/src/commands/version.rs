@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use agents_render::labels;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -12,9 +13,6 @@ use serde::Serialize;
 use crate::leader_lease::{self, Leader};
 use crate::output::{self, Format};
 use crate::session::Session;
-
-/// Label carrying the version on the CRDs and the operator's Deployment.
-pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -78,7 +76,7 @@ async fn crd_version(session: &Session) -> anyhow::Result<Option<String>> {
         Err(e) => return Err(e.into()),
     };
     Ok(crd.map(|crd| {
-        crd.metadata.labels.and_then(|l| l.get(VERSION_LABEL).cloned()).unwrap_or_else(|| "unknown version".into())
+        crd.metadata.labels.and_then(|l| l.get(labels::VERSION).cloned()).unwrap_or_else(|| "unknown version".into())
     }))
 }
 
@@ -94,7 +92,7 @@ async fn operator_version(session: &Session) -> anyhow::Result<Option<String>> {
         Err(e) => return Err(e.into()),
     };
     if let Some(d) = found.items.first() {
-        let version = d.metadata.labels.as_ref().and_then(|l| l.get(VERSION_LABEL).cloned());
+        let version = d.metadata.labels.as_ref().and_then(|l| l.get(labels::VERSION).cloned());
         let namespace = d.metadata.namespace.clone().unwrap_or_default();
         return Ok(Some(format!("{} (namespace {namespace})", version.unwrap_or_else(|| "unknown version".into()))));
     }

@@ -1,10 +1,10 @@
 //! The agents.dev CRDs: installed, Established, serving this plugin's version, of its release.
 
+use agents_render::labels;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use super::probe::{Probe, established, get_crd, not_checked, or_nothing, served_versions};
 use super::{Check, PLUGIN_VERSION, Status};
-use crate::commands::version::VERSION_LABEL;
 use crate::manifests;
 
 /// The agents.dev CRDs this plugin ships: present, Established, of the plugin's version.
@@ -42,7 +42,7 @@ fn agents_crd(name: &str, found: Probe<Option<CustomResourceDefinition>>) -> Che
         )
         .hint(format!("this plugin speaks {}: run `kubectl agents install`", agents_api::API_VERSION));
     }
-    let version = crd.metadata.labels.as_ref().and_then(|l| l.get(VERSION_LABEL)).cloned();
+    let version = crd.metadata.labels.as_ref().and_then(|l| l.get(labels::VERSION)).cloned();
     match version {
         Some(v) if v == PLUGIN_VERSION => Check::new(check, true, Status::Ok, format!("Established, version {v}")),
         Some(v) => {
@@ -51,7 +51,7 @@ fn agents_crd(name: &str, found: Probe<Option<CustomResourceDefinition>>) -> Che
                     "`kubectl agents install` installs the CRDs of {PLUGIN_VERSION}, or use the plugin of version {v}"
                 ))
         }
-        None => Check::new(check, true, Status::Warn, format!("Established, but without a {VERSION_LABEL} label"))
+        None => Check::new(check, true, Status::Warn, format!("Established, but without a {} label", labels::VERSION))
             .hint(format!("installed by other means? `kubectl agents install` installs those of {PLUGIN_VERSION}")),
     }
 }
@@ -83,9 +83,9 @@ mod tests {
 
     #[test]
     fn the_crd_version_is_compared_with_the_plugins() {
-        let same = agents_crd("agents.agents.dev", Ok(Some(crd(json!({VERSION_LABEL: PLUGIN_VERSION}), "True"))));
+        let same = agents_crd("agents.agents.dev", Ok(Some(crd(json!({labels::VERSION: PLUGIN_VERSION}), "True"))));
         assert_eq!(same.status, Status::Ok, "{same:?}");
-        let other = agents_crd("agents.agents.dev", Ok(Some(crd(json!({VERSION_LABEL: "0.0.1"}), "True"))));
+        let other = agents_crd("agents.agents.dev", Ok(Some(crd(json!({labels::VERSION: "0.0.1"}), "True"))));
         assert_eq!(other.status, Status::Warn);
         assert!(other.detail.contains("version 0.0.1; this plugin is"), "{other:?}");
         assert!(other.passes());

@@ -1,13 +1,13 @@
 //! The operator: its Deployment (replicas ready, version), or, for one that runs outside the
 //! cluster, its leader Lease.
 
+use agents_render::labels;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::ListParams;
 
 use super::probe::{Probe, find, name_of, namespace_of, not_checked, ready_replicas};
 use super::{Check, PLUGIN_VERSION, Status};
-use crate::commands::version::VERSION_LABEL;
 use crate::leader_lease::{self, Leader};
 use crate::manifests::{NAMESPACE, OPERATOR_SELECTOR};
 
@@ -64,7 +64,7 @@ fn operator_checks(found: Probe<(Vec<Deployment>, Option<String>)>, leaders: &[L
 fn operator_check(name: &str, deployment: &Deployment) -> Check {
     let (ready, wanted) = ready_replicas(deployment);
     let (namespace, deployment_name) = (namespace_of(deployment), name_of(deployment));
-    let version = deployment.metadata.labels.as_ref().and_then(|l| l.get(VERSION_LABEL)).cloned();
+    let version = deployment.metadata.labels.as_ref().and_then(|l| l.get(labels::VERSION)).cloned();
     let detail = format!(
         "{ready}/{wanted} ready, version {}, deployment {deployment_name} in namespace {namespace}",
         version.as_deref().unwrap_or("unknown")
@@ -91,7 +91,7 @@ fn operator_check(name: &str, deployment: &Deployment) -> Check {
         Some(v) => Check::new(name, true, Status::Warn, format!("{detail}; this plugin is {PLUGIN_VERSION}"))
             .hint(format!("`kubectl agents install` installs the operator of {PLUGIN_VERSION}, or use the plugin of version {v}")),
         None => Check::new(name, true, Status::Warn, format!("{detail}; this plugin is {PLUGIN_VERSION}"))
-            .hint(format!("its Deployment has no {VERSION_LABEL} label: `kubectl agents install` installs the operator of {PLUGIN_VERSION}")),
+            .hint(format!("its Deployment has no {version_label} label: `kubectl agents install` installs the operator of {PLUGIN_VERSION}", version_label = labels::VERSION)),
     }
 }
 
@@ -128,7 +128,7 @@ mod tests {
     fn deployment(name: &str, version: Option<&str>, ready: i32, wanted: i32) -> Deployment {
         let mut labels = json!({"app.kubernetes.io/name": "agents-operator"});
         if let Some(v) = version {
-            labels[VERSION_LABEL] = json!(v);
+            labels[labels::VERSION] = json!(v);
         }
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "agents-system", "labels": labels},

@@ -94,7 +94,7 @@ fn claimed(seen: Option<&Lease>, namespace: &str, me: &str, timing: Timing, now:
     });
     let labels = lease.metadata.labels.get_or_insert_default();
     labels.insert("app.kubernetes.io/name".into(), "agents-operator".into());
-    labels.insert("app.kubernetes.io/version".into(), env!("CARGO_PKG_VERSION").into());
+    labels.insert(agents_render::labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
     let previous = lease.spec.take().unwrap_or_default();
     let taken = previous.holder_identity.as_deref() != Some(me);
     lease.spec = Some(LeaseSpec {

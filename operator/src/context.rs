@@ -18,6 +18,10 @@ use crate::events::{Publisher, SERIES_WINDOW};
 use crate::mcp_tools::ToolLister;
 use crate::metrics::Metrics;
 
+/// Events that may wait to be published (client-go's recorder keeps 1,000): a burst beyond it,
+/// say 5,000 Agents turning Ready at once, loses Events rather than holding memory without end.
+pub const EVENT_QUEUE: usize = 1000;
+
 pub struct Context {
     pub client: kube::Client,
     pub metrics: Arc<Metrics>,
@@ -33,7 +37,7 @@ pub struct Context {
     /// Whether pods roll when a Secret they read changes (`--follow-secrets`).
     pub follow_secrets: bool,
     backoffs: Mutex<Backoffs>,
-    events: tokio::sync::mpsc::UnboundedSender<(Event, ObjectReference)>,
+    events: tokio::sync::mpsc::Sender<(Event, ObjectReference)>,
 }
 
 impl Context {
@@ -45,7 +49,7 @@ impl Context {
         };
         let mut publisher =
             Publisher::new(client.clone(), agents_render::FIELD_MANAGER.into(), std::env::var("POD_NAME").ok());
-        let (events, mut queue) = tokio::sync::mpsc::unbounded_channel::<(Event, ObjectReference)>();
+        let (events, mut queue) = tokio::sync::mpsc::channel::<(Event, ObjectReference)>(EVENT_QUEUE);
         // One Event in flight at a time: after a dependency turns Ready, a hundred Agents' status
         // writes must not queue behind a hundred Events at the API server.
         let counted = metrics.clone();
@@ -82,8 +86,8 @@ impl Context {
     /// A Context over `client` (a mocked API server) that hands its Events to the test instead of
     /// publishing them: a scenario asserts the Event itself (`events.rs` tests how one is sent).
     #[cfg(test)]
-    pub fn for_tests(client: kube::Client) -> (Self, tokio::sync::mpsc::UnboundedReceiver<(Event, ObjectReference)>) {
-        let (events, published) = tokio::sync::mpsc::unbounded_channel();
+    pub fn for_tests(client: kube::Client) -> (Self, tokio::sync::mpsc::Receiver<(Event, ObjectReference)>) {
+        let (events, published) = tokio::sync::mpsc::channel(EVENT_QUEUE);
         let ctx = Context {
             client,
             metrics: Metrics::new(),
@@ -118,8 +122,12 @@ impl Context {
 
     /// Publishes an Event in the background, one at a time: the reconcile does not wait for it,
     /// and status writes are not held up at the API server by a burst of Events.
+    /// Beyond [`EVENT_QUEUE`] Events waiting, a new one is dropped (and counted), as client-go's
+    /// recorder drops them: an Event is a report, and the status already says it.
     pub fn publish(&self, event: Event, regarding: ObjectReference) {
-        let _ = self.events.send((event, regarding));
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = self.events.try_send((event, regarding)) {
+            self.metrics.event_dropped();
+        }
     }
 
     /// The error policy of every controller: count the failure, log it with the object, and
@@ -154,5 +162,34 @@ pub async fn check_crds_installed(client: &kube::Client) -> anyhow::Result<()> {
              (or `kubectl apply --server-side -k operator/config/crd`)"
         ),
         Err(e) => Err(anyhow::Error::new(e).context("listing Agents to check the CRDs")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::client::Body;
+    use kube::runtime::events::EventType;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn events_beyond_the_queue_are_dropped_and_counted() {
+        let (service, _handle) = tower_test::mock::pair::<http::Request<Body>, http::Response<Body>>();
+        let (ctx, mut published) = Context::for_tests(kube::Client::new(service, "default"));
+        let event = || Event {
+            type_: EventType::Normal,
+            reason: "Ready".into(),
+            note: None,
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        for _ in 0..EVENT_QUEUE + 2 {
+            ctx.publish(event(), ObjectReference::default());
+        }
+        assert!(ctx.metrics.encode().contains("agents_operator_events_dropped_total 2"), "{}", ctx.metrics.encode());
+        // The queue, once drained, takes Events again.
+        while published.try_recv().is_ok() {}
+        ctx.publish(event(), ObjectReference::default());
+        assert!(published.try_recv().is_ok());
     }
 }

@@ -25,7 +25,7 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tower_test::mock::{self, Handle};
 
 use crate::cache::Stamped;
@@ -50,7 +50,7 @@ pub trait Reconciler: Send + Sync + Sized + 'static {
 pub struct Scenario<S: Reconciler> {
     pub state: Arc<S>,
     server: ApiServer,
-    events: UnboundedReceiver<(Event, ObjectReference)>,
+    events: Receiver<(Event, ObjectReference)>,
 }
 
 /// What one reconcile did.

@@ -25,6 +25,8 @@ use crate::cache;
 
 /// How long the first reconciles wait to learn whether an optional kind is served.
 pub const KNOWN_LIMIT: Duration = Duration::from_secs(10);
+/// Owners to reconcile that may wait for the controller before the watch waits too.
+const OWNERS_BUFFER: usize = 1024;
 
 /// A CRD to follow, and what the operator logs as it comes and goes.
 pub struct Crd {
@@ -140,8 +142,12 @@ where
     let (known_tx, known) = watch::channel(false);
     let known_tx = Arc::new(known_tx);
     let optional = Optional { caches: Arc::default(), known };
-    let (all_tx, all_rx) = mpsc::unbounded_channel();
-    let (one_tx, one_rx) = mpsc::unbounded_channel();
+    // One "reconcile every owner" pending is enough: a second, while the first waits, would
+    // reconcile the same owners again, so it is dropped (`try_send`).
+    let (all_tx, all_rx) = mpsc::channel(1);
+    // The owners of changed objects, held back (not queued without end) while the controller
+    // lags: it polls this stream all along, so the wait ends as its reconciles do.
+    let (one_tx, one_rx) = mpsc::channel(OWNERS_BUFFER);
     let shared = optional.caches.clone();
     tokio::spawn(async move {
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -181,7 +187,7 @@ where
             if !served {
                 tracing::info!("{}", crd.not_served);
                 known_tx.send_replace(true);
-                let _ = all_tx.send(());
+                let _ = all_tx.try_send(());
                 continue;
             }
             // Published only once filled: a reconcile that read a half-filled cache would miss
@@ -198,11 +204,13 @@ where
                     *shared.write().expect("never poisoned") = Some(caches);
                     tracing::info!("{served_message}");
                     known_tx.send_replace(true);
-                    let _ = all_tx.send(());
+                    let _ = all_tx.try_send(());
                 });
                 let forward = async move {
                     while let Some(owner) = owners.next().await {
-                        let _ = one_tx.send(owner);
+                        if one_tx.send(owner).await.is_err() {
+                            break;
+                        }
                     }
                 };
                 futures::join!(publish, forward);
@@ -219,6 +227,6 @@ fn is_established(crd: &CustomResourceDefinition) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"))
 }
 
-fn stream_from<T: Send + 'static>(mut rx: mpsc::UnboundedReceiver<T>) -> impl Stream<Item = T> + Send + 'static {
+fn stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send + 'static {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -47,6 +47,7 @@ pub struct Metrics {
     writes: Family<WriteLabels, Counter>,
     leader: Gauge,
     caches_filled: Family<KindLabels, Gauge>,
+    events_dropped: Counter,
     objects: ObjectCollector,
 }
 
@@ -62,6 +63,7 @@ impl Metrics {
         let writes = Family::<WriteLabels, Counter>::default();
         let leader = Gauge::default();
         let caches_filled = Family::<KindLabels, Gauge>::default();
+        let events_dropped = Counter::default();
         let objects = ObjectCollector::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register("reconcile_failures", "Reconciles that failed, by error", failures.clone());
@@ -83,6 +85,11 @@ impl Metrics {
              for every kind takes over without listing anything",
             caches_filled.clone(),
         );
+        registry.register(
+            "events_dropped",
+            "Events not published because too many were waiting (the status still says what they would have)",
+            events_dropped.clone(),
+        );
         registry.register_collector(Box::new(objects.clone()));
         Arc::new(Metrics {
             registry,
@@ -93,6 +100,7 @@ impl Metrics {
             writes,
             leader,
             caches_filled,
+            events_dropped,
             objects,
         })
     }
@@ -121,6 +129,10 @@ impl Metrics {
     /// The controller of `kind` has every cache it reads filled.
     pub fn caches_filled(&self, kind: &'static str) {
         self.caches_filled.get_or_create(&KindLabels { kind }).set(1);
+    }
+
+    pub fn event_dropped(&self) {
+        self.events_dropped.inc();
     }
 
     /// Lets the objects gauge count the phases of the objects in `store` (a controller's cache of its kind).

@@ -44,6 +44,10 @@ struct Seen {
     lease: Option<Lease>,
     /// When its holder or renewal last changed, by this replica's clock.
     changed_at: Instant,
+    /// Whether the watch's first list is in: before it, a missing Lease may just be unseen.
+    listed: bool,
+    /// During a (re)list, whether it had the Lease: one missing from it was deleted.
+    in_list: bool,
 }
 
 /// What to do next about the Lease.
@@ -62,6 +66,9 @@ enum Step {
 /// The next step of replica `me`, at `now`, given what it `seen`; nothing is written before
 /// `retry_at` after a failed write.
 fn next_step(seen: &Seen, me: &str, timing: Timing, now: Instant, retry_at: Instant) -> Step {
+    if !seen.listed {
+        return Step::WaitUntil(now + timing.duration);
+    }
     let holder = seen.lease.as_ref().and_then(|l| l.spec.as_ref()).and_then(|s| s.holder_identity.as_deref());
     let expires_at = seen.changed_at + timing.duration;
     match holder.filter(|h| !h.is_empty()) {
@@ -110,6 +117,29 @@ fn claimed(seen: Option<&Lease>, namespace: &str, me: &str, timing: Timing, now:
 }
 
 impl Seen {
+    fn new(now: Instant) -> Self {
+        Seen { lease: None, changed_at: now, listed: false, in_list: false }
+    }
+
+    /// Takes in what the watch of the Lease says, at `now`.
+    fn observe(&mut self, event: watcher::Event<Lease>, now: Instant) {
+        match event {
+            watcher::Event::Init => self.in_list = false,
+            watcher::Event::InitApply(lease) => {
+                self.in_list = true;
+                self.update(Some(lease), now);
+            }
+            watcher::Event::InitDone => {
+                if !self.in_list {
+                    self.update(None, now);
+                }
+                self.listed = true;
+            }
+            watcher::Event::Apply(lease) => self.update(Some(lease), now),
+            watcher::Event::Delete(_) => self.update(None, now),
+        }
+    }
+
     /// Takes in a newer Lease (from the watch, or a write's answer) seen at `now`; its expiry
     /// restarts only when the holder or the renewal changed.
     fn update(&mut self, lease: Option<Lease>, now: Instant) {
@@ -157,8 +187,8 @@ async fn campaign(
     mut stopping: watch::Receiver<bool>,
 ) {
     let config = watcher::Config::default().fields(&format!("metadata.name={LEASE_NAME}"));
-    let mut changes = std::pin::pin!(watcher(api.clone(), config).default_backoff().applied_objects());
-    let mut seen = Seen { lease: None, changed_at: Instant::now() };
+    let mut changes = std::pin::pin!(watcher(api.clone(), config).default_backoff());
+    let mut seen = Seen::new(Instant::now());
     let mut retry_at = Instant::now();
     loop {
         let now = Instant::now();
@@ -175,7 +205,7 @@ async fn campaign(
             },
             Step::WaitUntil(until) => tokio::select! {
                 change = changes.next() => match change {
-                    Some(Ok(lease)) => seen.update(Some(lease), Instant::now()),
+                    Some(Ok(event)) => seen.observe(event, Instant::now()),
                     Some(Err(e)) => tracing::warn!("watching the leader Lease {namespace}/{LEASE_NAME}: {e}"),
                     None => return,
                 },
@@ -278,7 +308,7 @@ mod tests {
             metadata: ObjectMeta { name: Some(LEASE_NAME.into()), ..Default::default() },
             spec: Some(LeaseSpec { holder_identity: holder.map(Into::into), ..Default::default() }),
         };
-        Seen { lease: Some(lease), changed_at: at }
+        Seen { lease: Some(lease), changed_at: at, listed: true, in_list: true }
     }
 
     fn secs(n: u64) -> Duration {
@@ -288,9 +318,27 @@ mod tests {
     #[test]
     fn a_missing_or_released_lease_is_taken_at_once() {
         let t0 = Instant::now();
-        assert_eq!(next_step(&Seen { lease: None, changed_at: t0 }, "me", TIMING, t0, t0), Step::Take);
+        let mut missing = Seen::new(t0);
+        missing.observe(watcher::Event::Init, t0);
+        missing.observe(watcher::Event::InitDone, t0);
+        assert_eq!(next_step(&missing, "me", TIMING, t0, t0), Step::Take);
         assert_eq!(next_step(&held_by(None, t0), "me", TIMING, t0, t0), Step::Take);
         assert_eq!(next_step(&held_by(Some(""), t0), "me", TIMING, t0, t0), Step::Take);
+    }
+
+    #[test]
+    fn nothing_is_written_before_the_watch_has_listed() {
+        let t0 = Instant::now();
+        let mut seen = Seen::new(t0);
+        assert_eq!(next_step(&seen, "me", TIMING, t0, t0), Step::WaitUntil(t0 + secs(15)));
+        seen.observe(watcher::Event::Init, t0);
+        seen.observe(watcher::Event::InitApply(held_by(Some("other"), t0).lease.unwrap()), t0 + secs(1));
+        seen.observe(watcher::Event::InitDone, t0 + secs(1));
+        assert_eq!(next_step(&seen, "me", TIMING, t0 + secs(1), t0), Step::WaitUntil(t0 + secs(16)));
+        // Deleted while the watch was away: missing from the relist.
+        seen.observe(watcher::Event::Init, t0 + secs(2));
+        seen.observe(watcher::Event::InitDone, t0 + secs(2));
+        assert_eq!(next_step(&seen, "me", TIMING, t0 + secs(2), t0), Step::Take);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase};
 use agents_render::agent::{Dependencies, Inputs, children};
-use agents_testenv::{Cluster, Options as ClusterOptions, TestNamespace, http};
+use agents_testenv::{Cluster, TestNamespace, http};
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -31,7 +31,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 mod support;
 
-use support::{agent_manifest, build_operator, percentile, poll_until, start_operator};
+use support::{agent_manifest, percentile, poll_until, start_operator, with_operator_on_a_cluster};
 
 const UNLOADED_SAMPLES: usize = 20;
 
@@ -60,15 +60,7 @@ fn options() -> anyhow::Result<Options> {
 
 fn main() -> anyhow::Result<()> {
     let options = options()?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    build_operator()?;
-    let cluster = runtime.block_on(Cluster::start_for_this_process(&ClusterOptions {
-        extra_crds: agents_api::crd::all(),
-        ..Default::default()
-    }))?;
-    let result = runtime.block_on(run(&cluster, &options));
-    cluster.stop();
-    result
+    with_operator_on_a_cluster(async |cluster| run(cluster, &options).await)
 }
 
 async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {

@@ -21,13 +21,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase, ModelAPI, ServerPhase};
-use agents_testenv::{Cluster, Options as ClusterOptions, TestNamespace};
+use agents_testenv::{Cluster, TestNamespace};
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
-use support::{build_operator, percentile, poll_until, start_operator};
+use support::{percentile, poll_until, start_operator, with_operator_on_a_cluster};
 
 struct Options {
     agents: usize,
@@ -51,15 +51,7 @@ fn options() -> anyhow::Result<Options> {
 
 fn main() -> anyhow::Result<()> {
     let options = options()?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    build_operator()?;
-    let cluster = runtime.block_on(Cluster::start_for_this_process(&ClusterOptions {
-        extra_crds: agents_api::crd::all(),
-        ..Default::default()
-    }))?;
-    let result = runtime.block_on(run(&cluster, &options));
-    cluster.stop();
-    result
+    with_operator_on_a_cluster(async |cluster| run(cluster, &options).await)
 }
 
 /// When the watcher saw each Agent turn Ready, and the ModelAPI.

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agents_api::Agent;
-use agents_testenv::{Cluster, Options as ClusterOptions, TestNamespace};
+use agents_testenv::{Cluster, TestNamespace};
 use anyhow::{Context, bail};
 use checks::{Checks, check, converged};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -48,7 +48,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
 use plan::{Fault, Planned, plan};
 use serde_json::json;
-use support::{Operator, agent_manifest, build_operator, family_sum, poll_until, start_operator};
+use support::{Operator, agent_manifest, family_sum, poll_until, start_operator, with_operator_on_a_cluster};
 use tokio::sync::watch;
 use writes::Writes;
 
@@ -119,14 +119,7 @@ fn options() -> anyhow::Result<Options> {
 
 fn main() -> anyhow::Result<ExitCode> {
     let options = options()?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    build_operator()?;
-    let mut cluster = runtime.block_on(Cluster::start_for_this_process(&ClusterOptions {
-        extra_crds: agents_api::crd::all(),
-        ..Default::default()
-    }))?;
-    let result = runtime.block_on(run(&mut cluster, &options));
-    cluster.stop();
+    let result = with_operator_on_a_cluster(async |cluster| run(cluster, &options).await);
     Ok(if result? { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

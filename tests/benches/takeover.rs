@@ -23,7 +23,7 @@
 use std::time::{Duration, Instant};
 
 use agents_api::{Agent, AgentPhase};
-use agents_testenv::{Cluster, Options as ClusterOptions, TestNamespace, http};
+use agents_testenv::{Cluster, TestNamespace, http};
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -31,7 +31,7 @@ use kube::api::{Api, PostParams};
 
 mod support;
 
-use support::{Operator, agent_manifest, build_operator, family_sum, poll_until, start_operator_with};
+use support::{Operator, agent_manifest, family_sum, poll_until, start_operator_with, with_operator_on_a_cluster};
 
 const CONCURRENCY: usize = 16;
 const LEASE_DURATION: &str = "--lease-duration=15";
@@ -53,15 +53,7 @@ fn main() -> anyhow::Result<()> {
     for arg in std::env::args().skip(1).filter(|a| a != "--bench") {
         n = arg.parse().with_context(|| format!("not a number of Agents: {arg}"))?;
     }
-    let runtime = tokio::runtime::Runtime::new()?;
-    build_operator()?;
-    let cluster = runtime.block_on(Cluster::start_for_this_process(&ClusterOptions {
-        extra_crds: agents_api::crd::all(),
-        ..Default::default()
-    }))?;
-    let result = runtime.block_on(run(&cluster, n));
-    cluster.stop();
-    result
+    with_operator_on_a_cluster(async |cluster| run(cluster, n).await)
 }
 
 async fn run(cluster: &Cluster, n: usize) -> anyhow::Result<()> {

@@ -36,6 +36,20 @@ pub fn build_operator() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds the release operator (see [`build_operator`]), starts the local control plane with the
+/// agents.dev CRDs for this process, runs `bench` on it, and stops it whatever `bench` returned.
+pub fn with_operator_on_a_cluster<T>(bench: impl AsyncFnOnce(&mut Cluster) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    build_operator()?;
+    let mut cluster = runtime.block_on(Cluster::start_for_this_process(&agents_testenv::Options {
+        extra_crds: agents_api::crd::all(),
+        ..Default::default()
+    }))?;
+    let result = runtime.block_on(bench(&mut cluster));
+    cluster.stop();
+    result
+}
+
 pub fn operator_binary() -> PathBuf {
     if let Some(binary) = std::env::var_os(OPERATOR_ENV) {
         return binary.into();

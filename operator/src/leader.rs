@@ -69,8 +69,11 @@ fn next_step(seen: &Seen, me: &str, timing: Timing, now: Instant, retry_at: Inst
     if !seen.listed {
         return Step::WaitUntil(now + timing.duration);
     }
-    let holder = seen.lease.as_ref().and_then(|l| l.spec.as_ref()).and_then(|s| s.holder_identity.as_deref());
-    let expires_at = seen.changed_at + timing.duration;
+    let spec = seen.lease.as_ref().and_then(|l| l.spec.as_ref());
+    let holder = spec.and_then(|s| s.holder_identity.as_deref());
+    // As client-go: the duration the holder wrote, which may not be this replica's.
+    let written = spec.and_then(|s| s.lease_duration_seconds).and_then(|d| u64::try_from(d).ok());
+    let expires_at = seen.changed_at + written.map_or(timing.duration, Duration::from_secs);
     match holder.filter(|h| !h.is_empty()) {
         Some(holder) if holder == me => {
             let due = expires_at - timing.renew_before;
@@ -347,6 +350,14 @@ mod tests {
         let seen = held_by(Some("other"), t0);
         assert_eq!(next_step(&seen, "me", TIMING, t0 + secs(3), t0), Step::WaitUntil(t0 + secs(15)));
         assert_eq!(next_step(&seen, "me", TIMING, t0 + secs(15), t0), Step::Take);
+    }
+
+    #[test]
+    fn a_holder_is_waited_out_for_the_duration_it_wrote() {
+        let t0 = Instant::now();
+        let mut seen = held_by(Some("other"), t0);
+        seen.lease.as_mut().unwrap().spec.as_mut().unwrap().lease_duration_seconds = Some(4);
+        assert_eq!(next_step(&seen, "me", TIMING, t0 + secs(1), t0), Step::WaitUntil(t0 + secs(4)));
     }
 
     #[test]

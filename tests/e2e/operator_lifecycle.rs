@@ -168,23 +168,34 @@ async fn two_replicas_elect_one_leader(ctx: Ctx) -> anyhow::Result<()> {
     all_ready(&ctx, 3, standing_by).await?;
     ensure!(standing_by.writes()? > 0.0, "the new leader did not reconcile");
 
-    // Stopped gracefully, a leader releases the lease: a standby watching it leads at once, not
-    // when the lease would have expired (60 s), and writes nothing for the settled Agents.
-    let c = ctx.operator(&["--leader-elect=true", "--lease-duration=60", "--lease-grace=5"])?;
+    // A newcomer with a 60 s lease takes over from the 4 s leader, released or expired.
+    let election = ["--leader-elect=true", "--lease-duration=60", "--lease-grace=5"];
+    let mut c = ctx.operator(&election)?;
     c.wait_for_metrics(&[(r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 3.0)]).await?;
     standing_by.stop()?;
+    c.wait_for_metrics(&[("agents_operator_leader", 1.0)]).await?;
+
+    // Stopped gracefully, a leader releases the lease it wrote for 60 s: a standby watching it
+    // leads at once, not when it would have expired, and writes nothing for the settled Agents.
+    let d = ctx.operator(&election)?;
+    d.wait_for_metrics(&[
+        (r#"agents_operator_objects{kind="Agent",phase="Ready"}"#, 3.0),
+        (r#"agents_operator_caches_filled{kind="Agent"}"#, 1.0),
+    ])
+    .await?;
+    c.stop()?;
     let released = Instant::now();
-    while c.metric("agents_operator_leader")? != 1.0 {
+    while d.metric("agents_operator_leader")? != 1.0 {
         ensure!(released.elapsed() < Duration::from_secs(20), "the lease was not released on SIGTERM");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let deadline = Instant::now() + DEADLINE;
-    while c.settled_reconciles("Agent").await? < 3.0 {
+    while d.settled_reconciles("Agent").await? < 3.0 {
         ensure!(Instant::now() < deadline, "the new leader did not reconcile every Agent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let writes = c.writes()?;
-    ensure!(writes == 0.0, "taking over settled Agents, the new leader wrote {writes} times:\n{}", c.log_text());
+    let writes = d.writes()?;
+    ensure!(writes == 0.0, "taking over settled Agents, the new leader wrote {writes} times:\n{}", d.log_text());
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use crate::cache::pods::PodProblems;
 use crate::context::Context;
 use crate::error::Error;
 use crate::fixtures::{
-    self, Answer, Reconciled, Reconciler, Rollout, Scenario, apply, cached, get, refuse, write_status,
+    self, Answer, Exchange, Reconciled, Reconciler, Rollout, Scenario, apply, cached, get, refuse, write_status,
 };
 use crate::mcp_tools::ToolLister;
 use crate::written::Written;
@@ -80,19 +80,23 @@ fn state<K: ServerKind>(ctx: Arc<Context>, children: &[Value]) -> State<K> {
     }
 }
 
-#[tokio::test]
-async fn a_new_proxy_model_api_gets_its_config_then_its_server_then_its_status() {
-    let script = [
+/// What a new Proxy ModelAPI's reconcile sends: none of its children exists; what the pods
+/// mount comes before the pods; `deployment` is how the Deployment's apply is answered.
+fn new_proxy_script(deployment: Exchange) -> [Exchange; 7] {
+    [
         get(CONFIG_MAP, Answer::NotFound),
         get(SERVICE, Answer::NotFound),
         get(DEPLOYMENT, Answer::NotFound),
-        // What the pods mount comes before the pods.
         apply(CONFIG_MAP),
         apply(SERVICE),
-        apply(DEPLOYMENT),
+        deployment,
         write_status(&proxy()),
-    ];
-    let then = given::<ModelAPI>(&[]).reconcile(proxy(), script).await;
+    ]
+}
+
+#[tokio::test]
+async fn a_new_proxy_model_api_gets_its_config_then_its_server_then_its_status() {
+    let then = given::<ModelAPI>(&[]).reconcile(proxy(), new_proxy_script(apply(DEPLOYMENT))).await;
     assert_eq!(then.requeue(), Action::requeue(RESYNC));
     assert!(then.child_writes().iter().all(|s| s.is_forced_apply()), "{:?}", then.sent);
     assert_eq!(then.status().phase, Some(ServerPhase::Pending));
@@ -107,15 +111,7 @@ async fn a_refused_apply_fails_the_server_and_goes_to_the_error_policy() {
         (500, "etcdserver: request timed out"),
     ] {
         let mut scenario = given::<ModelAPI>(&[]);
-        let script = [
-            get(CONFIG_MAP, Answer::NotFound),
-            get(SERVICE, Answer::NotFound),
-            get(DEPLOYMENT, Answer::NotFound),
-            apply(CONFIG_MAP),
-            apply(SERVICE),
-            refuse("PATCH", DEPLOYMENT, code, message),
-            write_status(&proxy()),
-        ];
+        let script = new_proxy_script(refuse("PATCH", DEPLOYMENT, code, message));
         let then = scenario.reconcile(proxy(), script).await;
         assert_eq!(then.error().to_string(), format!("could not apply Deployment gateway: {message}"));
         let status = then.status();

@@ -14,6 +14,8 @@
 //! - operator: N Agents created at that concurrency while the operator runs; the time until it
 //!   has written every child, until every Agent is Ready, create → Deployment latency (p50/p99),
 //!   API writes per Agent, writes in a settled window, and the operator's RSS;
+//! - for both: the CPU seconds each process (control plane, operator, benchmark) used, to show
+//!   where the time went;
 //! - unloaded: 20 Agents created one at a time, each waited for, for create → Deployment latency.
 
 use std::collections::HashMap;
@@ -31,6 +33,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 mod support;
 
+use support::cpu::{CpuUse, Processes};
 use support::{agent_manifest, percentile, poll_until, start_operator, with_operator_on_a_cluster};
 
 const UNLOADED_SAMPLES: usize = 20;
@@ -71,9 +74,10 @@ async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
         options.concurrency,
         options.settle
     );
+    let processes = Processes::of(cluster);
     for &n in &options.sizes {
-        let baseline = baseline(&client, n, options.concurrency).await?;
-        let (operator, ns) = with_operator(cluster, &client, n, options).await?;
+        let baseline = baseline(&client, &processes, n, options.concurrency).await?;
+        let (operator, ns) = with_operator(cluster, &client, &processes, n, options).await?;
         report(n, &baseline, &operator);
         clean_up(&ns, n).await?;
     }
@@ -106,12 +110,20 @@ struct Baseline {
     creates: Duration,
     /// Applying their children.
     elapsed: Duration,
+    /// CPU seconds per process over both.
+    cpu: CpuUse,
 }
 
-async fn baseline(client: &kube::Client, n: usize, concurrency: usize) -> anyhow::Result<Baseline> {
+async fn baseline(
+    client: &kube::Client,
+    processes: &Processes,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Baseline> {
     let ns = TestNamespace::create(client, &format!("bench-baseline-{n}")).await?;
     let agents: Api<Agent> = Api::namespaced(client.clone(), ns.name());
     let names: Vec<String> = (0..n).map(|i| format!("agent-{i}")).collect();
+    let cpu_before = processes.cpu();
     let start = Instant::now();
     let created = create_agents(&agents, &names, concurrency, None).await?;
     let creates = start.elapsed();
@@ -151,12 +163,15 @@ async fn baseline(client: &kube::Client, n: usize, concurrency: usize) -> anyhow
         .try_collect::<Vec<_>>()
         .await?;
     let elapsed = start.elapsed();
+    let cpu = processes.cpu().since(&cpu_before);
     clean_up(&ns, n).await?;
-    Ok(Baseline { children: objects.len(), creates, elapsed })
+    Ok(Baseline { children: objects.len(), creates, elapsed, cpu })
 }
 
 struct OperatorRun {
     children_written: Duration,
+    /// CPU seconds per process until every child was written.
+    cpu: CpuUse,
     all_ready: Duration,
     burst_latency: Vec<Duration>,
     unloaded_latency: Vec<Duration>,
@@ -185,6 +200,7 @@ fn watch_deployments(client: &kube::Client, namespace: &str) -> Arc<Mutex<HashMa
 async fn with_operator(
     cluster: &Cluster,
     client: &kube::Client,
+    processes: &Processes,
     n: usize,
     options: &Options,
 ) -> anyhow::Result<(OperatorRun, TestNamespace)> {
@@ -196,7 +212,9 @@ async fn with_operator(
     let created = Mutex::new(HashMap::new());
     let names: Vec<String> = (0..n).map(|i| format!("agent-{i}")).collect();
     let deadline = Duration::from_secs(60 + n as u64 / 5);
+    let processes = processes.with("operator", operator.pid());
 
+    let cpu_before = processes.cpu();
     let start = Instant::now();
     create_agents(&agents, &names, options.concurrency, Some(&created)).await?;
     let applies = ["ServiceAccount", "ConfigMap", "Service", "Deployment"]
@@ -207,6 +225,7 @@ async fn with_operator(
     })
     .await?;
     let children_written = start.elapsed();
+    let cpu = processes.cpu().since(&cpu_before);
     let agents_for_poll = agents.clone();
     let ready_deadline = Instant::now() + deadline;
     loop {
@@ -263,6 +282,7 @@ async fn with_operator(
     drop(operator);
     let run = OperatorRun {
         children_written,
+        cpu,
         all_ready,
         burst_latency,
         unloaded_latency,
@@ -312,6 +332,8 @@ fn report(n: usize, baseline: &Baseline, run: &OperatorRun) {
         run.children_written.as_secs_f64() / baseline.elapsed.as_secs_f64(),
         s(run.all_ready)
     );
+    println!("  CPU seconds, baseline: {}", baseline.cpu);
+    println!("  CPU seconds, operator until every child was written: {}", run.cpu);
     println!(
         "  create -> Deployment, burst of {n}: p50 {}, p99 {}; unloaded ({UNLOADED_SAMPLES} one at a time): p50 {}, p99 {}",
         ms(percentile(&run.burst_latency, 0.5)),

@@ -18,7 +18,7 @@
 //! For each: the time from the stop to the new leader leading, to its first reconcile, to a new
 //! Agent (created the moment it leads) having its Deployment, and to every Agent reconciled; its
 //! API writes and children applied beside the new Agent's own (the settled Agents must cost
-//! none); and a standby's memory beside the leader's.
+//! none); a standby's memory beside the leader's, and the new leader's once settled.
 
 use std::time::{Duration, Instant};
 
@@ -165,6 +165,11 @@ async fn run(cluster: &Cluster, n: usize) -> anyhow::Result<()> {
             "  writes by the new leader: {writes} (the new Agent alone costs about {probe_writes}); children applied: \
              {child_applies} (the new Agent's: {})",
             CHILD_APPLIES.len()
+        );
+        println!(
+            "  the new leader's RSS, settled: {:.1} MiB (peak {:.1} MiB)",
+            next.status_kib("VmRSS:") as f64 / 1024.0,
+            next.status_kib("VmHWM:") as f64 / 1024.0
         );
         leader = next;
     }

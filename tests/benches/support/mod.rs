@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use agents_testenv::{Cluster, http};
 use anyhow::bail;
 
+pub mod cpu;
+
 /// Names an operator binary to measure instead of this build's, e.g. the static musl build the
 /// image ships (see docs/benchmarks.md). `AGENTS_BENCH_OPERATOR_LOG` sets its `RUST_LOG` (`warn`
 /// by default); its log is `bench-operator-<namespace>.log` in the cluster's directory.
@@ -73,6 +75,10 @@ pub struct Operator {
 impl Operator {
     pub fn metrics(&self) -> anyhow::Result<String> {
         Ok(http::get(self.metrics, "/metrics")?)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn status_kib(&self, field: &str) -> u64 {

@@ -62,12 +62,6 @@ fn dependents(
         .collect()
 }
 
-/// The Agents that list `changed` as a peer.
-pub fn dependents_of(changed: &Agent, agents: &Store<Agent>) -> Vec<ObjectRef<Agent>> {
-    let name = changed.name_any();
-    dependents(agents, changed.namespace(), |a| a.spec.peers.iter().any(|p| p.name == name))
-}
-
 /// The Agents whose `buildRef` names `changed`: its status names the image they run.
 pub fn users_of_build(changed: &AgentBuild, agents: &Store<Agent>) -> Vec<ObjectRef<Agent>> {
     let name = changed.name_any();

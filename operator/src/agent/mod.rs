@@ -15,13 +15,15 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
 
 use agents_render::labels::AGENT;
 
-use crate::cache::inputs::{Digests, Readers};
+use crate::cache::Readers;
+use crate::cache::inputs::Digests;
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;
@@ -52,6 +54,8 @@ pub struct State {
     pub ctx: Arc<Context>,
     /// Agents, AgentBuilds, ModelAPIs and MCPServers, to resolve references.
     pub referenced: dependencies::Referenced,
+    /// Which Agents list which peers (by name): a peer's change reconciles those Agents.
+    pub peers: Readers<String>,
     pub children: ChildStores,
     /// Status writes the Agent cache has not shown yet.
     pub written: Arc<Written<Agent>>,
@@ -83,7 +87,17 @@ where
     // and that bound cannot deadlock: this controller drains all its trigger streams whenever it
     // runs (kube's scheduler takes every pending trigger even with every reconcile slot busy), so
     // a full follower waits only for reconciles to end, and no reconcile waits for the watch.
+    // Those Agents are looked up, not searched for: searching every Agent at every change of
+    // every Agent costs the square of their number.
     let (_, peer_changes) = watches.agents.read(&mut reads);
+    let peers = Readers::<String>::default();
+    let peer_changes = peers.to_reconcile(
+        peer_changes.filter_map(|changed| async move {
+            let peer = changed.ok()?;
+            Some((peer.namespace()?, peer.name_any()))
+        }),
+        agents.clone(),
+    );
     let (inputs, input_changes) = watches.inputs.read(&mut reads);
     let readers = Readers::default();
     let input_changes = readers.to_reconcile(input_changes, agents.clone());
@@ -106,10 +120,6 @@ where
         let agents = agents.clone();
         move |changed: MCPServer| dependencies::users_of_mcp_server(&changed, &agents)
     };
-    let users_of_peer = {
-        let agents = agents.clone();
-        move |changed: Agent| dependencies::dependents_of(&changed, &agents)
-    };
     let state = Arc::new(State {
         ctx: ctx.clone(),
         referenced: dependencies::Referenced {
@@ -119,6 +129,7 @@ where
             mcp_servers,
             runtime_image: ctx.runtime_image.clone(),
         },
+        peers,
         children: ChildStores {
             service_accounts,
             config_maps,
@@ -146,7 +157,7 @@ where
         .owns_stream(gate.discard_until_open(network_policy_changes))
         .reconcile_on(gate.discard_until_open(pod_problem_changes))
         .reconcile_on(gate.discard_until_open(input_changes))
-        .watches_stream(gate.discard_until_open(peer_changes), users_of_peer)
+        .reconcile_on(gate.discard_until_open(peer_changes))
         .watches_stream(gate.discard_until_open(build_changes), users_of_build)
         .watches_stream(gate.discard_until_open(model_api_changes), users_of_model_api)
         .watches_stream(gate.discard_until_open(mcp_server_changes), users_of_mcp_server)

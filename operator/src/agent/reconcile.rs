@@ -39,6 +39,8 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     let namespace = agent.namespace().unwrap_or_default();
     let name = agent.name_any();
     let uid = agent.uid().unwrap_or_default();
+    // Recorded before the peers are read (see `cache::Readers`).
+    state.peers.record(&namespace, &name, agent.spec.peers.iter().map(|peer| peer.name.clone()).collect());
     let dependencies = dependencies::resolve(&agent, &state.referenced);
     let monitors = &state.children.service_monitors;
     let served = monitors.served();

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::reconcile::{CONFLICT_RECHECK, RESYNC, error_policy, reconcile};
 use super::{ChildStores, State, dependencies};
-use crate::cache::inputs::{Digests, Readers};
+use crate::cache::Readers;
+use crate::cache::inputs::Digests;
 use crate::cache::pods::PodProblems;
 use crate::error::Error;
 use crate::fixtures::{
@@ -86,6 +87,7 @@ fn given(children: &[Value]) -> Scenario<State> {
                 mcp_servers: fixtures::store([]),
                 runtime_image: None,
             },
+            peers: Readers::default(),
             children: ChildStores {
                 service_accounts: cached(children, "ServiceAccount"),
                 config_maps: cached(children, "ConfigMap"),

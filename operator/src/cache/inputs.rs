@@ -7,20 +7,15 @@
 //! keeps [`Readers`], filled by its reconciles: which of its objects read what, so that a change
 //! reconciles those objects and no other.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
-
 use agents_render::inputs::{self, Input};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::Resource;
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use super::fanout::Fanout;
 use super::reduced::{self, Change, Reduced};
-use super::{Filled, Reads};
+use super::{Filled, Readers, Reads};
 use crate::context::Context;
 
 /// A changed input: its namespace and what it is.
@@ -103,113 +98,4 @@ impl Digests {
 fn changed(change: Change<String>, kind: fn(String) -> Input) -> Changed {
     let (namespace, name) = change.key;
     (namespace, kind(name))
-}
-
-/// Which objects of one kind read which inputs, as their last reconcile rendered them.
-#[derive(Clone, Default)]
-pub struct Readers(Arc<Mutex<ReadersInner>>);
-
-#[derive(Default)]
-struct ReadersInner {
-    /// By (namespace, input): the names of the objects that read it.
-    by_input: HashMap<(String, Input), BTreeSet<String>>,
-    /// By (namespace, name): what the object reads.
-    by_reader: HashMap<(String, String), BTreeSet<Input>>,
-}
-
-impl Readers {
-    /// The object `name` in `namespace` reads `read` (and nothing else) now.
-    pub fn record(&self, namespace: &str, name: &str, read: BTreeSet<Input>) {
-        let mut inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let reader = (namespace.to_string(), name.to_string());
-        if inner.by_reader.get(&reader) == Some(&read) {
-            return;
-        }
-        let before = inner.by_reader.remove(&reader).unwrap_or_default();
-        inner.forget(namespace, name, before);
-        for input in &read {
-            inner.by_input.entry((namespace.to_string(), input.clone())).or_default().insert(name.to_string());
-        }
-        if !read.is_empty() {
-            inner.by_reader.insert(reader, read);
-        }
-    }
-
-    /// The objects that read `input` in `namespace`.
-    fn of(&self, namespace: &str, input: &Input) -> Vec<String> {
-        let inner = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let readers = inner.by_input.get(&(namespace.to_string(), input.clone()));
-        readers.map(|names| names.iter().cloned().collect()).unwrap_or_default()
-    }
-
-    /// Forgets an object that is gone.
-    fn forget(&self, namespace: &str, name: &str) {
-        self.record(namespace, name, BTreeSet::new());
-    }
-
-    /// The objects of `store` to reconcile for each change in `changes`: those that read the
-    /// changed input (an object gone since is forgotten).
-    pub fn to_reconcile<K>(
-        &self,
-        changes: impl Stream<Item = Changed> + Send + 'static,
-        store: Store<K>,
-    ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
-    where
-        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-    {
-        let readers = self.clone();
-        changes.flat_map(move |(namespace, input)| {
-            let mut refs = Vec::new();
-            for name in readers.of(&namespace, &input) {
-                let reference = ObjectRef::new(&name).within(&namespace);
-                if store.get(&reference).is_some() {
-                    refs.push(reference);
-                } else {
-                    readers.forget(&namespace, &name);
-                }
-            }
-            futures::stream::iter(refs)
-        })
-    }
-}
-
-impl ReadersInner {
-    fn forget(&mut self, namespace: &str, name: &str, read: BTreeSet<Input>) {
-        for input in read {
-            let key = (namespace.to_string(), input);
-            if let Some(names) = self.by_input.get_mut(&key) {
-                names.remove(name);
-                if names.is_empty() {
-                    self.by_input.remove(&key);
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config_map(name: &str) -> Input {
-        Input::ConfigMap(name.into())
-    }
-
-    #[test]
-    fn readers_follow_what_each_object_reads_now() {
-        let readers = Readers::default();
-        readers.record("ns", "a", [config_map("shared"), config_map("only-a")].into());
-        readers.record("ns", "b", [config_map("shared")].into());
-        readers.record("other", "c", [config_map("shared")].into());
-        assert_eq!(readers.of("ns", &config_map("shared")), ["a", "b"]);
-        assert_eq!(readers.of("ns", &Input::Secret("shared".into())), Vec::<String>::new(), "a Secret of that name");
-        readers.record("ns", "a", [config_map("shared")].into());
-        assert_eq!(readers.of("ns", &config_map("only-a")), Vec::<String>::new(), "no longer read");
-        readers.forget("ns", "b");
-        assert_eq!(readers.of("ns", &config_map("shared")), ["a"]);
-        readers.forget("ns", "a");
-        readers.forget("other", "c");
-        let inner = readers.0.lock().unwrap();
-        assert!(inner.by_input.is_empty() && inner.by_reader.is_empty(), "nothing left behind");
-    }
 }

@@ -60,11 +60,13 @@ mod deployment;
 pub mod fanout;
 pub mod inputs;
 pub mod pods;
+mod readers;
 mod reads;
 pub mod reduced;
 mod stamped;
 
 pub use deployment::CachedDeployment;
+pub use readers::Readers;
 pub use reads::Reads;
 pub use stamped::Stamped;
 

@@ -21,7 +21,8 @@ use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
 use serde::Serialize;
 
-use crate::cache::inputs::{Digests, Readers};
+use crate::cache::Readers;
+use crate::cache::inputs::Digests;
 use crate::cache::pods::PodProblems;
 use crate::cache::{self, CachedDeployment, Stamped};
 use crate::context::Context;

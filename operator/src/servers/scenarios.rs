@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::reconcile::{RECHECK, RESYNC, error_policy, reconcile};
 use super::{ChildStores, ServerKind, State};
-use crate::cache::inputs::{Digests, Readers};
+use crate::cache::Readers;
+use crate::cache::inputs::Digests;
 use crate::cache::pods::PodProblems;
 use crate::context::Context;
 use crate::error::Error;

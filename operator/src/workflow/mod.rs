@@ -12,11 +12,11 @@ use std::sync::Arc;
 use agents_api::{Agent, AgentWorkflow};
 use futures::StreamExt;
 use kube::ResourceExt;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
 
 use crate::argo::{self, Argo};
-use crate::cache;
+use crate::cache::{self, Readers};
 use crate::context::Context;
 use crate::watches::Watches;
 use crate::written::Written;
@@ -25,6 +25,8 @@ use crate::written::Written;
 pub struct State {
     pub ctx: Arc<Context>,
     pub agents: Store<Agent>,
+    /// Which AgentWorkflows call which Agents (by name): an Agent's change reconciles those.
+    pub callers: Readers<String>,
     pub argo: Argo,
     /// Status writes the AgentWorkflow cache has not shown yet.
     pub written: Arc<Written<AgentWorkflow>>,
@@ -47,26 +49,20 @@ where
     // the AgentWorkflows of its namespace that call it.
     let (agents, agent_changes) = watches.agents.read(&mut reads);
     let gate = reads.gate();
-    let callers_of = workflows.clone();
-    let dependents = move |agent: Agent| {
-        let namespace = agent.namespace();
-        let name = agent.name_any();
-        callers_of
-            .state()
-            .into_iter()
-            .filter(|w| {
-                w.namespace() == namespace
-                    && w.spec.steps.iter().any(|s| s.agent_ref.as_ref().is_some_and(|r| r.name == name))
-            })
-            .map(|w| ObjectRef::from_obj(w.as_ref()))
-            .collect::<Vec<_>>()
-    };
+    let callers = Readers::<String>::default();
+    let agent_changes = callers.to_reconcile(
+        agent_changes.filter_map(|changed| async move {
+            let agent = changed.ok()?;
+            Some((agent.namespace()?, agent.name_any()))
+        }),
+        workflows.clone(),
+    );
 
-    let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), argo, written });
+    let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), callers, argo, written });
     tracing::info!("starting the AgentWorkflow controller");
     let controller = Controller::for_stream(gate.discard_until_open(workflow_changes), workflows)
         .reconcile_all_on(gate.opened())
-        .watches_stream(gate.discard_until_open(agent_changes), dependents)
+        .reconcile_on(gate.discard_until_open(agent_changes))
         .reconcile_all_on(gate.discard_until_open(argo_came_or_went))
         .reconcile_on(gate.discard_until_open(run_changes))
         .with_config(controller::Config::default().concurrency(ctx.concurrency))

@@ -43,6 +43,9 @@ pub async fn reconcile(workflow: Arc<AgentWorkflow>, state: Arc<State>) -> Resul
     state.argo.known(optional::KNOWN_LIMIT).await;
 
     let checked = render::check(&workflow.spec);
+    // Recorded before the Agents are read (see `cache::Readers`).
+    let called = workflow.spec.steps.iter().filter_map(|step| Some(step.agent_ref.as_ref()?.name.clone()));
+    state.callers.record(&namespace, &name, called.collect());
     let agents =
         render::resolve::agents(&workflow, |agent| state.agents.get(&ObjectRef::new(agent).within(&namespace)));
     let endpoints = render::resolve::endpoints(&agents);

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::State;
 use super::reconcile::{error_policy, reconcile};
 use crate::argo::{Argo, Caches};
+use crate::cache::Readers;
 use crate::error::Error;
 use crate::fixtures::{self, Reconciler, Scenario, create, write_status};
 use crate::written::Written;
@@ -60,6 +61,7 @@ fn given_agents(agents: Vec<Agent>) -> Scenario<State> {
     Scenario::given(|ctx| State {
         ctx,
         agents: fixtures::store(agents),
+        callers: Readers::default(),
         argo: Argo::served_with(Caches {
             workflows: fixtures::store_with(workflow_resource(), []),
             cron_workflows: fixtures::store_with(cron_workflow_resource(), []),

@@ -15,7 +15,6 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
@@ -91,13 +90,7 @@ where
     // every Agent costs the square of their number.
     let (_, peer_changes) = watches.agents.read(&mut reads);
     let peers = Readers::<String>::default();
-    let peer_changes = peers.to_reconcile(
-        peer_changes.filter_map(|changed| async move {
-            let peer = changed.ok()?;
-            Some((peer.namespace()?, peer.name_any()))
-        }),
-        agents.clone(),
-    );
+    let peer_changes = peers.to_reconcile_changed(peer_changes, agents.clone());
     let (inputs, input_changes) = watches.inputs.read(&mut reads);
     let readers = Readers::default();
     let input_changes = readers.to_reconcile(input_changes, agents.clone());

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use agents_render::inputs::Input;
 use futures::{Stream, StreamExt};
-use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 
 /// What the objects read, by namespace: `I` names a thing read (an [`Input`], a peer's name).
 #[derive(Clone)]
@@ -85,6 +86,26 @@ impl<I: Clone + Ord + Hash + Send + 'static> Readers<I> {
             }
             futures::stream::iter(refs)
         })
+    }
+}
+
+impl Readers<String> {
+    /// [`Readers::to_reconcile`] for objects read by name: the readers of each object a watch
+    /// shows changed. (The shared watches pass no errors on: they retry on their own.)
+    pub fn to_reconcile_changed<R, K>(
+        &self,
+        changes: impl Stream<Item = Result<R, watcher::Error>> + Send + 'static,
+        store: Store<K>,
+    ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        R: Resource + Send + 'static,
+        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        let named = changes.filter_map(|changed| async move {
+            let changed = changed.ok()?;
+            Some((changed.namespace()?, changed.name_any()))
+        });
+        self.to_reconcile(named, store)
     }
 }
 

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use agents_api::{Agent, AgentWorkflow};
 use futures::StreamExt;
-use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use kube::runtime::{Controller, controller};
 
@@ -50,13 +49,7 @@ where
     let (agents, agent_changes) = watches.agents.read(&mut reads);
     let gate = reads.gate();
     let callers = Readers::<String>::default();
-    let agent_changes = callers.to_reconcile(
-        agent_changes.filter_map(|changed| async move {
-            let agent = changed.ok()?;
-            Some((agent.namespace()?, agent.name_any()))
-        }),
-        workflows.clone(),
-    );
+    let agent_changes = callers.to_reconcile_changed(agent_changes, workflows.clone());
 
     let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), callers, argo, written });
     tracing::info!("starting the AgentWorkflow controller");

@@ -51,6 +51,10 @@ fn flags(pairs: &[(&str, String)]) -> Vec<String> {
     pairs.iter().map(|(k, v)| format!("--{k}={v}")).collect()
 }
 
+fn profiling() -> bool {
+    std::env::var_os("AGENTS_TESTENV_PROFILING").is_some_and(|v| v == "1")
+}
+
 fn path(p: &Path) -> String {
     p.display().to_string()
 }
@@ -101,7 +105,9 @@ impl Commands<'_> {
             ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
             ("proxy-client-cert-file", path(&pki.front_proxy_client_cert)),
             ("proxy-client-key-file", path(&pki.front_proxy_client_key)),
-            ("profiling", "false".into()),
+            // `AGENTS_TESTENV_PROFILING=1` serves /debug/pprof, to see where a benchmark's API
+            // server time goes (`kubectl get --raw '/debug/pprof/profile?seconds=20'`).
+            ("profiling", profiling().to_string()),
         ])
     }
 

@@ -48,7 +48,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         render::children(Inputs { agent: &agent, dependencies: &dependencies, service_monitor_served: served })?;
     let stores = &state.children;
     if let Some(deployment) = desired.deployment.as_mut() {
-        stores.inputs.stamp(&stores.readers, &namespace, &name, deployment);
+        stores.inputs.stamp(&stores.readers, &namespace, &name, deployment, Some(&desired.config_map));
     }
 
     let live = |meta: Option<ObjectMeta>| meta.map(Live::new);

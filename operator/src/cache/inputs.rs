@@ -86,10 +86,21 @@ impl Digests {
 
     /// Stamps `deployment`'s pod template with the digests of what it reads, and records that
     /// the object `name` reads those (before reading the digests: a change landing in between
-    /// then reconciles it again rather than going unnoticed).
-    pub fn stamp(&self, readers: &Readers, namespace: &str, name: &str, deployment: &mut Deployment) {
+    /// then reconciles it again rather than going unnoticed). `own` is the ConfigMap rendered
+    /// beside the Deployment: the watch skips the operator's ConfigMaps, so it is not recorded.
+    pub fn stamp(
+        &self,
+        readers: &Readers,
+        namespace: &str,
+        name: &str,
+        deployment: &mut Deployment,
+        own: Option<&ConfigMap>,
+    ) {
         let Some(pod) = deployment.spec.template.spec.as_ref() else { return };
-        let read = inputs::of(pod);
+        let mut read = inputs::of(pod);
+        if let Some(own) = own.and_then(|config_map| config_map.metadata.name.clone()) {
+            read.remove(&Input::ConfigMap(own));
+        }
         readers.record(namespace, name, read.clone());
         inputs::stamp(deployment, &read, |input| self.digest(namespace, input));
     }
@@ -98,4 +109,42 @@ impl Digests {
 fn changed(change: Change<String>, kind: fn(String) -> Input) -> Changed {
     let (namespace, name) = change.key;
     (namespace, kind(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, Container, EnvFromSource, PodSpec, Volume};
+
+    use super::*;
+
+    #[test]
+    fn the_configmap_rendered_beside_the_deployment_is_not_recorded_as_read() {
+        let config_map = |name: &str| ConfigMapVolumeSource { name: name.into(), ..Default::default() };
+        let mut deployment = Deployment::default();
+        let template = &mut deployment.spec.template;
+        template.spec = Some(PodSpec {
+            containers: vec![Container {
+                env_from: Some(vec![EnvFromSource {
+                    secret_ref: Some(k8s_openapi::api::core::v1::SecretEnvSource {
+                        name: "openai".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }],
+            volumes: Some(vec![
+                Volume { name: "own".into(), config_map: Some(config_map("research")), ..Default::default() },
+                Volume { name: "user".into(), config_map: Some(config_map("prompts")), ..Default::default() },
+            ]),
+            ..Default::default()
+        });
+        let mut own = ConfigMap::default();
+        own.metadata.name = Some("research".into());
+        let readers = Readers::default();
+        Digests::none().stamp(&readers, "ns", "research", &mut deployment, Some(&own));
+        assert_eq!(readers.of("ns", &Input::ConfigMap("research".into())), Vec::<String>::new());
+        assert_eq!(readers.of("ns", &Input::ConfigMap("prompts".into())), ["research"]);
+        assert_eq!(readers.of("ns", &Input::Secret("openai".into())), ["research"]);
+    }
 }

@@ -39,7 +39,7 @@ pub async fn reconcile<K: ServerKind>(server: Arc<K>, state: Arc<State<K>>) -> R
     let mut desired = server.children()?;
     let stores = &state.children;
     if let Some(deployment) = desired.deployment.as_mut() {
-        stores.inputs.stamp(&stores.readers, &namespace, &name, deployment);
+        stores.inputs.stamp(&stores.readers, &namespace, &name, deployment, desired.config_map.as_ref());
     }
     let claim_name = desired.claim.as_ref().map(|c| c.name_any()).unwrap_or_else(|| format!("{name}-models"));
     let deployment_live = cached(&stores.deployments, &namespace, &name).map(|live| {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use agents_api::{Agent, AgentBuild, MCPServer, ModelAPI};
 use futures::StreamExt;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::PartialObjectMeta;
@@ -24,7 +24,7 @@ use agents_render::labels::AGENT;
 use crate::cache::Readers;
 use crate::cache::inputs::Digests;
 use crate::cache::pods::PodProblems;
-use crate::cache::{self, CachedDeployment, Stamped};
+use crate::cache::{self, CachedConfigMap, CachedDeployment, Stamped};
 use crate::context::Context;
 use crate::service_monitor::{self, ServiceMonitors};
 use crate::watches::Watches;
@@ -33,7 +33,8 @@ use crate::written::Written;
 /// Caches of everything an Agent owns.
 pub struct ChildStores {
     pub service_accounts: Store<Stamped<PartialObjectMeta<ServiceAccount>>>,
-    pub config_maps: Store<Stamped<ConfigMap>>,
+    /// Metadata and digests of the data (see `CachedConfigMap`).
+    pub config_maps: Store<Stamped<CachedConfigMap>>,
     pub services: Store<Stamped<PartialObjectMeta<Service>>>,
     pub deployments: Store<Stamped<CachedDeployment>>,
     /// Only what says whether they can scale (see `agents_render::agent::features`).
@@ -67,7 +68,7 @@ where
 {
     let mut reads = watches.reads::<Agent>();
     let (service_accounts, service_account_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
-    let (config_maps, config_map_changes) = reads.children(ctx.api::<ConfigMap>(), AGENT, cache::prune_metadata);
+    let (config_maps, config_map_changes) = reads.children(ctx.api::<CachedConfigMap>(), AGENT, cache::prune_metadata);
     let (services, service_changes) = reads.children(ctx.api(), AGENT, cache::prune_metadata);
     let (deployments, deployment_changes) =
         reads.children(ctx.api::<CachedDeployment>(), AGENT, cache::prune_deployment);

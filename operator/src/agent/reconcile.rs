@@ -57,7 +57,7 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         Live::cached(&live, drifted)
     });
     let config_live = cached(&stores.config_maps, &namespace, &name)
-        .map(|live| Live::cached(&live, drift::config_map(&desired.config_map, &live.object)));
+        .map(|live| Live::cached(&live, live.object.drifted_from(&desired.config_map)));
     let wanted = desired.refs(deployment_live.is_some());
     let resource = render::service_monitor_resource();
     let synced: Result<Vec<Outcome>, Error> = async {

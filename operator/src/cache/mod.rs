@@ -56,6 +56,7 @@ macro_rules! decoded_as {
 }
 use decoded_as;
 
+mod config_map;
 mod deployment;
 pub mod fanout;
 pub mod inputs;
@@ -65,6 +66,7 @@ mod reads;
 pub mod reduced;
 mod stamped;
 
+pub use config_map::CachedConfigMap;
 pub use deployment::CachedDeployment;
 pub use readers::Readers;
 pub use reads::Reads;

@@ -113,7 +113,9 @@ fn changed(change: Change<String>, kind: fn(String) -> Input) -> Changed {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, Container, EnvFromSource, PodSpec, Volume};
+    use k8s_openapi::api::core::v1::{
+        ConfigMapVolumeSource, Container, EnvFromSource, PodSpec, SecretEnvSource, Volume,
+    };
 
     use super::*;
 
@@ -125,10 +127,7 @@ mod tests {
         template.spec = Some(PodSpec {
             containers: vec![Container {
                 env_from: Some(vec![EnvFromSource {
-                    secret_ref: Some(k8s_openapi::api::core::v1::SecretEnvSource {
-                        name: "openai".into(),
-                        ..Default::default()
-                    }),
+                    secret_ref: Some(SecretEnvSource { name: "openai".into(), ..Default::default() }),
                     ..Default::default()
                 }]),
                 ..Default::default()

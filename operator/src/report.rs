@@ -37,6 +37,15 @@ pub trait Reported:
 
     fn current_status(&self) -> Option<&Self::Status>;
     fn phase(status: &Self::Status) -> Option<Self::Phase>;
+    /// The generation of the spec `status` describes.
+    fn observed_generation(status: &Self::Status) -> Option<i64>;
+
+    /// Whether the object has a change the operator has not acted on: it is new (no status yet)
+    /// or its spec moved on since its status was written.
+    fn is_unobserved(&self) -> bool {
+        let observed = self.current_status().and_then(Self::observed_generation);
+        observed.is_none() || observed != self.meta().generation
+    }
 
     /// Whether a change of phase from `before` to `next` (another phase) is news, and which
     /// type of Event it is worth: `None` when it is not (`kubectl agents describe` should tell

@@ -140,8 +140,9 @@ where
         written,
     });
     tracing::info!(concurrency = ctx.concurrency, "starting the Agent controller");
+    let sweep = gate.sweep(agents.clone());
     let controller = Controller::for_stream(gate.discard_until_open(agent_changes), agents)
-        .reconcile_all_on(gate.opened())
+        .reconcile_on(sweep)
         .owns_stream(gate.discard_until_open(service_account_changes))
         .owns_stream(gate.discard_until_open(config_map_changes))
         .owns_stream(gate.discard_until_open(service_changes))

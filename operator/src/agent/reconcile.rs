@@ -186,6 +186,10 @@ impl Reported for Agent {
         status.phase
     }
 
+    fn observed_generation(status: &AgentStatus) -> Option<i64> {
+        status.observed_generation
+    }
+
     /// A new Agent's first Pending, and passing through Degraded while pods start one by one, are
     /// not news; losing pods after being Ready is a warning, and so is failing.
     fn news(before: Option<AgentPhase>, next: AgentPhase) -> Option<EventType> {

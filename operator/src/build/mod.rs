@@ -41,8 +41,9 @@ where
     let build_changes = cache::not_status_only(written.follow(build_changes));
     let state = Arc::new(State { ctx: ctx.clone(), tekton, written });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
+    let sweep = gate.sweep(builds.clone());
     let controller = Controller::for_stream(gate.discard_until_open(build_changes), builds)
-        .reconcile_all_on(gate.opened())
+        .reconcile_on(sweep)
         .reconcile_all_on(gate.discard_until_open(tekton_came_or_went))
         .reconcile_on(gate.discard_until_open(run_changes))
         .with_config(controller::Config::default().concurrency(ctx.build_concurrency))

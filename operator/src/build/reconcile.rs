@@ -235,6 +235,10 @@ impl Reported for AgentBuild {
         status.phase
     }
 
+    fn observed_generation(status: &AgentBuildStatus) -> Option<i64> {
+        status.observed_generation
+    }
+
     /// Events for what a user follows: a run finishing, or a build that cannot run.
     fn news(_: Option<BuildPhase>, next: BuildPhase) -> Option<EventType> {
         match next {

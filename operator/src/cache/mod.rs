@@ -65,6 +65,7 @@ mod readers;
 mod reads;
 pub mod reduced;
 mod stamped;
+pub mod sweep;
 
 pub use config_map::CachedConfigMap;
 pub use deployment::CachedDeployment;

@@ -12,11 +12,12 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use kube::Resource;
 use kube::api::Api;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
 use super::{Filled, Stamped};
+use crate::report::Reported;
 
 /// The caches of one controller, as it sets them up.
 #[must_use = "a controller's reads make its gate"]
@@ -85,7 +86,7 @@ impl Reads {
 ///
 /// Every stream that triggers reconciles is polled all along (it fills a cache, or drains a
 /// shared watch that must not wait for a controller that does not lead yet) and its items are
-/// dropped until the gate opens ([`Gate::discard_until_open`]); then [`Gate::opened`] reconciles
+/// dropped until the gate opens ([`Gate::discard_until_open`]); then [`Gate::sweep`] reconciles
 /// every object of the controller's kind once, from its cache, which by then holds all that was
 /// dropped. A standby thus leads with its caches warm: no relist, and the same reconciles as a
 /// start.
@@ -103,9 +104,18 @@ impl Gate {
         stream.filter(move |_| std::future::ready(open.peek().is_some()))
     }
 
-    /// One item when the gate opens: for `Controller::reconcile_all_on`.
-    pub fn opened(&self) -> impl Stream<Item = ()> + Send + 'static {
-        futures::stream::once(self.0.clone())
+    /// Resolves when the gate opens.
+    fn opened(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.0.clone()
+    }
+
+    /// Every object in `store` once when the gate opens, unobserved changes first: for
+    /// `Controller::reconcile_on` (see [`super::sweep`]).
+    pub fn sweep<K>(&self, store: Store<K>) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        K: Reported,
+    {
+        super::sweep::sweep(self.opened(), store)
     }
 }
 
@@ -124,11 +134,11 @@ mod tests {
         tx.unbounded_send(1).unwrap();
         // Polled before the gate opens, the item is taken off the stream and dropped.
         assert!(futures::poll!(items.next()).is_pending());
-        assert!(futures::poll!(opened.next()).is_pending());
+        assert!(futures::poll!(&mut opened).is_pending());
         // No cache to wait for: filled at once, though this replica does not lead yet.
         filled.await.unwrap();
         open.send(()).unwrap();
-        assert_eq!(opened.next().await, Some(()));
+        opened.await;
         tx.unbounded_send(2).unwrap();
         drop(tx);
         assert_eq!(items.collect::<Vec<_>>().await, vec![2]);

@@ -35,6 +35,10 @@ impl Reported for ModelAPI {
         status.phase
     }
 
+    fn observed_generation(status: &ModelAPIStatus) -> Option<i64> {
+        status.observed_generation
+    }
+
     fn news(before: Option<ServerPhase>, next: ServerPhase) -> Option<EventType> {
         news(before, next)
     }
@@ -77,6 +81,10 @@ impl Reported for MCPServer {
 
     fn phase(status: &MCPServerStatus) -> Option<ServerPhase> {
         status.phase
+    }
+
+    fn observed_generation(status: &MCPServerStatus) -> Option<i64> {
+        status.observed_generation
     }
 
     fn news(before: Option<ServerPhase>, next: ServerPhase) -> Option<EventType> {

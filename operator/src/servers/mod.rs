@@ -100,8 +100,9 @@ where
     let children = ChildStores { config_maps, deployments, services, claims, pod_problems, inputs, readers };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.concurrency, "starting the controller");
+    let sweep = gate.sweep(servers.clone());
     let controller = Controller::for_stream(gate.discard_until_open(changes), servers)
-        .reconcile_all_on(gate.opened())
+        .reconcile_on(sweep)
         .owns_stream(gate.discard_until_open(config_map_changes))
         .owns_stream(gate.discard_until_open(deployment_changes))
         .owns_stream(gate.discard_until_open(service_changes))

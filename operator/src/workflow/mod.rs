@@ -53,8 +53,9 @@ where
 
     let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), callers, argo, written });
     tracing::info!("starting the AgentWorkflow controller");
+    let sweep = gate.sweep(workflows.clone());
     let controller = Controller::for_stream(gate.discard_until_open(workflow_changes), workflows)
-        .reconcile_all_on(gate.opened())
+        .reconcile_on(sweep)
         .reconcile_on(gate.discard_until_open(agent_changes))
         .reconcile_all_on(gate.discard_until_open(argo_came_or_went))
         .reconcile_on(gate.discard_until_open(run_changes))

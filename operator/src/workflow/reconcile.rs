@@ -284,6 +284,10 @@ impl Reported for AgentWorkflow {
         status.phase
     }
 
+    fn observed_generation(status: &AgentWorkflowStatus) -> Option<i64> {
+        status.observed_generation
+    }
+
     /// Events tell the story of runs: a new workflow's first phase is not news, a failure is a
     /// warning.
     fn news(before: Option<WorkflowPhase>, next: WorkflowPhase) -> Option<EventType> {

@@ -163,7 +163,7 @@ pub struct AgentSpec {
     /// CPU and memory for the agent's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::resources")]
-    pub resources: Option<ResourceRequirements>,
+    pub resources: Option<Box<ResourceRequirements>>,
 
     /// Port the agent serves HTTP (and A2A) on.
     #[serde(default = "default_port")]
@@ -176,23 +176,23 @@ pub struct AgentSpec {
 
     /// HTTP probes; without it the pod is ready as soon as it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
+    pub health_check: Option<Box<HealthCheck>>,
 
     /// A HorizontalPodAutoscaler that owns the replica count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub autoscaling: Option<Autoscaling>,
+    pub autoscaling: Option<Box<Autoscaling>>,
 
     /// A PodDisruptionBudget for the agent's pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disruption_budget: Option<DisruptionBudget>,
+    pub disruption_budget: Option<Box<DisruptionBudget>>,
 
     /// A NetworkPolicy around the agent's pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_policy: Option<NetworkPolicySpec>,
+    pub network_policy: Option<Box<NetworkPolicySpec>>,
 
     /// A Prometheus ServiceMonitor, created when the cluster serves that CRD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub monitoring: Option<Monitoring>,
+    pub monitoring: Option<Box<Monitoring>>,
 
     /// Nodes the pods may run on (e.g. GPU nodes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

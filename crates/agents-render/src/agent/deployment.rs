@@ -74,7 +74,7 @@ pub fn deployment(agent: &Agent, dependencies: &Dependencies, config: &ConfigMap
             ..Default::default()
         }]),
         env: Some(super::env::env(agent, dependencies)),
-        resources: spec.resources.clone(),
+        resources: spec.resources.as_deref().cloned(),
         readiness_probe: probe.clone(),
         liveness_probe: probe,
         security_context: Some(security::container()),

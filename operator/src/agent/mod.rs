@@ -140,7 +140,7 @@ where
         written,
     });
     tracing::info!(concurrency = ctx.concurrency, "starting the Agent controller");
-    let sweep = gate.sweep(agents.clone());
+    let (sweep, pace) = gate.sweep(agents.clone(), ctx.concurrency);
     let controller = Controller::for_stream(gate.discard_until_open(agent_changes), agents)
         .reconcile_on(sweep)
         .owns_stream(gate.discard_until_open(service_account_changes))
@@ -161,9 +161,12 @@ where
         .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);
-    controller.for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!("agent controller: {e}");
+    controller.for_each(move |result| {
+        pace.ended();
+        async move {
+            if let Err(e) = result {
+                tracing::debug!("agent controller: {e}");
+            }
         }
     })
 }

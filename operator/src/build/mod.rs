@@ -41,7 +41,7 @@ where
     let build_changes = cache::not_status_only(written.follow(build_changes));
     let state = Arc::new(State { ctx: ctx.clone(), tekton, written });
     tracing::info!(concurrency = ctx.build_concurrency, "starting the AgentBuild controller");
-    let sweep = gate.sweep(builds.clone());
+    let (sweep, pace) = gate.sweep(builds.clone(), ctx.build_concurrency);
     let controller = Controller::for_stream(gate.discard_until_open(build_changes), builds)
         .reconcile_on(sweep)
         .reconcile_all_on(gate.discard_until_open(tekton_came_or_went))
@@ -49,9 +49,12 @@ where
         .with_config(controller::Config::default().concurrency(ctx.build_concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);
-    controller.for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!("agentbuild controller: {e}");
+    controller.for_each(move |result| {
+        pace.ended();
+        async move {
+            if let Err(e) = result {
+                tracing::debug!("agentbuild controller: {e}");
+            }
         }
     })
 }

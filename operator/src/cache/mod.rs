@@ -82,9 +82,9 @@ pub fn watch_config(owner_label: &str) -> watcher::Config {
 }
 
 /// A cache of the children of one kind of owner and the stream of their changes (for
-/// `Controller::owns_stream`); controllers reach it through [`Reads::children`]. `prune` drops what the operator never reads before an object is
-/// cached; labels go too (the watch selected by them, on the API server), and annotations, but
-/// for the content hash ([`Stamped`]).
+/// `Controller::owns_stream`); controllers reach it through [`Reads::children`]. `prune` drops
+/// what the operator never reads before an object is cached; its labels, uid and resource version
+/// go too ([`drop_identity`]), and its annotations, but for the content hash ([`Stamped`]).
 fn children<K>(
     api: Api<K>,
     owner_label: &str,

@@ -16,6 +16,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use serde::de::DeserializeOwned;
 
+use super::sweep::Pace;
 use super::{Filled, Stamped};
 use crate::report::Reported;
 
@@ -109,13 +110,18 @@ impl Gate {
         self.0.clone()
     }
 
-    /// Every object in `store` once when the gate opens, unobserved changes first: for
-    /// `Controller::reconcile_on` (see [`super::sweep`]).
-    pub fn sweep<K>(&self, store: Store<K>) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+    /// Every object in `store` once when the gate opens, unobserved changes first and the rest
+    /// at the pace reconciles end: for `Controller::reconcile_on`, with the [`Pace`] the
+    /// controller ticks for each reconcile that ends (see [`super::sweep`]).
+    pub fn sweep<K>(
+        &self,
+        store: Store<K>,
+        concurrency: u16,
+    ) -> (impl Stream<Item = ObjectRef<K>> + Send + 'static, Pace)
     where
         K: Reported,
     {
-        super::sweep::sweep(self.opened(), store)
+        super::sweep::sweep(self.opened(), store, 2 * usize::from(concurrency))
     }
 }
 

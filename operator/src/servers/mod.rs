@@ -100,7 +100,7 @@ where
     let children = ChildStores { config_maps, deployments, services, claims, pod_problems, inputs, readers };
     let state = Arc::new(State { ctx: ctx.clone(), children, written });
     tracing::info!(kind = K::KIND, concurrency = ctx.concurrency, "starting the controller");
-    let sweep = gate.sweep(servers.clone());
+    let (sweep, pace) = gate.sweep(servers.clone(), ctx.concurrency);
     let controller = Controller::for_stream(gate.discard_until_open(changes), servers)
         .reconcile_on(sweep)
         .owns_stream(gate.discard_until_open(config_map_changes))
@@ -112,9 +112,12 @@ where
         .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile::<K>, reconcile::error_policy::<K>, state);
-    controller.for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!(kind = K::KIND, "controller: {e}");
+    controller.for_each(move |result| {
+        pace.ended();
+        async move {
+            if let Err(e) = result {
+                tracing::debug!(kind = K::KIND, "controller: {e}");
+            }
         }
     })
 }

@@ -53,7 +53,7 @@ where
 
     let state = Arc::new(State { ctx: ctx.clone(), agents: agents.clone(), callers, argo, written });
     tracing::info!("starting the AgentWorkflow controller");
-    let sweep = gate.sweep(workflows.clone());
+    let (sweep, pace) = gate.sweep(workflows.clone(), ctx.concurrency);
     let controller = Controller::for_stream(gate.discard_until_open(workflow_changes), workflows)
         .reconcile_on(sweep)
         .reconcile_on(gate.discard_until_open(agent_changes))
@@ -62,9 +62,12 @@ where
         .with_config(controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, state);
-    controller.for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!("agentworkflow controller: {e}");
+    controller.for_each(move |result| {
+        pace.ended();
+        async move {
+            if let Err(e) = result {
+                tracing::debug!("agentworkflow controller: {e}");
+            }
         }
     })
 }

@@ -17,7 +17,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use crate::report::Reported;
 
 /// Every object, split into those with a change not acted on and the settled rest.
-pub fn unobserved_first<K>(objects: Vec<Arc<K>>) -> (Vec<ObjectRef<K>>, Vec<ObjectRef<K>>)
+fn unobserved_first<K>(objects: Vec<Arc<K>>) -> (Vec<ObjectRef<K>>, Vec<ObjectRef<K>>)
 where
     K: Reported,
 {

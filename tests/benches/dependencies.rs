@@ -199,7 +199,8 @@ async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
 fn report(what: &str, delays: &[Duration]) {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
-        "  ModelAPI Ready -> Agent Ready, {what}: p50 {}, p99 {}, max {} ({} Agents)",
+        "  ModelAPI Ready -> Agent Ready, {what}: first {}, p50 {}, p99 {}, max {} ({} Agents)",
+        ms(delays.first().copied().unwrap_or_default()),
         ms(percentile(delays, 0.5)),
         ms(percentile(delays, 0.99)),
         ms(delays.last().copied().unwrap_or_default()),

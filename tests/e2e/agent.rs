@@ -25,6 +25,7 @@ pub fn tests(env: &Arc<Env>) -> Vec<Trial> {
         "agent",
         [
             becomes_ready_with_its_children,
+            an_earlier_operators_status_is_tidied,
             deployment_follows_the_spec,
             optional_children_come_and_go,
             deleting_it_removes_its_children,
@@ -134,6 +135,39 @@ async fn becomes_ready_with_its_children(ctx: Ctx) -> anyhow::Result<()> {
     let pods = ctx.api::<Pod>().list(&ListParams::default().labels("agents.dev/agent=research")).await?;
     ensure!(pods.items.len() == 2, "expected 2 pods, found {}", pods.items.len());
     ctx.wait_for_event("research", "Normal Ready").await?;
+    Ok(())
+}
+
+/// Earlier operators listed an Agent's children in its status and repeated the `Ready` reason
+/// in a `DependenciesReady` condition. The schema still takes such a write (an older operator
+/// may run while the operator is upgraded), and this operator's first write removes both: the
+/// server-side apply drops what its field manager no longer applies.
+async fn an_earlier_operators_status_is_tidied(ctx: Ctx) -> anyhow::Result<()> {
+    ctx.apply_yaml("apiVersion: agents.dev/v1alpha1\nkind: Agent\nmetadata: {name: old}\nspec: {image: a:1}\n").await?;
+    let agents: Api<Agent> = ctx.api();
+    let at = "2026-12-01T00:00:00Z";
+    let earlier = json!({
+        "apiVersion": "agents.dev/v1alpha1", "kind": "Agent",
+        "status": {
+            "phase": "Pending",
+            "children": [{"kind": "ServiceAccount", "name": "old"}, {"kind": "ConfigMap", "name": "old"}],
+            "conditions": [
+                {"type": "Ready", "status": "False", "reason": "PodsStarting", "message": "creating the Deployment",
+                 "lastTransitionTime": at},
+                {"type": "DependenciesReady", "status": "True", "reason": "DependenciesReady",
+                 "message": "the agent has no dependencies", "lastTransitionTime": at},
+            ],
+        },
+    });
+    let params = PatchParams::apply(agents_render::FIELD_MANAGER).force();
+    let written = agents.patch_status("old", &params, &Patch::Apply(&earlier)).await?;
+    ensure!(written.status.is_some_and(|s| s.children.len() == 2), "the schema no longer takes status.children");
+
+    let _operator = ctx.operator(&[])?;
+    let agent = ctx.wait_for(&agents, "old", "phase Ready", phase_is(AgentPhase::Ready)).await?;
+    let status = agent.status.context("a status")?;
+    let types: Vec<&str> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+    ensure!(status.children.is_empty() && types == ["Ready"], "children {:?}, conditions {types:?}", status.children);
     Ok(())
 }
 

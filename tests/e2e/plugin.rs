@@ -139,7 +139,6 @@ async fn a_tour_from_scaffold_to_delete(ctx: Ctx) -> anyhow::Result<()> {
         "openai/gpt-4o",
         "key from Secret openai/api-key",
         "Conditions:",
-        "DependenciesReady",
         "Children:",
         "Deployment",
         "2/2 ready",

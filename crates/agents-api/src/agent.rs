@@ -456,7 +456,11 @@ impl std::fmt::Display for AgentPhase {
     }
 }
 
-/// The observed state of an Agent.
+// Written at every change of phase, often for a hundred Agents at once (a shared ModelAPI turning
+// Ready), and the API server decodes, validates and encodes the whole Agent for each write: so it
+// holds only what is not found elsewhere (docs/api/agent.md, `status`).
+/// The observed state of an Agent. Its children are not listed: they are named after the Agent and
+/// owned by it (`kubectl agents describe` shows them).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentStatus {
@@ -482,7 +486,9 @@ pub struct AgentStatus {
     /// only when it changes: every check since then has answered the same, `readyReplicas` says how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_health_check: Option<Time>,
-    /// The objects the operator created for the Agent.
+    /// Deprecated and never written: earlier operators listed the Agent's children here. Kept so
+    /// that an older operator's status writes are accepted while the operator is upgraded; this
+    /// one's first status write removes the list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildRef>,
     /// What the Agent uses (its build, model API, tool servers and peers), as resolved.

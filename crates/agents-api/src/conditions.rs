@@ -7,7 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub mod types {
     /// The object does what its spec asks; the phase summarises the reason.
     pub const READY: &str = "Ready";
-    /// Every referenced object (build, model API, tool server, peer) exists and can be used.
+    /// An AgentWorkflow: every Agent its steps call is Ready. (An Agent says the same of its
+    /// dependencies in `status.dependencies` and its `Ready` condition's reason.)
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";
     /// Optional features the spec asks for work (the ServiceMonitor, the autoscaler).
     pub const FEATURES_AVAILABLE: &str = "FeaturesAvailable";
@@ -32,7 +33,6 @@ pub mod reasons {
     pub const STOPPED: &str = "Stopped";
     pub const DEPENDENCIES_NOT_READY: &str = "DependenciesNotReady";
     pub const CONFIG_MAP_NOT_FOUND: &str = "ConfigMapNotFound";
-    pub const DEPENDENCIES_READY: &str = "DependenciesReady";
     pub const BUILD_NOT_SUCCEEDED: &str = "BuildNotSucceeded";
     pub const CHILD_CONFLICT: &str = "ChildConflict";
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";

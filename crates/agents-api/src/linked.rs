@@ -1,6 +1,7 @@
 //! What an object's status says it is made of and what it uses (seed 001's "linked resources"),
-//! so that `kubectl get -o yaml` alone tells the story: the children the operator created for it,
-//! and each dependency as the operator resolved it.
+//! so that `kubectl get -o yaml` alone tells the story: the children the operator created for a
+//! ModelAPI or an MCPServer (which vary with its mode), and each dependency of an Agent as the
+//! operator resolved it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ pub struct DependencyRef {
     /// `AgentBuild`, `ModelAPI`, `MCPServer` or `Agent` (a peer).
     pub kind: String,
     pub name: String,
-    /// Whether it can be used now; the `DependenciesReady` condition says why not.
+    /// Whether it can be used now; when it is not, the `Ready` condition says why.
     pub ready: bool,
     /// The URL it is called at, once ready (a ModelAPI, an MCPServer, a peer).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -58,7 +58,6 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     });
     let config_live = cached(&stores.config_maps, &namespace, &name)
         .map(|live| Live::cached(&live, live.object.drifted_from(&desired.config_map)));
-    let wanted = desired.refs(deployment_live.is_some());
     let resource = render::service_monitor_resource();
     let synced: Result<Vec<Outcome>, Error> = async {
         // Decide for every child at once (a child missing from the caches is looked up).
@@ -145,7 +144,6 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
     .await;
 
     let (conflicts, failure) = children::conflicts_and_failure(&synced);
-    let held = children::held(wanted, &conflicts);
     let conflicts = children::sentences(&conflicts);
     let live_deployment = cached(&stores.deployments, &namespace, &name).map(|live| live.object.to_deployment());
     let pod_problem = stores.pod_problems.of(&namespace, &name);
@@ -155,7 +153,6 @@ pub async fn reconcile(agent: Arc<Agent>, state: Arc<State>) -> Result<Action, E
         dependencies: &dependencies,
         deployment: live_deployment.as_ref(),
         pod_problem: pod_problem.as_ref(),
-        children: &held,
         conflicts: &conflicts,
         failure: failure.as_deref(),
         service_monitor_served: served,

@@ -72,9 +72,9 @@ pub struct Children {
 }
 
 impl Children {
-    /// What these children are, by kind and name, in the table's order above. The Deployment
-    /// counts when `deployment_live` even if not rendered now: a running one is left as it is
-    /// while a dependency is not ready.
+    /// What these children are, by kind and name, in the table's order above (the soak
+    /// benchmark checks the cluster against it). The Deployment counts when `deployment_live`
+    /// even if not rendered now: a running one is left as it is while a dependency is not ready.
     pub fn refs(&self, deployment_live: bool) -> Vec<ChildRef> {
         let name = self.config_map.metadata.name.as_deref().unwrap_or_default();
         [

@@ -2,7 +2,7 @@
 //! child it could not take because something else owns it.
 
 use agents_api::conditions::{self, Desired, reasons, types};
-use agents_api::{Agent, AgentPhase, AgentStatus, ChildRef};
+use agents_api::{Agent, AgentPhase, AgentStatus};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -21,9 +21,6 @@ pub struct Observed<'a> {
     pub deployment: Option<&'a Deployment>,
     /// Why one of its pods does not run, if one does not.
     pub pod_problem: Option<&'a PodProblem>,
-    /// The children it has (see [`Children::refs`](super::Children::refs)), less any that
-    /// belong to something else.
-    pub children: &'a [ChildRef],
     /// Children that exist but belong to something else, one sentence each.
     pub conflicts: &'a [String],
     /// Why writing the children failed, if it did.
@@ -52,20 +49,14 @@ impl Assessment {
 pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
     let agent = observed.agent;
     let assessment = assess(observed);
-    let blockers = observed.dependencies.blockers();
-    let mut desired = vec![
-        Desired::new(types::READY, assessment.phase.ready_condition(), assessment.reason, assessment.message.clone()),
-        if blockers.is_empty() {
-            Desired::new(
-                types::DEPENDENCIES_READY,
-                true,
-                reasons::DEPENDENCIES_READY,
-                dependency_summary(observed.dependencies),
-            )
-        } else {
-            Desired::new(types::DEPENDENCIES_READY, false, reasons::DEPENDENCIES_NOT_READY, blockers.join("; "))
-        },
-    ];
+    // No `DependenciesReady`: `dependencies` says which are ready, and a blocker is the `Ready`
+    // condition's reason; each condition more costs every status write (see `AgentStatus`).
+    let mut desired = vec![Desired::new(
+        types::READY,
+        assessment.phase.ready_condition(),
+        assessment.reason,
+        assessment.message.clone(),
+    )];
     desired.extend(features::condition(agent, observed.service_monitor_served, observed.autoscaler));
     desired.extend(assessment.phase.progress(assessment.reason).condition(assessment.reason, &assessment.message));
     let existing = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
@@ -77,7 +68,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
         replicas: Some(deployment_status.and_then(|s| s.replicas).unwrap_or(0)),
         ready_replicas: Some(ready_replicas),
         last_health_check: last_health_check(agent.status.as_ref(), ready_replicas, now),
-        children: observed.children.to_vec(),
+        children: Vec::new(),
         dependencies: observed.dependencies.refs(),
         endpoint: super::endpoint(agent),
         image: observed.deployment.and_then(running_image).or_else(|| deployment::image(agent, observed.dependencies)),
@@ -94,15 +85,6 @@ fn last_health_check(previous: Option<&AgentStatus>, ready_replicas: i32, now: &
     let before = previous.and_then(|s| s.last_health_check.clone());
     let ready_before = previous.and_then(|s| s.ready_replicas).unwrap_or(0);
     if ready_replicas == ready_before || (before.is_none() && ready_replicas == 0) { before } else { Some(now.clone()) }
-}
-
-fn dependency_summary(dependencies: &Dependencies) -> String {
-    let count = dependencies.iter().count();
-    match count {
-        0 => "the agent has no dependencies".into(),
-        1 => "its one dependency is ready".into(),
-        n => format!("all {n} dependencies are ready"),
-    }
 }
 
 /// The image in the live Deployment's pod template.
@@ -182,7 +164,6 @@ mod tests {
             dependencies,
             deployment,
             pod_problem: None,
-            children: &[],
             conflicts: &[],
             failure: None,
             service_monitor_served: false,
@@ -227,7 +208,6 @@ mod tests {
                 dependencies: &Dependencies::default(),
                 deployment: Some(&live),
                 pod_problem: None,
-                children: &[],
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -286,7 +266,6 @@ mod tests {
                 dependencies: deps,
                 deployment: Some(live),
                 pod_problem: None,
-                children: &[],
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -320,7 +299,6 @@ mod tests {
                 dependencies: &deps,
                 deployment: Some(&live),
                 pod_problem: None,
-                children: &[],
                 conflicts: &[],
                 failure: None,
                 service_monitor_served: false,
@@ -337,9 +315,9 @@ mod tests {
         assert_eq!(observe_ready(0, 600), Some(at(600)), "the checks stopped passing");
     }
 
-    /// Seed 001's linked resources: the children it has and each dependency as resolved.
+    /// Seed 001's linked resources: each dependency as resolved.
     #[test]
-    fn the_status_lists_children_and_resolved_dependencies() {
+    fn the_status_lists_resolved_dependencies() {
         let agent = agent("image: a:1\n");
         let dependencies = Dependencies {
             build: Some(("image".into(), Dependency::Ready("registry.example/research@sha256:ab".into()))),
@@ -348,20 +326,17 @@ mod tests {
             peers: [("writer".to_string(), Dependency::Missing)].into(),
             ..Default::default()
         };
-        let children = [ChildRef::new("ServiceAccount", "research"), ChildRef::new("ConfigMap", "research")];
         let observed = Observed {
             agent: &agent,
             dependencies: &dependencies,
             deployment: None,
             pod_problem: None,
-            children: &children,
             conflicts: &[],
             failure: None,
             service_monitor_served: false,
             autoscaler: None,
         };
         let s = status(observed, &Time(Timestamp::from_second(100).unwrap()));
-        assert_eq!(s.children, children);
         let listed = serde_json::to_value(&s.dependencies).unwrap();
         assert_eq!(
             listed,
@@ -384,7 +359,6 @@ mod tests {
                 dependencies: &Dependencies::default(),
                 deployment: Some(&live),
                 pod_problem: None,
-                children: &[],
                 conflicts,
                 failure: None,
                 service_monitor_served: false,
@@ -423,7 +397,6 @@ mod tests {
             dependencies: &Dependencies::default(),
             deployment: None,
             pod_problem: None,
-            children: &[],
             conflicts: &[],
             failure: Some("could not apply PodDisruptionBudget research: invalid"),
             service_monitor_served: false,
@@ -442,7 +415,6 @@ mod tests {
             dependencies: &Dependencies::default(),
             deployment: None,
             pod_problem: None,
-            children: &[],
             conflicts: &conflicts,
             failure: None,
             service_monitor_served: false,

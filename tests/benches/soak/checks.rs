@@ -141,7 +141,7 @@ pub async fn check(client: &kube::Client, namespace: &str) -> anyhow::Result<Che
         let uid = agent.metadata.uid.as_deref().unwrap_or_default();
         let rendered = children(Inputs { agent, dependencies: &dependencies, service_monitor_served: false })?;
         let expected: HashSet<(String, String)> =
-            rendered.refs(false).into_iter().map(|r| (r.kind.to_string(), r.name.to_string())).collect();
+            rendered.refs().into_iter().map(|r| (r.kind.to_string(), r.name.to_string())).collect();
         for (kind, _) in child_kinds() {
             let names = owned.get(&(uid, kind)).map(Vec::as_slice).unwrap_or_default();
             let renders = expected.iter().any(|(k, _)| k == kind);

@@ -73,14 +73,13 @@ pub struct Children {
 
 impl Children {
     /// What these children are, by kind and name, in the table's order above (the soak
-    /// benchmark checks the cluster against it). The Deployment counts when `deployment_live`
-    /// even if not rendered now: a running one is left as it is while a dependency is not ready.
-    pub fn refs(&self, deployment_live: bool) -> Vec<ChildRef> {
+    /// benchmark checks the cluster against it).
+    pub fn refs(&self) -> Vec<ChildRef> {
         let name = self.config_map.metadata.name.as_deref().unwrap_or_default();
         [
             ("ServiceAccount", true),
             ("ConfigMap", true),
-            ("Deployment", self.deployment.is_some() || deployment_live),
+            ("Deployment", self.deployment.is_some()),
             ("Service", self.service.is_some()),
             ("HorizontalPodAutoscaler", self.autoscaler.is_some()),
             ("PodDisruptionBudget", self.disruption_budget.is_some()),
@@ -190,7 +189,7 @@ mod tests {
         let ready = Dependencies::default();
         let rendered = children(Inputs { agent: &agent, dependencies: &ready, service_monitor_served: false }).unwrap();
         assert_eq!(
-            names(rendered.refs(false)),
+            names(rendered.refs()),
             [
                 "ServiceAccount research",
                 "ConfigMap research",
@@ -199,11 +198,10 @@ mod tests {
                 "HorizontalPodAutoscaler research"
             ]
         );
-        // A dependency not ready: no Deployment is rendered, a running one still counts.
+        // A dependency not ready: no Deployment is rendered.
         let waiting = Dependencies { model_api: Some(("m".into(), Dependency::Missing)), ..Default::default() };
         let rendered =
             children(Inputs { agent: &agent, dependencies: &waiting, service_monitor_served: false }).unwrap();
-        assert!(!names(rendered.refs(false)).contains(&"Deployment research".to_string()));
-        assert!(names(rendered.refs(true)).contains(&"Deployment research".to_string()));
+        assert!(!names(rendered.refs()).contains(&"Deployment research".to_string()));
     }
 }

@@ -50,7 +50,7 @@ pub fn status(observed: Observed<'_>, now: &Time) -> AgentStatus {
     let agent = observed.agent;
     let assessment = assess(observed);
     // No `DependenciesReady`: `dependencies` says which are ready, and a blocker is the `Ready`
-    // condition's reason; each condition more costs every status write (see `AgentStatus`).
+    // condition's reason. Every condition adds to the cost of each status write (`AgentStatus`).
     let mut desired = vec![Desired::new(
         types::READY,
         assessment.phase.ready_condition(),

@@ -176,6 +176,7 @@ struct OperatorRun {
     burst_latency: Vec<Duration>,
     unloaded_latency: Vec<Duration>,
     writes_per_agent: f64,
+    reconciles_per_agent: f64,
     settled_writes: f64,
     idle_rss_kib: u64,
     peak_rss_kib: u64,
@@ -258,7 +259,9 @@ async fn with_operator(
         }
     })
     .await?;
-    let writes = http::family_sum(&operator.metrics()?, "agents_operator_api_writes_total");
+    let metrics = operator.metrics()?;
+    let writes = http::family_sum(&metrics, "agents_operator_api_writes_total");
+    let reconciles = http::family_sum(&metrics, "agents_operator_reconciles_total");
     tokio::time::sleep(options.settle).await;
     let settled_writes = http::family_sum(&operator.metrics()?, "agents_operator_api_writes_total") - writes;
     let settled_rss_kib = operator.status_kib("VmRSS:");
@@ -287,6 +290,7 @@ async fn with_operator(
         burst_latency,
         unloaded_latency,
         writes_per_agent: writes / n as f64,
+        reconciles_per_agent: reconciles / n as f64,
         settled_writes,
         idle_rss_kib,
         peak_rss_kib,
@@ -342,8 +346,9 @@ fn report(n: usize, baseline: &Baseline, run: &OperatorRun) {
         ms(percentile(&run.unloaded_latency, 0.99)),
     );
     println!(
-        "  API writes per Agent: {:.2} (children, status, events); writes in the settled window: {}",
-        run.writes_per_agent, run.settled_writes
+        "  API writes per Agent: {:.2} (children, status, events); writes in the settled window: {}; \
+         reconciles per Agent: {:.2}",
+        run.writes_per_agent, run.settled_writes, run.reconciles_per_agent
     );
     println!(
         "  operator RSS: idle {:.1} MiB, peak {:.1} MiB, settled with {n} Agents {:.1} MiB",

@@ -13,6 +13,11 @@
 //! - warm rounds: the ModelAPI is scaled to 0 (Stopped: every Agent goes back to Waiting, its
 //!   Deployment left running) and back to 1. The delay is the operator's alone: a watch event,
 //!   the mapping to the Agents that reference it, and one status write each.
+//! - baseline rounds: the operator is stopped and the benchmark itself writes the statuses the
+//!   operator wrote in its last warm round (`Waiting`, then `Ready`, as the operator's field
+//!   manager, as many at once as the operator's reconciles). The delay from the first write to
+//!   each Agent seen Ready is what the API server needs for those writes alone: the floor for
+//!   any controller on this machine.
 
 mod support;
 
@@ -69,9 +74,13 @@ impl Seen {
 
     /// Each Agent's delay after the ModelAPI turned Ready, sorted.
     fn delays(&self) -> Vec<Duration> {
-        let Some(gateway) = self.gateway_ready else { return Vec::new() };
+        self.gateway_ready.map(|gateway| self.delays_after(gateway)).unwrap_or_default()
+    }
+
+    /// Each Agent's delay after `start`, sorted.
+    fn delays_after(&self, start: Instant) -> Vec<Duration> {
         let mut delays: Vec<Duration> =
-            self.agents_ready.values().map(|at| at.saturating_duration_since(gateway)).collect();
+            self.agents_ready.values().map(|at| at.saturating_duration_since(start)).collect();
         delays.sort();
         delays
     }
@@ -191,15 +200,86 @@ async fn run(cluster: &Cluster, options: &Options) -> anyhow::Result<()> {
     report(&format!("warm, all {} rounds", options.rounds), &warm);
     let writes = support::family_sum(&operator.metrics()?) - writes_before;
     println!("  API writes per Agent per round (Waiting and back): {:.2}", writes / (n * options.rounds.max(1)) as f64);
+
+    // Baseline: the statuses the operator wrote, Ready now and Waiting once the ModelAPI stops.
+    let ready = statuses(&agents).await?;
+    scale(0).await?;
+    poll_until("every Agent back to Waiting", deadline, || Ok(seen.lock().unwrap().agents_ready.is_empty())).await?;
+    let waiting = statuses(&agents).await?;
     drop(operator);
+    let mut floor = Vec::new();
+    for round in 1..=options.rounds {
+        write_statuses(&agents, &waiting, options.concurrency).await?;
+        poll_until("every Agent back to Waiting", deadline, || Ok(seen.lock().unwrap().agents_ready.is_empty()))
+            .await?;
+        seen.lock().unwrap().reset();
+        let start = Instant::now();
+        write_statuses(&agents, &ready, options.concurrency).await?;
+        poll_until("every Agent Ready again", deadline, || Ok(seen.lock().unwrap().agents_ready.len() == n)).await?;
+        let delays = seen.lock().unwrap().delays_after(start);
+        report_baseline(&format!("round {round}"), &delays);
+        floor.extend(delays);
+    }
+    floor.sort();
+    report_baseline(&format!("all {} rounds", options.rounds), &floor);
+    println!(
+        "  operator / baseline: p50 {:.2}x, p99 {:.2}x",
+        ratio(percentile(&warm, 0.5), percentile(&floor, 0.5)),
+        ratio(percentile(&warm, 0.99), percentile(&floor, 0.99))
+    );
     ns.delete().await?;
     Ok(())
 }
 
+/// Each Agent's status as the operator last wrote it, by name.
+async fn statuses(agents: &Api<Agent>) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+    let list = agents.list(&Default::default()).await?;
+    list.items
+        .into_iter()
+        .map(|agent| {
+            let name = agent.metadata.name.context("an Agent without a name")?;
+            let status = agent.status.with_context(|| format!("Agent {name} has no status"))?;
+            Ok((name, serde_json::to_value(status)?))
+        })
+        .collect()
+}
+
+/// Writes each status as the operator does (a server-side apply as its field manager), `at_once`
+/// at a time.
+async fn write_statuses(
+    agents: &Api<Agent>,
+    statuses: &[(String, serde_json::Value)],
+    at_once: usize,
+) -> anyhow::Result<()> {
+    let params = PatchParams::apply(agents_render::FIELD_MANAGER).force();
+    stream::iter(statuses)
+        .map(|(name, status)| {
+            let patch = json!({"apiVersion": agents_api::API_VERSION, "kind": "Agent", "status": status});
+            let params = &params;
+            async move { agents.patch_status(name, params, &Patch::Apply(&patch)).await }
+        })
+        .buffer_unordered(at_once)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(f64::EPSILON)
+}
+
 fn report(what: &str, delays: &[Duration]) {
+    print_delays("ModelAPI Ready -> Agent Ready", what, delays);
+}
+
+fn report_baseline(what: &str, delays: &[Duration]) {
+    print_delays("baseline, first status write -> Agent Ready", what, delays);
+}
+
+fn print_delays(from_to: &str, what: &str, delays: &[Duration]) {
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
-        "  ModelAPI Ready -> Agent Ready, {what}: first {}, p50 {}, p99 {}, max {} ({} Agents)",
+        "  {from_to}, {what}: first {}, p50 {}, p99 {}, max {} ({} Agents)",
         ms(delays.first().copied().unwrap_or_default()),
         ms(percentile(delays, 0.5)),
         ms(percentile(delays, 0.99)),

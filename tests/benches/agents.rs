@@ -34,7 +34,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 mod support;
 
 use support::cpu::{CpuUse, Processes};
-use support::{agent_manifest, percentile, poll_until, start_operator, with_operator_on_a_cluster};
+use support::{
+    SCRAPE_EVERY, agent_manifest, percentile, poll_every, poll_until, start_operator, with_operator_on_a_cluster,
+};
 
 const UNLOADED_SAMPLES: usize = 20;
 
@@ -220,7 +222,7 @@ async fn with_operator(
     create_agents(&agents, &names, options.concurrency, Some(&created)).await?;
     let applies = ["ServiceAccount", "ConfigMap", "Service", "Deployment"]
         .map(|kind| format!("agents_operator_api_writes_total{{kind=\"{kind}\",verb=\"apply\"}}"));
-    poll_until("every child to be written", deadline, || {
+    poll_every("every child to be written", SCRAPE_EVERY, deadline, || {
         let text = operator.metrics()?;
         Ok(applies.iter().all(|sample| http::sample(&text, sample) >= n as f64))
     })
@@ -245,7 +247,7 @@ async fn with_operator(
     let burst_latency = latencies(&created.lock().unwrap(), &seen.lock().unwrap());
 
     // Let the last status writes and events land, then count writes over a quiet window.
-    poll_until("the writes to settle", deadline, {
+    poll_every("the writes to settle", SCRAPE_EVERY, deadline, {
         let mut last = -1.0;
         let mut stable_since = Instant::now();
         let operator = &operator;

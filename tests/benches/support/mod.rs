@@ -207,8 +207,25 @@ pub fn agent_manifest(name: &str) -> serde_json::Value {
     })
 }
 
+/// How often a benchmark reads the operator's metrics while measuring it. Each scrape counts the
+/// cached objects by phase (`agents_operator_objects`, all of them every time); read every
+/// 10 ms, as `poll_until` looks, the scrapes were part of what was measured. Prometheus reads
+/// them every 15–60 s.
+pub const SCRAPE_EVERY: Duration = Duration::from_millis(100);
+
+/// Waits until `done`, looking every 10 ms.
 pub async fn poll_until(
     what: &str,
+    deadline: Duration,
+    done: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    poll_every(what, Duration::from_millis(10), deadline, done).await
+}
+
+/// Waits until `done`, looking every `period`.
+pub async fn poll_every(
+    what: &str,
+    period: Duration,
     deadline: Duration,
     mut done: impl FnMut() -> anyhow::Result<bool>,
 ) -> anyhow::Result<()> {
@@ -217,7 +234,7 @@ pub async fn poll_until(
         if start.elapsed() > deadline {
             bail!("timed out after {deadline:?} waiting for {what}");
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(period).await;
     }
     Ok(())
 }
